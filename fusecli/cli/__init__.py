@@ -1,0 +1,1 @@
+"""The ``fusecli`` command line: one thin module per subcommand."""

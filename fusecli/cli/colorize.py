@@ -1,0 +1,70 @@
+"""``fusecli colorize``: put the colour of a source image back into a gray fused image."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+
+from .batching import run_batch_cli
+from .options import Settings, bit_depth_option, jobs_option, output_option, overwrite_option, pass_settings
+
+
+def _colorize_pair(paths: tuple[Path, Path, Path], *, resize: bool, bit_depth: int | None, overwrite: bool) -> None:
+    from ..color import colorize_file
+
+    fused, color, out = paths
+    colorize_file(fused, color, out, resize=resize, bit_depth=bit_depth, overwrite=overwrite)
+
+
+@click.command("colorize")
+@click.argument("fused", type=click.Path(exists=True, path_type=Path))
+@click.argument("color_source", type=click.Path(exists=True, path_type=Path))
+@output_option("Output image, or output folder when FUSED is a folder.")
+@click.option("--resize", is_flag=True, help="Resample the colour source to the fused image's size instead of failing.")
+@click.option("--ext", default=None, help="Output extension in folder mode (png, jpg, tif). Default: the fused file's.")
+@bit_depth_option
+@overwrite_option
+@jobs_option
+@pass_settings
+def command(settings: Settings, fused, color_source, output, resize, ext, bit_depth, overwrite, jobs) -> None:
+    """Restore colour: FUSED luminance + COLOR_SOURCE chroma (YCbCr, BT.601).
+
+    The colour source (e.g. the visible image of a VIF pair) is converted to YCbCr, its Y
+    is replaced by the fused image, and the result converted back to RGB (MoE-Fusion's
+    colour restoration). Give two files, or two folders matched by file name.
+
+    \b
+    Examples:
+      fusecli colorize fused_gray.png visible.jpg -o fused_color.png
+      fusecli colorize fused/ visible/ -o fused_color/ --jobs 2
+    """
+    from ..errors import InputMismatchError
+
+    depth = int(bit_depth) if bit_depth else None
+    output = Path(output)
+    if fused.is_dir() != color_source.is_dir():
+        raise InputMismatchError("FUSED and COLOR_SOURCE must both be files or both be folders")
+    if not fused.is_dir():
+        if output.is_dir():
+            output = output / (fused.stem + fused.suffix)
+        _colorize_pair((fused, color_source, output), resize=resize, bit_depth=depth, overwrite=overwrite)
+        if not settings.quiet:
+            click.echo(f"wrote {output}", err=True)
+        return
+
+    from ..batch import BatchItem
+    from ..pairs import match_by_stem
+
+    matched = match_by_stem(fused, color_source)
+    for line in matched.describe_unmatched():
+        click.secho(f"warning: {line}", err=True, fg="yellow")
+    suffix = ("." + ext.lstrip(".")) if ext else None
+    items = []
+    for stem, (fused_path, color_path) in matched.items:
+        out = output / (stem + (suffix or fused_path.suffix))
+        items.append(BatchItem(stem, (fused_path, color_path, out), (out,)))
+    work = functools.partial(_colorize_pair, resize=resize, bit_depth=depth, overwrite=overwrite)
+    code = run_batch_cli(settings, items, work, jobs=jobs, overwrite=overwrite, description="colorize")
+    raise SystemExit(code)

@@ -1,0 +1,115 @@
+"""Colour handling: RGB <-> YCbCr (ITU-R BT.601, full range) and colour restoration.
+
+Fusion models work on luminance. MoE-Fusion (seed 002, section 7) restores colour by
+converting the visible image to YCbCr, replacing its Y with the fused image and converting
+back. Full range ("JPEG") BT.601 is used, the same as OpenCV's ``COLOR_RGB2YCrCb`` (which
+orders the channels Y, Cr, Cb). Arrays are float in [0, 1], channels last ``(..., 3)``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .errors import InputMismatchError
+
+# Rows give Y, Cb, Cr from R, G, B; chroma is offset by 0.5.
+_RGB_TO_YCBCR = np.array(
+    [
+        [0.299, 0.587, 0.114],
+        [-0.168736, -0.331264, 0.5],
+        [0.5, -0.418688, -0.081312],
+    ],
+    dtype=np.float64,
+)
+_YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
+_OFFSET = np.array([0.0, 0.5, 0.5])
+
+
+def _check_rgb(image: np.ndarray, what: str) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim < 1 or image.shape[-1] not in (3, 4):
+        raise InputMismatchError(f"{what} must have 3 (RGB) channels, got shape {image.shape}")
+    return image[..., :3]
+
+
+def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` RGB in [0, 1] -> ``(..., 3)`` Y, Cb, Cr in [0, 1] (chroma centred at 0.5)."""
+    rgb = _check_rgb(rgb, "RGB image").astype(np.float32)
+    out = rgb @ _RGB_TO_YCBCR.T.astype(np.float32)
+    out += _OFFSET.astype(np.float32)
+    return out
+
+
+def ycbcr_to_rgb(ycbcr: np.ndarray, clip: bool = True) -> np.ndarray:
+    """``(..., 3)`` Y, Cb, Cr -> RGB; clipped to [0, 1] unless ``clip`` is False."""
+    ycbcr = _check_rgb(ycbcr, "YCbCr image").astype(np.float32)
+    rgb = (ycbcr - _OFFSET.astype(np.float32)) @ _YCBCR_TO_RGB.T.astype(np.float32)
+    return np.clip(rgb, 0.0, 1.0) if clip else rgb
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """BT.601 luma of an RGB(A) image, or the image itself if it is gray. ``(H, W)``."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[:, :, 0]
+    return (_check_rgb(image, "image") @ _RGB_TO_YCBCR[0].astype(np.float32)).astype(np.float32)
+
+
+def colorize(fused: np.ndarray, color_source: np.ndarray, *, resize: bool = False) -> np.ndarray:
+    """Give a single-channel fused image the chroma of ``color_source``.
+
+    ``fused``: ``(H, W)`` (an RGB fused image contributes its luminance).
+    ``color_source``: ``(h, w, 3|4)`` RGB(A), e.g. the visible image of a VIF pair.
+    Sizes must match unless ``resize``, which resamples the colour source's chroma to the
+    fused size. Returns ``(H, W, 3)`` float32 RGB in [0, 1].
+    """
+    y = luminance(fused)
+    source = np.asarray(color_source, dtype=np.float32)
+    if source.ndim != 3 or source.shape[2] not in (3, 4):
+        raise InputMismatchError(
+            f"the colour source must be an RGB image, got {'a gray image' if source.ndim == 2 else f'shape {source.shape}'}"
+        )
+    if source.shape[:2] != y.shape:
+        if not resize:
+            raise InputMismatchError(
+                f"fused image is {y.shape[1]}x{y.shape[0]} but the colour source is "
+                f"{source.shape[1]}x{source.shape[0]} (use --resize to resample the colour source)"
+            )
+        source = cv2.resize(source[:, :, :3], (y.shape[1], y.shape[0]), interpolation=cv2.INTER_AREA)
+    ycbcr = rgb_to_ycbcr(source)
+    ycbcr[:, :, 0] = y
+    return ycbcr_to_rgb(ycbcr)
+
+
+def colorize_file(
+    fused_path,
+    color_path,
+    output_path,
+    *,
+    resize: bool = False,
+    bit_depth: int | None = None,
+    overwrite: bool = False,
+):
+    """Read a fused gray image and a colour source, write the coloured result atomically.
+
+    The output follows the fused image's bit depth unless ``bit_depth`` is given.
+    """
+    from .io import read_image, write_image
+
+    fused, fused_meta = read_image(fused_path)
+    source, _ = read_image(color_path)
+    try:
+        result = colorize(fused, source, resize=resize)
+    except InputMismatchError as exc:
+        raise InputMismatchError(f"{fused_path} + {color_path}: {exc}") from None
+    return write_image(
+        output_path,
+        result,
+        bit_depth=bit_depth,
+        meta=fused_meta,
+        overwrite=overwrite,
+        inputs=(fused_path, color_path),
+    )

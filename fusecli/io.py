@@ -1,0 +1,363 @@
+"""Reading and writing images: PNG, JPEG, BMP, TIFF (8/16-bit, float, multi-page).
+
+Inside fusecli every image is a float32 array in [0, 1], shaped ``(H, W)`` for gray or
+``(H, W, C)`` with C = 3 (RGB) or 4 (RGBA). :class:`ImageMeta` remembers how the file was
+stored so outputs can follow the input's bit depth. Writes are atomic (temporary file in the
+same folder, then rename), refuse to replace existing files unless asked, and never replace
+an input file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+import tifffile
+
+from .errors import ImageReadError, ImageWriteError, OutputExistsError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+_FORMAT_BY_EXT = {
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".bmp": "bmp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+}
+# Which bit depths each format can hold (32 means float32).
+_DEPTHS = {"png": (8, 16), "jpeg": (8,), "bmp": (8,), "tiff": (8, 16, 32)}
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """How an image was stored: enough to write a result back the same way."""
+
+    path: Path | None
+    format: str  # png | jpeg | bmp | tiff
+    bit_depth: int  # 8, 16, or 32 (float)
+    channels: int  # 1, 3 or 4 as stored
+    value_range: tuple[float, float] = (0.0, 1.0)  # float TIFFs outside [0, 1] were rescaled from this range
+
+
+def image_format(path: str | os.PathLike) -> str:
+    """The format name for a path's extension, or raise for an unsupported one."""
+    ext = Path(path).suffix.lower()
+    if ext not in _FORMAT_BY_EXT:
+        raise ImageWriteError(
+            f"{path}: unsupported image extension {ext or '(none)'!r}; use one of {', '.join(IMAGE_EXTENSIONS)}"
+        )
+    return _FORMAT_BY_EXT[ext]
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in _FORMAT_BY_EXT
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _to_float(array: np.ndarray, path: Path) -> tuple[np.ndarray, int, tuple[float, float]]:
+    """Integer or float pixels -> float32 in [0, 1], with the bit depth and source range."""
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0, 8, (0.0, 1.0)
+    if array.dtype == np.uint16:
+        return array.astype(np.float32) / 65535.0, 16, (0.0, 1.0)
+    if array.dtype == np.bool_:
+        return array.astype(np.float32), 8, (0.0, 1.0)
+    if np.issubdtype(array.dtype, np.floating):
+        data = array.astype(np.float32)
+        finite = data[np.isfinite(data)]
+        if finite.size == 0:
+            raise ImageReadError(f"{path}: float image has no finite pixel values")
+        lo, hi = float(finite.min()), float(finite.max())
+        data = np.nan_to_num(data, nan=lo, posinf=hi, neginf=lo)
+        if lo >= 0.0 and hi <= 1.0:
+            return data, 32, (0.0, 1.0)
+        # Radiometric data (e.g. temperatures): rescale, remember the range.
+        log.warning("%s: float values span [%g, %g]; rescaled to [0, 1]", path, lo, hi)
+        scale = hi - lo if hi > lo else 1.0
+        return (data - lo) / scale, 32, (lo, hi)
+    if np.issubdtype(array.dtype, np.integer):
+        info = np.iinfo(array.dtype)
+        if info.min < 0:  # signed ints (some IR cameras): shift to unsigned range
+            data = (array.astype(np.float64) - info.min) / (info.max - info.min)
+        else:
+            data = array.astype(np.float64) / info.max
+        return data.astype(np.float32), 16, (0.0, 1.0)
+    raise ImageReadError(f"{path}: unsupported pixel type {array.dtype}")
+
+
+def _normalise_layout(array: np.ndarray, path: Path) -> np.ndarray:
+    """Squeeze singleton channels; accept (H, W), (H, W, 1|3|4)."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4)):
+        return array
+    raise ImageReadError(f"{path}: unsupported image layout {array.shape}; expected gray, RGB or RGBA")
+
+
+def _check_complete(data: bytes, fmt: str, path: Path) -> None:
+    """Detect truncated files that decoders would otherwise half-decode silently."""
+    if fmt == "jpeg":
+        if not data.startswith(b"\xff\xd8"):
+            raise ImageReadError(f"{path}: not a JPEG file (bad signature)")
+        # Entropy-coded data never contains FF D9 or FF DA (FF is byte-stuffed), so the
+        # end-of-image marker must follow the last start-of-scan marker.
+        if data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+            raise ImageReadError(f"{path}: truncated JPEG file (no end-of-image marker)")
+    elif fmt == "png":
+        if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise ImageReadError(f"{path}: not a PNG file (bad signature)")
+        if b"IEND" not in data[-64:]:
+            raise ImageReadError(f"{path}: truncated PNG file (no IEND chunk)")
+    elif fmt == "bmp" and not data.startswith(b"BM"):
+        raise ImageReadError(f"{path}: not a BMP file (bad signature)")
+
+
+def _read_raster(path: Path, fmt: str) -> np.ndarray:
+    """Decode PNG/JPEG/BMP with OpenCV into RGB(A) or gray, native dtype."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+    if not data:
+        raise ImageReadError(f"{path}: file is empty")
+    _check_complete(data, fmt, path)
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    if fmt == "jpeg":
+        # ANYCOLOR keeps gray JPEGs gray and, unlike UNCHANGED, applies EXIF orientation.
+        array = cv2.imdecode(buffer, cv2.IMREAD_ANYCOLOR)
+    else:
+        array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise ImageReadError(f"{path}: cannot decode {fmt.upper()} data (corrupt or not an image)")
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
+    return array
+
+
+def _tiff_pages(path: Path) -> list[np.ndarray]:
+    """All images in a TIFF: one per page, or the frames of a (N, H, W[, C]) series."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0] if tif.series else None
+            pages = len(tif.pages)
+            if pages > 1:
+                arrays = [page.asarray() for page in tif.pages]
+            else:
+                arrays = [tif.asarray()]
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"{path}: no such file") from exc
+    except Exception as exc:  # tifffile raises many types on corrupt data
+        raise ImageReadError(f"{path}: cannot decode TIFF data ({exc})") from exc
+    if len(arrays) == 1 and series is not None and arrays[0].ndim == 3 and arrays[0].shape[-1] not in (1, 3, 4):
+        arrays = list(arrays[0])  # a single-page (N, H, W) volume
+    elif len(arrays) == 1 and arrays[0].ndim == 4:
+        arrays = list(arrays[0])
+    return arrays
+
+
+def _finish(array: np.ndarray, path: Path, fmt: str) -> tuple[np.ndarray, ImageMeta]:
+    array = _normalise_layout(np.asarray(array), path)
+    if array.size == 0:
+        raise ImageReadError(f"{path}: image has no pixels")
+    image, depth, value_range = _to_float(array, path)
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    return np.ascontiguousarray(image), ImageMeta(path, fmt, depth, channels, value_range)
+
+
+def _check_path(path: Path) -> str:
+    if not path.exists():
+        raise ImageReadError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageReadError(f"{path}: is a folder, expected an image file")
+    ext = path.suffix.lower()
+    if ext not in _FORMAT_BY_EXT:
+        raise ImageReadError(
+            f"{path}: unsupported image extension {ext or '(none)'!r}; use one of {', '.join(IMAGE_EXTENSIONS)}"
+        )
+    return _FORMAT_BY_EXT[ext]
+
+
+def convert_channels(image: np.ndarray, channels: int | None) -> np.ndarray:
+    """Return ``image`` as gray (1), RGB (3) or unchanged (None).
+
+    Gray uses BT.601 luma; RGBA drops alpha; gray -> RGB replicates the channel.
+    """
+    if channels is None:
+        return image
+    if channels == 1:
+        if image.ndim == 2:
+            return image
+        rgb = image[:, :, :3]
+        return (rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.float32)
+    if channels == 3:
+        if image.ndim == 2:
+            return np.repeat(image[:, :, None], 3, axis=2)
+        return np.ascontiguousarray(image[:, :, :3])
+    raise ValueError(f"channels must be 1, 3 or None, not {channels}")
+
+
+def read_image(path: str | os.PathLike, channels: int | None = None) -> tuple[np.ndarray, ImageMeta]:
+    """Read one image as float32 in [0, 1].
+
+    ``channels``: None keeps what the file holds, 1 gives luminance (BT.601), 3 gives RGB.
+    Multi-page TIFFs return their first page (use :func:`read_stack` for all pages).
+    Raises :class:`ImageReadError` naming the file and the reason.
+    """
+    path = Path(path)
+    fmt = _check_path(path)
+    array = _tiff_pages(path)[0] if fmt == "tiff" else _read_raster(path, fmt)
+    image, meta = _finish(array, path, fmt)
+    return convert_channels(image, channels), meta
+
+
+def read_stack(path: str | os.PathLike, channels: int | None = None) -> tuple[list[np.ndarray], ImageMeta]:
+    """Read every page of a multi-page TIFF (or a single image as a one-frame stack)."""
+    path = Path(path)
+    fmt = _check_path(path)
+    if fmt != "tiff":
+        image, meta = read_image(path, channels)
+        return [image], meta
+    frames, meta = [], None
+    for array in _tiff_pages(path):
+        image, page_meta = _finish(array, path, fmt)
+        meta = meta or page_meta
+        frames.append(convert_channels(image, channels))
+    assert meta is not None
+    return frames, meta
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _quantise(image: np.ndarray, bit_depth: int) -> np.ndarray:
+    image = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0)
+    if bit_depth == 32:
+        return np.clip(image, 0.0, 1.0).astype(np.float32)
+    peak = 255.0 if bit_depth == 8 else 65535.0
+    dtype = np.uint8 if bit_depth == 8 else np.uint16
+    return np.round(np.clip(image, 0.0, 1.0) * peak).astype(dtype)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def encode_image(image: np.ndarray, fmt: str, bit_depth: int, jpeg_quality: int = 95) -> bytes:
+    """Encode a float [0, 1] image to file bytes (no disk access)."""
+    if bit_depth not in _DEPTHS[fmt]:
+        allowed = "/".join("float" if d == 32 else f"{d}-bit" for d in _DEPTHS[fmt])
+        raise ImageWriteError(f"{fmt.upper()} cannot store {bit_depth}-bit images (it holds {allowed})")
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
+        raise ImageWriteError(f"cannot write an array of shape {image.shape} as an image")
+    if fmt in ("jpeg", "bmp") and image.ndim == 3 and image.shape[2] == 4:
+        image = image[:, :, :3]  # these formats hold no alpha
+    pixels = _quantise(image, bit_depth)
+    if fmt == "tiff":
+        import io as _io
+
+        buffer = _io.BytesIO()
+        photometric = "rgb" if pixels.ndim == 3 else "minisblack"
+        extra = ("unassalpha",) if pixels.ndim == 3 and pixels.shape[2] == 4 else None
+        tifffile.imwrite(buffer, pixels, photometric=photometric, extrasamples=extra, compression="zlib")
+        return buffer.getvalue()
+    if pixels.ndim == 3:
+        code = cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
+        pixels = cv2.cvtColor(pixels, code)
+    params: list[int] = []
+    if fmt == "jpeg":
+        # 4:4:4 chroma: fused colour edges stay crisp (the default 4:2:0 halves chroma resolution).
+        params = [
+            cv2.IMWRITE_JPEG_QUALITY,
+            int(jpeg_quality),
+            cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+            cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+        ]
+    elif fmt == "png":
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    ok, encoded = cv2.imencode("." + ("jpg" if fmt == "jpeg" else fmt), pixels, params)
+    if not ok:
+        raise ImageWriteError(f"OpenCV could not encode a {fmt.upper()} image of shape {image.shape}")
+    return encoded.tobytes()
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        raise
+
+
+def write_image(
+    path: str | os.PathLike,
+    image: np.ndarray,
+    *,
+    bit_depth: int | None = None,
+    meta: ImageMeta | None = None,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike] = (),
+    jpeg_quality: int = 95,
+) -> Path:
+    """Write a float [0, 1] image atomically.
+
+    The bit depth is ``bit_depth`` if given, else the input's (``meta``) where the output
+    format can hold it, else 8. Refuses an existing ``path`` unless ``overwrite``, and refuses
+    to replace any of ``inputs`` even with ``overwrite``.
+    """
+    path = Path(path)
+    fmt = image_format(path)
+    for source in inputs:
+        if Path(source).resolve() == path.resolve() or _same_file(Path(source), path):
+            raise ImageWriteError(f"{path}: refusing to write over an input file")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
+    if path.is_dir():
+        raise ImageWriteError(f"{path}: is a folder")
+    if bit_depth is None:
+        wanted = meta.bit_depth if meta is not None else 8
+        bit_depth = wanted if wanted in _DEPTHS[fmt] else max(d for d in _DEPTHS[fmt] if d <= 16)
+        if wanted not in _DEPTHS[fmt]:
+            log.info("%s: %s holds no %d-bit data; writing %d-bit", path, fmt.upper(), wanted, bit_depth)
+    data = encode_image(image, fmt, bit_depth, jpeg_quality)
+    try:
+        write_bytes_atomic(path, data)
+    except OSError as exc:
+        raise ImageWriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    return path
+
+
+def output_meta(metas: Sequence[ImageMeta]) -> ImageMeta:
+    """The storage to follow for an output made from several inputs: the deepest bit depth."""
+    if not metas:
+        raise ValueError("no input metadata")
+    deepest = max(metas, key=lambda m: m.bit_depth)
+    return replace(deepest, path=None)

@@ -1,0 +1,69 @@
+"""A tiny name -> object registry for the things users pick by name.
+
+Models, fusion methods, metrics and degradations each keep one :class:`Registry`; adding a
+new entry means adding one decorated function or class in one file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Callable, Generic, Iterator, TypeVar
+
+from .errors import UnknownNameError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Case-insensitive name -> object map with aliases and "did you mean" errors."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, name: str, obj: T | None = None, *, aliases: tuple[str, ...] = ()) -> Callable[[T], T] | T:
+        """Register ``obj`` under ``name``; usable directly or as a decorator."""
+
+        def add(item: T) -> T:
+            key = name.lower()
+            if key in self._items or key in self._aliases:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            self._items[key] = item
+            for alias in aliases:
+                self._aliases[alias.lower()] = key
+            return item
+
+        return add(obj) if obj is not None else add
+
+    def canonical(self, name: str) -> str:
+        """The registered name for ``name`` or an alias; raises with suggestions if unknown."""
+        key = name.lower()
+        key = self._aliases.get(key, key)
+        if key not in self._items:
+            choices = list(self._items) + list(self._aliases)
+            close = difflib.get_close_matches(key, choices, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; choose from {', '.join(self._items)}"
+            raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}")
+        return key
+
+    def get(self, name: str) -> T:
+        return self._items[self.canonical(name)]
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        key = name.lower()
+        return key in self._items or key in self._aliases
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._items.items())

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def smooth_image(rng: np.random.Generator, h: int, w: int, channels: int | None = None) -> np.ndarray:
+    """A float32 test image with structure (not just noise), values in [0, 1]."""
+    import cv2
+
+    shape = (h, w) if channels is None else (h, w, channels)
+    noise = rng.random(shape).astype(np.float32)
+    img = cv2.GaussianBlur(noise, (0, 0), 2.0)
+    img = (img - img.min()) / max(float(img.max() - img.min()), 1e-6)
+    return img.astype(np.float32)

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fusecli import __version__
+from fusecli.cli.main import cli
+from fusecli.color import rgb_to_ycbcr
+from fusecli.io import read_image, write_image
+
+from conftest import smooth_image
+
+SUBCOMMANDS = ["degrade", "fuse", "train", "metrics", "colorize", "models"]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_version_and_help(runner):
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in SUBCOMMANDS:
+        assert name in result.output
+        sub = runner.invoke(cli, [name, "--help"])
+        assert sub.exit_code == 0 and "Usage: cli " + name in sub.output
+
+
+def test_unimplemented_subcommands_fail_clearly(runner):
+    for name in ("train",):
+        result = runner.invoke(cli, [name, "anything"])
+        assert result.exit_code == 2
+        assert "not implemented yet" in result.output and "Traceback" not in result.output
+
+
+@pytest.fixture
+def pair(tmp_path, rng):
+    fused = write_image(tmp_path / "fused.png", smooth_image(rng, 24, 32), bit_depth=16)
+    color = write_image(tmp_path / "vis.png", smooth_image(rng, 24, 32, 3))
+    return fused, color
+
+
+def test_colorize_single(runner, tmp_path, pair):
+    fused, color = pair
+    out = tmp_path / "out" / "c.png"
+    result = runner.invoke(cli, ["colorize", str(fused), str(color), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    img, meta = read_image(out)
+    assert img.shape == (24, 32, 3) and meta.bit_depth == 16  # follows the fused image
+    f, _ = read_image(fused)
+    assert np.abs(rgb_to_ycbcr(img)[..., 0] - f).mean() < 2e-3
+    # Second run refuses to overwrite: one line, exit 2, no traceback.
+    again = runner.invoke(cli, ["colorize", str(fused), str(color), "-o", str(out)])
+    assert again.exit_code == 2 and "already exists" in again.output and "Traceback" not in again.output
+    ok = runner.invoke(cli, ["colorize", str(fused), str(color), "-o", str(out), "--overwrite", "--bit-depth", "8"])
+    assert ok.exit_code == 0 and read_image(out)[1].bit_depth == 8
+
+
+def test_colorize_never_overwrites_inputs(runner, pair):
+    fused, color = pair
+    before = fused.read_bytes()
+    result = runner.invoke(cli, ["colorize", str(fused), str(color), "-o", str(fused), "--overwrite"])
+    assert result.exit_code == 2 and "input file" in result.output
+    assert fused.read_bytes() == before
+
+
+def test_colorize_size_mismatch_and_resize(runner, tmp_path, rng):
+    fused = write_image(tmp_path / "f.png", smooth_image(rng, 20, 30))
+    color = write_image(tmp_path / "c.jpg", smooth_image(rng, 40, 60, 3))
+    bad = runner.invoke(cli, ["colorize", str(fused), str(color), "-o", str(tmp_path / "o.png")])
+    assert bad.exit_code == 2 and "--resize" in bad.output
+    good = runner.invoke(cli, ["colorize", str(fused), str(color), "-o", str(tmp_path / "o.png"), "--resize"])
+    assert good.exit_code == 0 and read_image(tmp_path / "o.png")[0].shape == (20, 30, 3)
+    gray = write_image(tmp_path / "g.png", smooth_image(rng, 20, 30))
+    wrong = runner.invoke(cli, ["colorize", str(fused), str(gray), "-o", str(tmp_path / "w.png")])
+    assert wrong.exit_code == 2 and "RGB" in wrong.output
+
+
+def test_colorize_folders_with_bad_item_and_resume(runner, tmp_path, rng):
+    fused_dir, color_dir, out_dir = tmp_path / "fused", tmp_path / "vis", tmp_path / "out"
+    for name in ("a", "b", "c"):
+        write_image(fused_dir / f"{name}.png", smooth_image(rng, 16, 16))
+        write_image(color_dir / f"{name}.jpg", smooth_image(rng, 16, 16, 3))
+    write_image(color_dir / "lonely.jpg", smooth_image(rng, 16, 16, 3))
+    (fused_dir / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    result = runner.invoke(cli, ["colorize", str(fused_dir), str(color_dir), "-o", str(out_dir), "-j", "2"])
+    assert result.exit_code == 1
+    assert "lonely.jpg" in result.output and "failed: b" in result.output
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.png", "c.png"]
+    mtime = (out_dir / "a.png").stat().st_mtime_ns
+    write_image(fused_dir / "b.png", smooth_image(rng, 16, 16), overwrite=True)
+    again = runner.invoke(cli, ["colorize", str(fused_dir), str(color_dir), "-o", str(out_dir)])
+    assert again.exit_code == 0 and "2 already done" in again.output
+    assert (out_dir / "a.png").stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in out_dir.iterdir()) == ["a.png", "b.png", "c.png"]
+
+
+def test_verbose_shows_traceback(runner, tmp_path, pair):
+    fused, color = pair
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"junk")
+    quiet = runner.invoke(cli, ["colorize", str(bad), str(color), "-o", str(tmp_path / "x.png")])
+    assert quiet.exit_code == 2 and "Traceback" not in quiet.output and "broken.png" in quiet.output
+    loud = runner.invoke(cli, ["-v", "colorize", str(bad), str(color), "-o", str(tmp_path / "x.png")])
+    assert loud.exit_code == 2 and "Traceback" in loud.output

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from fusecli.color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
+from fusecli.errors import InputMismatchError
+
+
+def _all_ish_8bit_colours() -> np.ndarray:
+    levels = np.arange(0, 256, 5, dtype=np.float32)
+    r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
+    return np.stack([r, g, b], -1).reshape(-1, 3) / 255.0
+
+
+def test_round_trip_within_one_level():
+    rgb = _all_ish_8bit_colours()
+    back = ycbcr_to_rgb(rgb_to_ycbcr(rgb))
+    assert np.abs(back - rgb).max() < 1 / 255
+    # Also through 8-bit quantisation of YCbCr, as when a YCbCr image is stored.
+    q = np.round(rgb_to_ycbcr(rgb) * 255) / 255
+    assert np.abs(np.round(ycbcr_to_rgb(q) * 255) - rgb * 255).max() <= 2
+
+
+def test_matches_opencv_bt601():
+    rgb = _all_ish_8bit_colours().reshape(1, -1, 3).astype(np.float32)
+    ours = rgb_to_ycbcr(rgb)
+    theirs = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)  # Y, Cr, Cb; offset 0.5 for float
+    assert np.abs(ours[..., 0] - theirs[..., 0]).max() < 1e-5
+    # OpenCV rounds the chroma scales to 0.564 and 0.713 (exact: 0.5/0.886, 0.5/0.701),
+    # a difference below a tenth of an 8-bit level.
+    assert np.abs(ours[..., 1] - theirs[..., 2]).max() < 0.1 / 255
+    assert np.abs(ours[..., 2] - theirs[..., 1]).max() < 0.1 / 255
+    back = cv2.cvtColor(theirs, cv2.COLOR_YCrCb2RGB)
+    assert np.abs(ycbcr_to_rgb(ours) - np.clip(back, 0, 1)).max() < 0.2 / 255
+
+
+def test_known_values():
+    ycc = rgb_to_ycbcr(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+    assert np.allclose(ycc[0], [1.0, 0.5, 0.5], atol=1e-6)
+    assert np.allclose(ycc[1], [0.0, 0.5, 0.5], atol=1e-6)
+    assert np.allclose(ycc[2], [0.299, 0.5 - 0.168736, 1.0], atol=1e-6)
+
+
+def test_colorize_keeps_fused_luma_and_source_chroma(rng):
+    source = np.clip(rng.random((16, 20, 3)).astype(np.float32) * 0.6 + 0.2, 0, 1)
+    fused = np.full((16, 20), 0.5, np.float32)
+    out = colorize(fused, source)
+    assert out.shape == (16, 20, 3) and out.dtype == np.float32
+    ycc_out, ycc_src = rgb_to_ycbcr(out), rgb_to_ycbcr(source)
+    unclipped = ((out > 0.001) & (out < 0.999)).all(-1)
+    assert np.abs(ycc_out[..., 0] - fused)[unclipped].max() < 1e-5
+    assert np.abs(ycc_out[..., 1:] - ycc_src[..., 1:])[unclipped].max() < 1e-5
+
+
+def test_colorize_gray_source_is_an_identity_on_luma(rng):
+    fused = rng.random((8, 8)).astype(np.float32)
+    gray_rgb = np.repeat(rng.random((8, 8, 1)).astype(np.float32), 3, axis=2)
+    out = colorize(fused, gray_rgb)
+    assert np.allclose(out, fused[..., None].repeat(3, 2), atol=1e-5)
+
+
+def test_colorize_errors_and_resize(rng):
+    with pytest.raises(InputMismatchError, match="RGB"):
+        colorize(np.zeros((4, 4)), np.zeros((4, 4)))
+    with pytest.raises(InputMismatchError, match="--resize"):
+        colorize(np.zeros((4, 4)), np.zeros((8, 8, 3)))
+    out = colorize(np.zeros((4, 6)), np.full((8, 12, 3), 0.5, np.float32), resize=True)
+    assert out.shape == (4, 6, 3)
+    assert np.allclose(luminance(np.ones((2, 2, 3))), 1.0)

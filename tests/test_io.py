@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from fusecli.errors import ImageReadError, ImageWriteError, OutputExistsError
+from fusecli.io import read_image, read_stack, write_image
+
+from conftest import smooth_image
+
+LOSSLESS = [
+    ("png", 8, None), ("png", 8, 3), ("png", 8, 4), ("png", 16, None), ("png", 16, 3), ("png", 16, 4),
+    ("tif", 8, None), ("tif", 8, 3), ("tif", 16, None), ("tif", 16, 3), ("tif", 16, 4),
+    ("tif", 32, None), ("tif", 32, 3), ("bmp", 8, None), ("bmp", 8, 3),
+]
+
+
+@pytest.mark.parametrize("ext,depth,channels", LOSSLESS)
+def test_lossless_round_trip(tmp_path, rng, ext, depth, channels):
+    img = smooth_image(rng, 37, 53, channels)
+    path = write_image(tmp_path / f"x.{ext}", img, bit_depth=depth)
+    back, meta = read_image(path)
+    assert back.dtype == np.float32 and back.shape == img.shape
+    assert meta.bit_depth == depth and meta.channels == (channels or 1)
+    tolerance = {8: 0.5 / 255, 16: 0.5 / 65535, 32: 1e-7}[depth]
+    assert np.abs(back - img).max() <= tolerance + 1e-7
+
+
+@pytest.mark.parametrize("channels", [None, 3])
+def test_jpeg_round_trip_is_close(tmp_path, rng, channels):
+    img = smooth_image(rng, 64, 80, channels)
+    back, meta = read_image(write_image(tmp_path / "x.jpg", img, jpeg_quality=98))
+    assert back.shape == img.shape and meta.format == "jpeg" and meta.bit_depth == 8
+    assert np.abs(back - img).mean() < 0.01
+
+
+def test_channel_conversion(tmp_path, rng):
+    img = smooth_image(rng, 20, 30, 4)
+    path = write_image(tmp_path / "rgba.png", img)
+    gray, _ = read_image(path, channels=1)
+    rgb, _ = read_image(path, channels=3)
+    assert gray.shape == (20, 30) and rgb.shape == (20, 30, 3)
+    expected = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    assert np.allclose(gray, expected, atol=1e-6)
+    g2, _ = read_image(write_image(tmp_path / "g.png", gray), channels=3)
+    assert np.allclose(g2[..., 0], g2[..., 2])
+
+
+def test_multipage_tiff_stack(tmp_path, rng):
+    frames = [np.round(smooth_image(rng, 16, 24, 3) * 65535).astype(np.uint16) for _ in range(3)]
+    path = tmp_path / "stack.tif"
+    with tifffile.TiffWriter(path) as tw:
+        for f in frames:
+            tw.write(f, photometric="rgb")
+    stack, meta = read_stack(path)
+    assert len(stack) == 3 and meta.bit_depth == 16
+    for got, want in zip(stack, frames):
+        assert np.allclose(got, want / 65535.0, atol=1e-6)
+    first, _ = read_image(path)
+    assert np.allclose(first, stack[0])
+
+
+def test_skimage_multipage_tiff():
+    import skimage.data
+
+    path = Path(skimage.data.__file__).parent / "multipage.tif"
+    stack, _ = read_stack(path)
+    assert len(stack) == 2 and stack[0].shape == stack[1].shape
+
+
+def test_float_tiff_outside_unit_range_is_rescaled(tmp_path):
+    temps = np.linspace(-20.0, 45.0, 12 * 10, dtype=np.float32).reshape(12, 10)
+    tifffile.imwrite(tmp_path / "t.tif", temps)
+    img, meta = read_image(tmp_path / "t.tif")
+    assert meta.bit_depth == 32 and meta.value_range == (-20.0, 45.0)
+    assert img.min() == 0.0 and abs(img.max() - 1.0) < 1e-6
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    from PIL import Image
+
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, :20] = 255  # left half white
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise for display
+    Image.fromarray(pixels).save(tmp_path / "o.jpg", exif=exif.tobytes(), quality=95)
+    img, _ = read_image(tmp_path / "o.jpg")
+    assert img.shape == (40, 20, 3)
+    assert img[:20].mean() > 0.9 and img[20:].mean() < 0.1  # white half is now on top
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "tif"])
+def test_truncated_files_are_reported(tmp_path, rng, ext):
+    path = write_image(tmp_path / f"x.{ext}", smooth_image(rng, 64, 64, 3))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match=r"x\." + ext):
+        read_image(path)
+
+
+def test_non_image_and_missing_files(tmp_path):
+    (tmp_path / "notes.png").write_text("hello, not a picture")
+    with pytest.raises(ImageReadError, match="notes.png: not a PNG"):
+        read_image(tmp_path / "notes.png")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty"):
+        read_image(tmp_path / "empty.jpg")
+    with pytest.raises(ImageReadError, match="no such file"):
+        read_image(tmp_path / "missing.png")
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.raises(ImageReadError, match="unsupported image extension"):
+        read_image(tmp_path / "a.txt")
+    with pytest.raises(ImageReadError, match="is a folder"):
+        read_image(tmp_path)
+
+
+def test_wrong_extension_for_content(tmp_path, rng):
+    path = write_image(tmp_path / "x.png", smooth_image(rng, 8, 8))
+    renamed = tmp_path / "x.jpg"
+    os.rename(path, renamed)
+    with pytest.raises(ImageReadError, match="not a JPEG"):
+        read_image(renamed)
+
+
+def test_write_refuses_overwrite_and_inputs(tmp_path, rng):
+    img = smooth_image(rng, 8, 8)
+    path = write_image(tmp_path / "out.png", img)
+    before = path.read_bytes()
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        write_image(path, 1 - img)
+    assert path.read_bytes() == before
+    write_image(path, 1 - img, overwrite=True)
+    assert path.read_bytes() != before
+    with pytest.raises(ImageWriteError, match="input file"):
+        write_image(path, img, overwrite=True, inputs=[str(tmp_path / "." / "out.png")])
+
+
+def test_write_is_atomic_on_failure(tmp_path, rng, monkeypatch):
+    img = smooth_image(rng, 8, 8)
+    path = write_image(tmp_path / "out.png", img)
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(ImageWriteError, match="No space left"):
+        write_image(path, 1 - img, overwrite=True)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]  # no temp file left
+
+
+def test_bit_depth_rules(tmp_path, rng):
+    img = smooth_image(rng, 8, 8)
+    with pytest.raises(ImageWriteError, match="JPEG cannot store 16-bit"):
+        write_image(tmp_path / "x.jpg", img, bit_depth=16)
+    _, meta16 = read_image(write_image(tmp_path / "a.tif", img, bit_depth=16))
+    _, follow = read_image(write_image(tmp_path / "b.png", img, meta=meta16))
+    assert follow.bit_depth == 16
+    _, meta32 = read_image(write_image(tmp_path / "c.tif", img, bit_depth=32))
+    _, png_from_float = read_image(write_image(tmp_path / "d.png", img, meta=meta32))
+    assert png_from_float.bit_depth == 16
+    with pytest.raises(ImageWriteError, match="unsupported image extension"):
+        write_image(tmp_path / "x.gif", img)
+
+
+def test_paths_with_spaces_and_unicode(tmp_path, rng):
+    folder = tmp_path / "scene (1) l'été"
+    img = smooth_image(rng, 10, 12, 3)
+    back, _ = read_image(write_image(folder / "frame 1.jpg", img))
+    assert back.shape == img.shape
