@@ -243,12 +243,17 @@ def read_stack(path: str | os.PathLike, channels: int | None = None) -> tuple[li
 
 
 def _quantise(image: np.ndarray, bit_depth: int) -> np.ndarray:
-    image = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0)
+    """Float [0, 1] -> uint8/uint16 (rounded, saturated) or float32; NaN becomes 0."""
+    image = np.asarray(image, dtype=np.float32)
+    if not np.isfinite(image).all():
+        image = np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0)
     if bit_depth == 32:
         return np.clip(image, 0.0, 1.0).astype(np.float32)
-    peak = 255.0 if bit_depth == 8 else 65535.0
-    dtype = np.uint8 if bit_depth == 8 else np.uint16
-    return np.round(np.clip(image, 0.0, 1.0) * peak).astype(dtype)
+    peak = np.float32(255.0 if bit_depth == 8 else 65535.0)
+    scaled = image * peak
+    np.clip(scaled, 0.0, peak, out=scaled)
+    scaled += np.float32(0.5)  # non-negative, so truncation after +0.5 rounds
+    return scaled.astype(np.uint8 if bit_depth == 8 else np.uint16)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -292,7 +297,9 @@ def encode_image(image: np.ndarray, fmt: str, bit_depth: int, jpeg_quality: int 
             cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
         ]
     elif fmt == "png":
-        params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
+        # zlib level 1 with the "up" filter: ~4x faster than OpenCV's default (level 3,
+        # adaptive filters) for files about 10% larger; batch speed matters more here.
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
     ok, encoded = cv2.imencode("." + ("jpg" if fmt == "jpeg" else fmt), pixels, params)
     if not ok:
         raise ImageWriteError(f"OpenCV could not encode a {fmt.upper()} image of shape {image.shape}")
