@@ -10,6 +10,7 @@ or a ``functools.partial`` of one).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -44,6 +45,12 @@ class BatchReport:
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
+
+
+def process_pool(jobs: int) -> ProcessPoolExecutor:
+    """Worker processes started by a fork server, not plain ``fork``: forking a process whose
+    OpenCV/torch thread pools are running can deadlock the child."""
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver"))
 
 
 def _run_one(work: Callable[[T], object], payload: T) -> tuple[bool, str]:
@@ -92,7 +99,7 @@ def run_batch(
             record(item, *_run_one(work, item.payload))
         return report
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with process_pool(jobs) as pool:
         pending: dict[Future, BatchItem[T]] = {}
         queue: Iterable[BatchItem[T]] = iter(todo)
         # Keep a bounded number of items in flight so Ctrl-C stops promptly.

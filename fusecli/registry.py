@@ -21,6 +21,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self._items: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
+        self._display: dict[str, str] = {}  # lower-case key -> name as registered
 
     def register(self, name: str, obj: T | None = None, *, aliases: tuple[str, ...] = ()) -> Callable[[T], T] | T:
         """Register ``obj`` under ``name``; usable directly or as a decorator."""
@@ -30,6 +31,7 @@ class Registry(Generic[T]):
             if key in self._items or key in self._aliases:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             self._items[key] = item
+            self._display[key] = name
             for alias in aliases:
                 self._aliases[alias.lower()] = key
             return item
@@ -42,8 +44,9 @@ class Registry(Generic[T]):
         key = self._aliases.get(key, key)
         if key not in self._items:
             choices = list(self._items) + list(self._aliases)
-            close = difflib.get_close_matches(key, choices, n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else f"; choose from {', '.join(self._items)}"
+            close = difflib.get_close_matches(key, choices, n=3, cutoff=0.5)
+            shown = list(dict.fromkeys(self._display[self._aliases.get(c, c)] for c in close))
+            hint = f"; did you mean {', '.join(shown)}?" if shown else f"; choose from {', '.join(self.names())}"
             raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}")
         return key
 
@@ -51,7 +54,8 @@ class Registry(Generic[T]):
         return self._items[self.canonical(name)]
 
     def names(self) -> list[str]:
-        return list(self._items)
+        """Names as registered (original capitalisation)."""
+        return [self._display[k] for k in self._items]
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):

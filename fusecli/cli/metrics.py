@@ -2,14 +2,223 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import click
+from rich.console import Console
+from rich.table import Table
 
-from .pending import not_implemented
+from .options import Settings, jobs_option, overwrite_option, pass_settings
+from .progress import progress_bar
 
 
-@click.command("metrics", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args) -> None:
-    """Score fused images (EN, SD, SF, AG, MI, VIF, Qabf, SSIM, MEF-SSIM…) with presets that
-    reproduce the public toolboxes' numbers. Not implemented yet."""
-    not_implemented("metrics")
+class GreedyOptionsCommand(click.Command):
+    """Lets ``--sources A B C`` and ``--compare D1 D2`` take several values, as users type them.
+
+    Values after such an option (until the next option) are rewritten to repeated options
+    before click parses them.
+    """
+
+    greedy = ("--sources", "--compare")
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            out.append(arg)
+            i += 1
+            if arg in self.greedy:
+                first = True
+                while i < len(args) and (first or not args[i].startswith("-")):
+                    if not first:
+                        out.append(arg)
+                    out.append(args[i])
+                    i += 1
+                    first = False
+        return super().parse_args(ctx, out)
+
+
+def _fmt(value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
+
+
+def _explain(name: str) -> None:
+    from ..metrics.conventions import get_preset
+
+    preset = get_preset(name)
+    table = Table(title=f"preset {preset.name}: {preset.title}")
+    table.add_column("what")
+    table.add_column(f"{preset.name}")
+    if preset.name != "standard":
+        table.add_column("standard (fusecli default)")
+    for what, this, standard in preset.differences:
+        table.add_row(what, this, *([standard] if preset.name != "standard" else []))
+    Console().print(table)
+
+
+def _list_metrics() -> None:
+    from ..metrics.table import METRICS
+
+    table = Table(title="metrics")
+    for col in ("name", "better", "needs", "what"):
+        table.add_column(col)
+    for name, spec in METRICS.items():
+        table.add_row(spec.name, "higher" if spec.higher_better else "lower", spec.needs, spec.summary)
+    Console().print(table)
+
+
+@click.command("metrics", cls=GreedyOptionsCommand)
+@click.option("--fused", type=click.Path(exists=True, path_type=Path), help="Fused image, or folder of fused images.")
+@click.option("--sources", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Source images (2+), or folders matched by name, or one folder of stacks (MEF): --sources A B [C …].")
+@click.option("--reference", type=click.Path(exists=True, path_type=Path), help="Ground-truth image or folder (PSNR-ref, SSIM-ref, MS-SSIM-ref, MAE).")
+@click.option("--metrics", "metric_names", help="Comma-separated metrics (default: the task's standard set). See --list.")
+@click.option("--task", type=click.Choice(["vif", "mef", "mff"]), help="Pick the task's standard metric set.")
+@click.option("--preset", default="standard", show_default=True, help="Conventions: standard, cddfuse, vifb, mefb, tang.")
+@click.option("--per-channel", is_flag=True, help="Score colour images per RGB channel and average (like VIFB).")
+@click.option("--boxes", type=click.Path(exists=True, path_type=Path), help="Box labels (YOLO .txt / VOC .xml per image, or COCO .json) for local metrics.")
+@click.option("--region", type=click.Choice(["fg", "bg", "both"]), default="both", show_default=True, help="With --boxes: score the foreground, background or both.")
+@click.option("--compare", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Score several methods' output folders on the same sources: --compare DIR1 DIR2 …")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the scores as CSV.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the scores as JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="With --compare: draw a bar chart per metric (PNG).")
+@click.option("--explain", metavar="PRESET", help="Show how a preset's conventions differ from the standard, then exit.")
+@click.option("--list", "list_metrics", is_flag=True, help="List the available metrics, then exit.")
+@jobs_option
+@overwrite_option
+@pass_settings
+def command(settings: Settings, fused, sources, reference, metric_names, task, preset, per_channel, boxes, region,
+            compare, csv_path, json_path, plot, explain, list_metrics, jobs, overwrite) -> None:
+    """Score fused images with the standard fusion metrics.
+
+    \b
+    One image:    fusecli metrics --fused fused.png --sources ir.png vis.png
+    Folders:      fusecli metrics --fused out/ --sources ir/ vis/ --json scores.json -j 2
+    MEF stacks:   fusecli metrics --fused out/ --sources brackets/ --task mef
+    Compare:      fusecli metrics --compare ours/ theirs/ --sources ir/ vis/ --plot chart.png
+    Reproduce:    fusecli metrics ... --preset cddfuse      (see --explain cddfuse)
+    Local:        fusecli metrics ... --boxes labels/ --region both
+
+    Defaults are the documented definitions: MI in bits, SSIM with an 11×11 Gaussian and
+    L = 255, PSNR with peak 255, on 0..255 BT.601 luminance.
+    """
+    if explain:
+        _explain(explain)
+        return
+    if list_metrics:
+        _list_metrics()
+        return
+    from dataclasses import replace
+
+    from ..metrics.conventions import get_preset
+    from ..metrics.table import METRICS, default_metrics
+
+    convention = get_preset(preset)
+    if per_channel:
+        convention = replace(convention, per_channel=True)
+    if plot and not compare:
+        raise click.UsageError("--plot draws a comparison: use it with --compare")
+    targets = list(compare) if compare else ([fused] if fused else [])
+    if not targets:
+        raise click.UsageError("give --fused (file or folder) or --compare DIR1 DIR2 …")
+    if compare and fused:
+        raise click.UsageError("use either --fused or --compare")
+    n_sources = len(sources) if len(sources) != 1 else 3
+    names = (
+        tuple(METRICS.canonical(m.strip()) for m in metric_names.split(",") if m.strip())
+        if metric_names
+        else default_metrics(task, n_sources)
+    )
+    names = tuple(METRICS.get(n).name for n in names)
+    if reference is not None and not metric_names:
+        names += ("PSNR-ref", "SSIM-ref", "MAE")
+    regions = () if boxes is None else (("fg", "bg") if region == "both" else (region,))
+    method_results = {}
+    for target in targets:
+        method_results[target.name if compare else str(target)] = _score(
+            settings, target, sources, reference, names, convention, boxes, regions, jobs
+        )
+    columns = list(names) + [f"{n}@{r}" for r in regions for n in names]
+    if compare:
+        _compare_output(method_results, columns, convention.name, csv_path, json_path, plot, overwrite)
+        code = 1 if any(r.error for rs in method_results.values() for r in rs) else 0
+    else:
+        results = next(iter(method_results.values()))
+        _single_output(results, columns, convention.name, csv_path, json_path)
+        code = 1 if any(r.error for r in results) else 0
+    raise SystemExit(code)
+
+
+def _score(settings, target, sources, reference, names, convention, boxes, regions, jobs):
+    from ..metrics.score import ScoreOptions, collect_items, score_items
+
+    items, warnings = collect_items(target, list(sources), reference)
+    for line in warnings:
+        click.secho(f"warning: {line}", err=True, fg="yellow")
+    options = ScoreOptions(names, convention, boxes, regions)
+    with progress_bar(len(items), f"scoring {target.name}", quiet=settings.quiet or len(items) < 2) as advance:
+        results = score_items(items, options, jobs=jobs, on_progress=advance)
+    for r in results:
+        if r.error:
+            click.secho(f"failed: {r.name}: {r.error}", err=True, fg="red")
+    return results
+
+
+def _single_output(results, columns, preset, csv_path, json_path) -> None:
+    from ..metrics.report import results_json, write_csv, write_json
+    from ..metrics.score import summarize
+
+    ok = [r for r in results if r.error is None]
+    mean, std = summarize(results)
+    shown = [c for c in columns if c in mean]
+    table = Table(title=f"fusion metrics ({preset} conventions)")
+    table.add_column("image")
+    for c in shown:
+        table.add_column(c, justify="right")
+    for r in ok:
+        table.add_row(r.name, *(_fmt(r.metrics.get(c, math.nan)) for c in shown))
+    if len(ok) > 1:
+        table.add_section()
+        table.add_row("[bold]mean", *(f"[bold]{_fmt(mean[c])}" for c in shown))
+        table.add_row("std", *(_fmt(std[c]) for c in shown))
+    Console(width=max(120, 12 * (len(shown) + 2))).print(table)
+    if json_path:
+        write_json(json_path, results_json(results, preset))
+    if csv_path:
+        rows = [{"name": r.name, **r.metrics} for r in ok]
+        if len(ok) > 1:
+            rows += [{"name": "mean", **mean}, {"name": "std", **std}]
+        write_csv(csv_path, rows, ["name"] + shown)
+
+
+def _compare_output(method_results, columns, preset, csv_path, json_path, plot, overwrite) -> None:
+    from ..metrics.report import best_index, comparison_chart, results_json, write_csv, write_json
+    from ..metrics.score import summarize
+
+    means = {name: summarize(results)[0] for name, results in method_results.items()}
+    shown = [c for c in columns if any(c in m for m in means.values())]
+    table = Table(title=f"method comparison, mean over images ({preset} conventions); best in green")
+    table.add_column("method")
+    for c in shown:
+        table.add_column(c, justify="right")
+    methods = list(means)
+    best = {c: best_index([means[m].get(c, math.nan) for m in methods], c) for c in shown}
+    for i, m in enumerate(methods):
+        cells = []
+        for c in shown:
+            text = _fmt(means[m].get(c, math.nan))
+            cells.append(f"[bold green]{text}" if best[c] == i else text)
+        table.add_row(m, *cells)
+    Console(width=max(120, 12 * (len(shown) + 2))).print(table)
+    if json_path:
+        write_json(json_path, {"methods": {m: results_json(r, preset) for m, r in method_results.items()}, "preset": preset})
+    if csv_path:
+        write_csv(csv_path, [{"method": m, **means[m]} for m in methods], ["method"] + shown)
+    if plot:
+        comparison_chart(means, shown, plot, overwrite=overwrite)
+        click.echo(f"wrote {plot}", err=True)

@@ -1,0 +1,254 @@
+"""Scoring fused images: colour handling, regions, whole folders, aggregation.
+
+``score_arrays`` is the library entry point for arrays; ``score_items`` reads files (in worker
+processes when ``jobs > 1``) and never stops for one bad item.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..batch import process_pool
+from ..errors import EmptyInputError, FusecliError, InputMismatchError
+from ..io import read_image, read_stack
+from ..pairs import list_images, list_stacks, match_by_stem
+from .conventions import STANDARD, Convention
+from .local import box_mask, find_boxes
+from .table import METRICS, Inputs
+
+log = logging.getLogger(__name__)
+
+_MATLAB_GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
+_BT601 = np.array([0.299, 0.587, 0.114])
+
+
+def to_gray255(image: np.ndarray, mode: str = "bt601") -> np.ndarray:
+    """``(H, W[, C])`` float in [0, 1] -> float64 gray on 0..255 per the convention's ``gray``."""
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 3:
+        rgb = image[..., :3] * 255.0
+        if mode == "matlab":  # rgb2gray on uint8 input: weights, then round to uint8
+            return np.round(np.round(rgb) @ _MATLAB_GRAY)
+        gray = rgb @ _BT601
+        return np.round(gray) if mode == "round601" else gray
+    gray = image * 255.0
+    return np.round(gray) if mode in ("matlab", "round601") else gray
+
+
+def _channel_views(fused: np.ndarray, sources: Sequence[np.ndarray], reference, conv: Convention):
+    """The (fused, sources, reference) gray triples to score, one per channel when per-channel."""
+    def gray(x):
+        return None if x is None else to_gray255(x, conv.gray)
+
+    fused_rgb = fused.ndim == 3
+    sources_gray = all(s.ndim == 2 for s in sources)
+    if conv.per_channel and fused_rgb:
+        if conv.first_channel and sources_gray:
+            return [(np.round(fused[..., 0] * 255.0), [gray(s) for s in sources], gray(reference))]
+        views = []
+        for c in range(3):
+            pick = lambda x: None if x is None else (np.round(x[..., c] * 255.0) if x.ndim == 3 else gray(x))  # noqa: E731
+            views.append((pick(fused), [pick(s) for s in sources], pick(reference)))
+        return views
+    return [(gray(fused), [gray(s) for s in sources], gray(reference))]
+
+
+def score_arrays(
+    fused: np.ndarray,
+    sources: Sequence[np.ndarray] = (),
+    metrics: Iterable[str] = ("EN",),
+    *,
+    convention: Convention = STANDARD,
+    reference: np.ndarray | None = None,
+    region: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Score one fused image (float in [0, 1], gray or RGB) against its sources.
+
+    ``region``: optional boolean ``(H, W)`` mask; pixels outside it are set to 0 in every
+    image before scoring (MoE-Fusion's local metrics). A metric that cannot be computed for
+    this input (e.g. MS-SSIM on a small image) gives NaN and a logged warning.
+    """
+    specs = [METRICS.get(m) for m in metrics]
+    shape = fused.shape[:2]
+    for i, s in enumerate(sources):
+        if s.shape[:2] != shape:
+            raise InputMismatchError(
+                f"source {i + 1} is {s.shape[1]}x{s.shape[0]} but the fused image is {shape[1]}x{shape[0]}"
+            )
+    if reference is not None and reference.shape[:2] != shape:
+        raise InputMismatchError("the reference image and the fused image differ in size")
+    for spec in specs:
+        if spec.needs == "sources" and len(sources) < 2:
+            raise FusecliError(f"{spec.name} needs at least 2 source images")
+        if spec.needs == "reference" and reference is None:
+            raise FusecliError(f"{spec.name} needs a reference image (--reference)")
+    views = _channel_views(fused, sources, reference, convention)
+    if region is not None:
+        keep = region.astype(np.float64)
+        views = [
+            (f * keep, [s * keep for s in srcs], None if ref is None else ref * keep) for f, srcs, ref in views
+        ]
+    results: dict[str, float] = {}
+    for spec in specs:
+        values = []
+        for f, srcs, ref in views:
+            try:
+                values.append(spec.compute(Inputs(f, srcs, ref), convention))
+            except ValueError as exc:
+                log.warning("%s: %s", spec.name, exc)
+                values.append(math.nan)
+        results[spec.name] = float(np.mean(values))
+    return results
+
+
+# ----------------------------------------------------------------------------- files
+
+
+@dataclass(frozen=True)
+class ScoreItem:
+    """One fused file and what it is compared with."""
+
+    name: str
+    fused: Path
+    sources: tuple[Path, ...] = ()
+    reference: Path | None = None
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    metrics: tuple[str, ...]
+    convention: Convention = STANDARD
+    boxes: Path | None = None
+    regions: tuple[str, ...] = ()  # "fg", "bg"
+
+
+@dataclass
+class ItemResult:
+    name: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _read_sources(paths: Sequence[Path]) -> list[np.ndarray]:
+    if len(paths) == 1 and paths[0].suffix.lower() in (".tif", ".tiff"):
+        frames, _ = read_stack(paths[0])
+        return [f[..., :3] if f.ndim == 3 else f for f in frames]
+    images = []
+    for p in paths:
+        img, _ = read_image(p)
+        images.append(img[..., :3] if img.ndim == 3 else img)
+    return images
+
+
+def score_item(item: ScoreItem, options: ScoreOptions) -> ItemResult:
+    """Read and score one item; user errors become ``ItemResult.error``."""
+    try:
+        fused, _ = read_image(item.fused)
+        fused = fused[..., :3] if fused.ndim == 3 else fused
+        sources = _read_sources(item.sources)
+        reference = None
+        if item.reference is not None:
+            reference, _ = read_image(item.reference)
+            reference = reference[..., :3] if reference.ndim == 3 else reference
+        scores = score_arrays(fused, sources, options.metrics, convention=options.convention, reference=reference)
+        if options.boxes is not None and options.regions:
+            boxes = find_boxes(options.boxes, item.fused.stem, fused.shape[1], fused.shape[0])
+            if boxes is None:
+                raise FusecliError(f"no box labels for {item.fused.stem} in {options.boxes}")
+            mask = box_mask(fused.shape[:2], boxes)
+            for region in options.regions:
+                keep = mask if region == "fg" else ~mask
+                regional = score_arrays(
+                    fused, sources, options.metrics, convention=options.convention, reference=reference, region=keep
+                )
+                scores.update({f"{k}@{region}": v for k, v in regional.items()})
+        return ItemResult(item.name, scores)
+    except FusecliError as exc:
+        return ItemResult(item.name, error=str(exc))
+
+
+def _score_one(args: tuple[ScoreItem, ScoreOptions]) -> ItemResult:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core: no oversubscription
+    return score_item(*args)
+
+
+def score_items(items: Sequence[ScoreItem], options: ScoreOptions, jobs: int = 1, on_progress=None) -> list[ItemResult]:
+    """Score every item (in ``jobs`` worker processes); results keep the input order."""
+    results: list[ItemResult] = []
+    if jobs <= 1 or len(items) <= 1:
+        for item in items:
+            results.append(score_item(item, options))
+            if on_progress:
+                on_progress()
+        return results
+    with process_pool(jobs) as pool:
+        for result in pool.map(_score_one, [(item, options) for item in items], chunksize=1):
+            results.append(result)
+            if on_progress:
+                on_progress()
+    return results
+
+
+def collect_items(
+    fused: Path,
+    sources: Sequence[Path],
+    reference: Path | None = None,
+) -> tuple[list[ScoreItem], list[str]]:
+    """Items for a file or a folder of fused images; returns items and unmatched-file warnings.
+
+    Folders: ``sources`` are folders matched by file name (two or more), or one folder with a
+    sub-folder (or multi-page TIFF) per scene named like the fused file (MEF stacks).
+    """
+    fused = Path(fused)
+    if not fused.is_dir():
+        return [ScoreItem(fused.stem, fused, tuple(Path(s) for s in sources), reference)], []
+    if not sources:
+        return [ScoreItem(p.stem, p, (), None) for p in list_images(fused)], []
+    warnings: list[str] = []
+    if len(sources) == 1:
+        stacks = {s.name: s for s in list_stacks(sources[0])}
+        items = []
+        for path in list_images(fused):
+            stack = stacks.get(path.stem)
+            if stack is None:
+                warnings.append(f"{path.name}: no stack named {path.stem!r} in {sources[0]}")
+                continue
+            items.append(ScoreItem(path.stem, path, stack.frames))
+    else:
+        matched = match_by_stem(fused, *sources)
+        warnings += matched.describe_unmatched()
+        items = [ScoreItem(stem, paths[0], tuple(paths[1:])) for stem, paths in matched.items]
+    if reference is not None:
+        refs = {p.stem: p for p in list_images(reference)}
+        with_ref = []
+        for item in items:
+            if item.name not in refs:
+                warnings.append(f"{item.name}: no reference image in {reference}")
+                continue
+            with_ref.append(ScoreItem(item.name, item.fused, item.sources, refs[item.name]))
+        items = with_ref
+    if not items:
+        raise EmptyInputError(f"nothing to score in {fused}")
+    return items, warnings
+
+
+def summarize(results: Sequence[ItemResult]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and standard deviation per metric over the items that scored (NaN ignored)."""
+    names: list[str] = []
+    for r in results:
+        names += [k for k in r.metrics if k not in names]
+    mean, std = {}, {}
+    for name in names:
+        values = np.array([r.metrics[name] for r in results if r.error is None and name in r.metrics], float)
+        values = values[np.isfinite(values)]
+        mean[name] = float(values.mean()) if values.size else math.nan
+        std[name] = float(values.std()) if values.size else math.nan
+    return mean, std
