@@ -131,10 +131,19 @@ def _screen(image: Image, light: Image) -> Image:
 # ----------------------------------------------------------------------------- light
 
 
-def _low_exposure_params(rng, level):
-    _check_level(level)
-    lo, hi = {"heavy": (0.3, 0.6), "mild": (0.5, 0.8)}[level]
-    return {"brightness": _uniform(rng, lo, hi)}
+def _uniform_sampler(key: str, heavy: tuple[float, float], mild: tuple[float, float]) -> Sampler:
+    """A sampler drawing one parameter uniformly from the level's Table 2 range."""
+
+    def sample(rng: np.random.Generator, level: str) -> Params:
+        _check_level(level)
+        lo, hi = heavy if level == "heavy" else mild
+        return {key: _uniform(rng, lo, hi)}
+
+    return sample
+
+
+_low_exposure_params = _uniform_sampler("brightness", heavy=(0.3, 0.6), mild=(0.5, 0.8))
+_low_contrast_params = _uniform_sampler("contrast", heavy=(0.3, 0.8), mild=(0.5, 0.8))
 
 
 @_register(
@@ -148,12 +157,6 @@ def _low_exposure_params(rng, level):
 def low_exposure(image: Image, rng: np.random.Generator, params: Params) -> Image:
     """Multiply intensities by ``brightness`` (Table 2: heavy [0.3, 0.6], mild [0.5, 0.8])."""
     return _clip(image * float(params["brightness"]))
-
-
-def _low_contrast_params(rng, level):
-    _check_level(level)
-    lo, hi = {"heavy": (0.3, 0.8), "mild": (0.5, 0.8)}[level]
-    return {"contrast": _uniform(rng, lo, hi)}
 
 
 @_register(
