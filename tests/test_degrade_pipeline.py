@@ -236,3 +236,11 @@ def test_cli_usage_errors(tmp_path):
     assert _run("degrade", "--task", "vif", "--out", tmp_path).exit_code == 2
     r = _run("degrade", "--task", "mef", "--stacks", tmp_path, "--out", tmp_path / "o")
     assert r.exit_code == 2 and "no stacks" in r.output
+
+
+def test_dataset_dry_run_writes_nothing(tmp_path, vif_folders):
+    ir, vis = vif_folders
+    out = tmp_path / "d"
+    result = _run("degrade", "--task", "vif", "--ir", ir, "--vis", vis, "--out", out, "--per-image", 3, "--dry-run")
+    assert result.exit_code == 0 and "a 1: 3 sample(s)" in result.output
+    assert not out.exists()
