@@ -50,6 +50,10 @@ class Registry(Generic[T]):
             raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}")
         return key
 
+    def get_name(self, name: str) -> str:
+        """The name as registered (original capitalisation) for ``name`` or an alias."""
+        return self._display[self.canonical(name)]
+
     def get(self, name: str) -> T:
         return self._items[self.canonical(name)]
 

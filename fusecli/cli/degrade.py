@@ -60,13 +60,14 @@ def _aspect_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
 @click.option("--level", type=click.Choice(["heavy", "mild"]), help="Force a level (default: heavy for one degradation, mild for 2-3).")
 @click.option("--aspects", callback=_aspect_list, help="Crop to aspect ratios drawn from e.g. 1:1,3:4,4:3,16:9,9:16.")
 @click.option("--size", type=click.IntRange(16), help="Resize crops so the long side has this many pixels.")
+@click.option("--gt", "gt_method", help="Also write a fused ground truth of the clean frames with this method (pyramid-vif, exposure-fusion, focus-fusion).")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=Path), help="Write a labelled sheet of every degradation (heavy and mild) on IMAGE.")
 @click.option("--dry-run", is_flag=True, help="Dataset mode: list what would be made, write nothing.")
 @seed_option
 @jobs_option
 @overwrite_option
 @pass_settings
-def command(settings: Settings, image, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, preview, dry_run, seed, jobs, overwrite) -> None:
+def command(settings: Settings, image, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, gt_method, preview, dry_run, seed, jobs, overwrite) -> None:
     """Make realistic degraded inputs with a prompt saying what to fix (MMAIF's pipeline).
 
     Eleven degradations with Table 2's heavy and mild ranges: low_exposure, gaussian_blur,
@@ -77,7 +78,7 @@ def command(settings: Settings, image, task, ir, vis, stacks, folder_a, folder_b
     Preview sheet:  fusecli degrade photo.jpg --preview sheet.png
     VIF dataset:    fusecli degrade --task vif --ir ir/ --vis vis/ --out data/ --n 1,2,3 --per-image 4 -j 2
     MEF dataset:    fusecli degrade --task mef --stacks brackets/ --out data/ --size 512 --aspects 1:1,16:9
-    MFF pairs:      fusecli degrade --task mff --a near/ --b far/ --out data/
+    MFF pairs:      fusecli degrade --task mff --a near/ --b far/ --out data/ --gt focus-fusion
 
     Datasets resume: rerun the same command and finished samples are kept.
     """
@@ -97,7 +98,7 @@ def command(settings: Settings, image, task, ir, vis, stacks, folder_a, folder_b
         raise click.UsageError("give an IMAGE, or --task vif|mef|mff with input folders and --out")
     if not output:
         raise click.UsageError("dataset mode needs --out FOLDER")
-    _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, seed, jobs, overwrite, dry_run)
+    _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, gt_method, seed, jobs, overwrite, dry_run)
 
 
 def _preview(settings: Settings, image: Path, sheet: Path, seed: int, overwrite: bool) -> None:
@@ -145,7 +146,7 @@ def _single(settings, image, output, ops, counts, level, seed, overwrite) -> Non
         click.echo(f"wrote {output} ({chosen_level}: {summary})", err=True)
 
 
-def _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, seed, jobs, overwrite, dry_run) -> None:
+def _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, gt_method, seed, jobs, overwrite, dry_run) -> None:
     from ..degrade.dataset import DatasetConfig, collect_sources, plan_dataset, write_manifest, write_source_samples
     from ..degrade.pipeline import available_ops
 
@@ -153,11 +154,18 @@ def _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts
         unusable = [o for o in ops if o not in available_ops(task)]
         if unusable:
             raise click.UsageError(f"{', '.join(unusable)} cannot be used for --task {task}")
+    if gt_method:
+        from ..models.classical import FUSION_METHODS
+
+        gt_method = FUSION_METHODS.get_name(gt_method)
+        if (gt_method == "pyramid-vif") != (task == "vif"):
+            raise click.UsageError(f"--gt {gt_method} does not fit --task {task} (vif: pyramid-vif; mef: exposure-fusion; mff: focus-fusion)")
     sources, warnings = collect_sources(task, ir=ir, vis=vis, stacks=stacks, a=folder_a, b=folder_b)
     for line in warnings:
         click.secho(f"warning: {line}", err=True, fg="yellow")
     config = DatasetConfig(
-        task=task, n=counts or (1, 2, 3), per_image=per_image, seed=seed, aspects=aspects, size=size, ops=ops, level=level
+        task=task, n=counts or (1, 2, 3), per_image=per_image, seed=seed, aspects=aspects, size=size, ops=ops, level=level,
+        gt=gt_method,
     )
     if dry_run:
         for source in sources:

@@ -6,6 +6,7 @@ Layout under ``out/``::
     manifest.jsonl              one line per sample (id, task, sources, ops + params, seed, prompt, crop, files)
     prompts/ID.txt              the prompt
     meta/ID.json                the sample's manifest line (written last: its presence marks the sample done)
+    gt/ID.png                   with ``gt``: the clean frames fused by that training-free method
     VIF:      degraded/{ir,vis}/ID.png   clean/{ir,vis}/ID.png
     MEF/MFF:  degraded/ID/NN.png         clean/ID/NN.png   (frames dark->bright for MEF)
 
@@ -52,6 +53,7 @@ class DatasetConfig:
     ops: tuple[str, ...] | None = None  # restrict the pool of degradations
     level: str | None = None  # force heavy/mild instead of the n-based rule
     prompt_task: float = 0.3  # probability that a prompt mentions the task
+    gt: str | None = None  # training-free fusion method for a ground truth of the clean frames
 
     def identity(self) -> dict:
         """What must match for a resumed run to continue the same dataset."""
@@ -181,6 +183,11 @@ def write_source_samples(job: tuple[DatasetConfig, Path, Source]) -> None:
                 write_bytes_atomic(target, png(image))
         if result.crop is not None:  # cropped frames differ per sample: free them
             encoded = {key: value for key, value in encoded.items() if any(value[0] is f for f in frames)}
+        if config.gt:
+            from ..models.classical import fuse_frames
+
+            files["gt"] = f"gt/{sid}.png"
+            write_bytes_atomic(out / files["gt"], encode_image(fuse_frames(config.gt, result.clean), "png", depth))
         write_bytes_atomic(out / "prompts" / f"{sid}.txt", (result.prompt + "\n").encode())
         record = {
             "id": sid,

@@ -1,0 +1,132 @@
+"""Training-free fusion methods: exposure fusion, focus fusion and a pyramid VIF method.
+
+Each method is ``method(frames) -> fused`` on float32 images in [0, 1] (``(H, W)`` or
+``(H, W, 3)``, all the same size) and is registered by name in :data:`FUSION_METHODS`.
+They share one Laplacian-pyramid blend (Burt & Adelson), so weights chosen per pixel blend
+without seams or halos. Working in float keeps 16-bit inputs exact.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from ..color import colorize, luminance
+from ..errors import InputMismatchError
+from ..registry import Registry
+
+Frames = Sequence[np.ndarray]
+FusionMethod = Callable[[Frames], np.ndarray]
+
+FUSION_METHODS: Registry[FusionMethod] = Registry("fusion method")
+
+
+def _levels(shape: tuple[int, int], requested: int | None = None) -> int:
+    top = int(np.log2(max(1, min(shape)))) - 3  # keep the coarsest level at least ~8 px
+    return max(1, min(requested or 8, top))
+
+
+def gaussian_pyramid(image: np.ndarray, levels: int) -> list[np.ndarray]:
+    pyramid = [image]
+    for _ in range(levels - 1):
+        pyramid.append(cv2.pyrDown(pyramid[-1]))
+    return pyramid
+
+
+def laplacian_pyramid(image: np.ndarray, levels: int) -> list[np.ndarray]:
+    gauss = gaussian_pyramid(image, levels)
+    pyramid = []
+    for fine, coarse in zip(gauss[:-1], gauss[1:]):
+        up = cv2.pyrUp(coarse, dstsize=(fine.shape[1], fine.shape[0]))
+        pyramid.append(fine - up)
+    pyramid.append(gauss[-1])
+    return pyramid
+
+
+def collapse(pyramid: list[np.ndarray]) -> np.ndarray:
+    image = pyramid[-1]
+    for detail in reversed(pyramid[:-1]):
+        image = cv2.pyrUp(image, dstsize=(detail.shape[1], detail.shape[0])) + detail
+    return image
+
+
+def pyramid_blend(frames: Frames, weights: np.ndarray, levels: int | None = None) -> np.ndarray:
+    """Blend ``frames`` with per-pixel ``weights`` ``(N, H, W)`` (normalised here) in a Laplacian pyramid."""
+    weights = np.asarray(weights, np.float32)
+    weights = weights / np.maximum(weights.sum(0, keepdims=True), 1e-12)
+    n_levels = _levels(frames[0].shape[:2], levels)
+    result = None
+    for frame, weight in zip(frames, weights):
+        lap = laplacian_pyramid(np.asarray(frame, np.float32), n_levels)
+        gw = gaussian_pyramid(weight, n_levels)
+        terms = [l * (g[..., None] if l.ndim == 3 else g) for l, g in zip(lap, gw)]
+        result = terms if result is None else [r + t for r, t in zip(result, terms)]
+    return np.clip(collapse(result), 0.0, 1.0).astype(np.float32)
+
+
+def _check(frames: Frames) -> list[np.ndarray]:
+    frames = [np.asarray(f, np.float32) for f in frames]
+    if len(frames) < 2:
+        raise InputMismatchError(f"fusion needs at least 2 images, got {len(frames)}")
+    if len({f.shape[:2] for f in frames}) > 1:
+        raise InputMismatchError("all images to fuse must have the same size")
+    if len({f.ndim for f in frames}) > 1:  # mixed gray and colour: promote to RGB
+        frames = [np.repeat(f[..., None], 3, 2) if f.ndim == 2 else f[..., :3] for f in frames]
+    return frames
+
+
+@FUSION_METHODS.register("exposure-fusion", aliases=("mertens",))
+def exposure_fusion(frames: Frames, contrast: float = 1.0, saturation: float = 1.0, exposedness: float = 1.0) -> np.ndarray:
+    """Mertens et al. 2007: weight each shot by contrast (|Laplacian|), saturation (RGB std)
+    and well-exposedness (Gaussian around 0.5, σ = 0.2), then blend in a Laplacian pyramid."""
+    frames = _check(frames)
+    weights = []
+    for f in frames:
+        gray = luminance(f)
+        w = np.abs(cv2.Laplacian(gray, cv2.CV_32F)) ** contrast + 1e-12
+        if f.ndim == 3:
+            w = w * (f.std(axis=2) + 1e-12) ** saturation
+            w = w * np.prod(np.exp(-((f - 0.5) ** 2) / (2 * 0.2**2)), axis=2) ** exposedness
+        else:
+            w = w * np.exp(-((f - 0.5) ** 2) / (2 * 0.2**2)) ** exposedness
+        weights.append(w)
+    return pyramid_blend(frames, np.stack(weights))
+
+
+@FUSION_METHODS.register("focus-fusion", aliases=("focus-stack",))
+def focus_fusion(frames: Frames, window: int = 9) -> np.ndarray:
+    """All-in-focus: local energy of the Laplacian as focus measure, the sharpest frame per
+    pixel, a majority (median) filter for consistency, softened weights, pyramid blending."""
+    frames = _check(frames)
+    grays = [luminance(f) for f in frames]
+    focus = np.stack([cv2.boxFilter(cv2.Laplacian(g, cv2.CV_32F) ** 2, -1, (window, window)) for g in grays])
+    choice = np.argmax(focus, axis=0).astype(np.uint8)
+    choice = cv2.medianBlur(choice, 5 if min(choice.shape) >= 5 else 1)  # consistency filtering
+    weights = np.stack([(choice == k).astype(np.float32) for k in range(len(frames))])
+    weights = np.stack([cv2.GaussianBlur(w, (0, 0), 1.0) for w in weights])
+    return pyramid_blend(frames, weights + 1e-6)
+
+
+@FUSION_METHODS.register("pyramid-vif")
+def pyramid_vif(frames: Frames) -> np.ndarray:
+    """Infrared + visible ``[ir, vis]``: Laplacian pyramids of the luminances, details chosen
+    by larger magnitude (per pixel, per level), bases averaged; colour from the visible image."""
+    frames = [np.asarray(f, np.float32) for f in frames]
+    if len(frames) != 2:
+        raise InputMismatchError(f"pyramid-vif fuses one infrared and one visible image, got {len(frames)}")
+    ir, vis = luminance(frames[0]), luminance(frames[1])
+    if ir.shape != vis.shape:
+        raise InputMismatchError("infrared and visible images must have the same size")
+    n_levels = _levels(ir.shape)
+    a, b = laplacian_pyramid(ir, n_levels), laplacian_pyramid(vis, n_levels)
+    fused = [np.where(np.abs(x) >= np.abs(y), x, y) for x, y in zip(a[:-1], b[:-1])]
+    fused.append(0.5 * (a[-1] + b[-1]))
+    y = np.clip(collapse(fused), 0.0, 1.0).astype(np.float32)
+    return colorize(y, frames[1][..., :3]) if frames[1].ndim == 3 else y
+
+
+def fuse_frames(method: str, frames: Frames) -> np.ndarray:
+    """Fuse ``frames`` with the registered training-free method ``method``."""
+    return FUSION_METHODS.get(method)(frames)

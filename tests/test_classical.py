@@ -1,0 +1,86 @@
+"""Training-free fusion methods (used for --gt ground truths and as baselines)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fusecli.cli.main import cli
+from fusecli.errors import InputMismatchError
+from fusecli.io import read_image
+from fusecli.metrics import score_arrays
+from fusecli.models import FUSION_METHODS, fuse_frames
+from fusecli.models.classical import collapse, laplacian_pyramid, pyramid_blend
+
+from conftest import smooth_image
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_registry_names():
+    assert set(FUSION_METHODS.names()) == {"exposure-fusion", "focus-fusion", "pyramid-vif"}
+
+
+def test_pyramid_round_trip_and_constant_weights(rng):
+    image = smooth_image(rng, 67, 91, 3)
+    assert np.abs(collapse(laplacian_pyramid(image, 5)) - image).max() < 1e-5
+    a, b = smooth_image(rng, 40, 50), smooth_image(rng, 40, 50)
+    blended = pyramid_blend([a, b], np.stack([np.full(a.shape, 0.25), np.full(a.shape, 0.75)]))
+    assert np.abs(blended - np.clip(0.25 * a + 0.75 * b, 0, 1)).max() < 1e-5
+
+
+def test_exposure_fusion_beats_every_shot_on_mef_ssim():
+    shots = [read_image(EXAMPLES / "mef" / f"coffee_{n}.jpg")[0] for n in ("under", "normal", "over")]
+    fused = fuse_frames("exposure-fusion", shots)
+    assert fused.shape == shots[0].shape
+    ours = score_arrays(fused, shots, ["MEF-SSIM"])["MEF-SSIM"]
+    assert all(ours > score_arrays(s, shots, ["MEF-SSIM"])["MEF-SSIM"] for s in shots)
+    assert (fused > 0.98).mean() < (shots[2] > 0.98).mean()  # fewer clipped highlights than the bright shot
+
+
+def test_focus_fusion_is_sharper_than_both_inputs():
+    near = read_image(EXAMPLES / "mff" / "motorcycle_near.jpg")[0]
+    far = read_image(EXAMPLES / "mff" / "motorcycle_far.jpg")[0]
+    fused = fuse_frames("focus-fusion", [near, far])
+    q = score_arrays(fused, [near, far], ["Qabf"])["Qabf"]
+    assert q > score_arrays(near, [near, far], ["Qabf"])["Qabf"] and q > score_arrays(far, [near, far], ["Qabf"])["Qabf"]
+
+
+def test_pyramid_vif_keeps_colour_and_edges():
+    ir = read_image(EXAMPLES / "vif" / "astronaut_ir.png")[0]
+    vis = read_image(EXAMPLES / "vif" / "astronaut_vis.jpg")[0]
+    fused = fuse_frames("pyramid-vif", [ir, vis])
+    assert fused.shape == vis.shape
+    average = 0.5 * ir[..., None] + 0.5 * vis
+    assert score_arrays(fused, [ir, vis], ["Qabf"])["Qabf"] > score_arrays(average, [ir, vis], ["Qabf"])["Qabf"]
+    with pytest.raises(InputMismatchError):
+        fuse_frames("pyramid-vif", [ir, vis, vis])
+
+
+def test_methods_handle_16bit_precision_and_gray(rng):
+    a = smooth_image(rng, 48, 64) * 0.01  # values far below one 8-bit level apart
+    b = a + 1e-4
+    out = fuse_frames("focus-fusion", [a, b])
+    assert out.dtype == np.float32 and len(np.unique(np.round(out * 65535))) > 200
+
+
+def test_degrade_gt_writes_fused_ground_truth(tmp_path, rng):
+    from fusecli.io import write_image
+
+    for name in ("x", "y"):
+        write_image(tmp_path / "ir" / f"{name}.png", smooth_image(rng, 40, 48))
+        write_image(tmp_path / "vis" / f"{name}.png", smooth_image(rng, 40, 48, 3))
+    runner = CliRunner()
+    args = ["degrade", "--task", "vif", "--ir", str(tmp_path / "ir"), "--vis", str(tmp_path / "vis"), "--out", str(tmp_path / "d")]
+    out = runner.invoke(cli, args + ["--gt", "pyramid-vif"])
+    assert out.exit_code == 0, out.output
+    record = json.loads((tmp_path / "d" / "meta" / "x.json").read_text())
+    gt, _ = read_image(tmp_path / "d" / record["files"]["gt"])
+    clean = [read_image(tmp_path / "d" / rel)[0] for rel in record["files"]["clean"]]
+    assert np.abs(gt - fuse_frames("pyramid-vif", clean)).max() <= 1 / 255
+    wrong = runner.invoke(cli, args[:-1] + [str(tmp_path / "e"), "--gt", "exposure-fusion"])
+    assert wrong.exit_code == 2 and "does not fit" in wrong.output
