@@ -263,6 +263,13 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def check_not_input(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
+    """Raise if ``path`` is (or links to) one of ``inputs``: outputs never replace inputs."""
+    for source in inputs:
+        if Path(source).resolve() == path.resolve() or _same_file(Path(source), path):
+            raise ImageWriteError(f"{path}: refusing to write over an input file")
+
+
 def encode_image(image: np.ndarray, fmt: str, bit_depth: int, jpeg_quality: int = 95) -> bytes:
     """Encode a float [0, 1] image to file bytes (no disk access)."""
     if bit_depth not in _DEPTHS[fmt]:
@@ -342,9 +349,7 @@ def write_image(
     """
     path = Path(path)
     fmt = image_format(path)
-    for source in inputs:
-        if Path(source).resolve() == path.resolve() or _same_file(Path(source), path):
-            raise ImageWriteError(f"{path}: refusing to write over an input file")
+    check_not_input(path, inputs)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
     if path.is_dir():

@@ -114,36 +114,18 @@ def _preview(settings: Settings, image: Path, sheet: Path, seed: int, overwrite:
 def _single(settings, image, output, ops, counts, level, seed, overwrite) -> None:
     import numpy as np
 
-    from ..degrade.ops import DEGRADATIONS, apply
-    from ..degrade.pipeline import AppliedOp, choose_ops, compatible, order_ops
-    from ..degrade.prompts import make_prompt
-    from ..errors import FusecliError
+    from ..degrade.pipeline import degrade_image
     from ..io import read_image, write_image
 
-    rng = np.random.default_rng(seed)
     picture, meta = read_image(image)
-    alpha = None
-    if picture.ndim == 3 and picture.shape[2] == 4:
-        picture, alpha = picture[..., :3], picture[..., 3:]
-    if ops:
-        names = order_ops(ops)
-        if not compatible(names):
-            raise FusecliError(f"these degradations cannot be combined: {', '.join(names)}")
-    else:
-        names = choose_ops(rng, "vif", int(rng.choice(counts or (1, 2, 3))))
-    chosen_level = level or ("heavy" if len(names) == 1 else "mild")
-    applied = []
-    for name in names:
-        params = DEGRADATIONS.get(name).sample_params(rng, chosen_level)
-        picture = apply(name, picture, rng, params)
-        applied.append(AppliedOp(name, chosen_level, params, ["image"]))
-    if alpha is not None:
-        picture = np.concatenate([picture, alpha], axis=2)
-    write_image(output, picture, meta=meta, overwrite=overwrite, inputs=[image])
-    click.echo(make_prompt(applied, rng))
+    degraded, applied, prompt = degrade_image(
+        picture, np.random.default_rng(seed), ops=ops, counts=counts or (1, 2, 3), level=level
+    )
+    write_image(output, degraded, meta=meta, overwrite=overwrite, inputs=[image])
+    click.echo(prompt)
     if not settings.quiet:
         summary = "; ".join(f"{op.name} {op.params}" for op in applied)
-        click.echo(f"wrote {output} ({chosen_level}: {summary})", err=True)
+        click.echo(f"wrote {output} ({applied[0].level}: {summary})", err=True)
 
 
 def _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, gt_method, seed, jobs, overwrite, dry_run) -> None:

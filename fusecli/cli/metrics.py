@@ -128,7 +128,7 @@ def command(settings: Settings, fused, sources, reference, metric_names, task, p
         raise click.UsageError("give --fused (file or folder) or --compare DIR1 DIR2 …")
     if compare and fused:
         raise click.UsageError("use either --fused or --compare")
-    n_sources = len(sources) if len(sources) != 1 else 3
+    n_sources = len(sources) if len(sources) != 1 else 3  # one --sources folder holds MEF stacks
     names = (
         tuple(METRICS.canonical(m.strip()) for m in metric_names.split(",") if m.strip())
         if metric_names

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..batch import BatchItem
 from ..errors import FusecliError, InputMismatchError
-from ..io import ImageMeta, encode_image, output_meta, read_image, read_stack, write_bytes_atomic
+from ..io import ImageMeta, check_not_input, encode_image, output_meta, read_image, read_stack, write_bytes_atomic
 from ..pairs import list_stacks, match_by_stem
 from .pipeline import check_same_size, sample
 
@@ -149,7 +149,6 @@ def write_source_samples(job: tuple[DatasetConfig, Path, Source]) -> None:
     frames, metas = load_frames(config.task, source)
     meta = output_meta(metas)
     depth = 16 if meta.bit_depth >= 16 else 8
-    protected = {p.resolve() for p in source.paths}
     # Encode each distinct frame once: uncropped clean frames are the same for every sample
     # of this source, and a frame no op touched is its clean frame.
     encoded: dict[int, tuple[np.ndarray, bytes]] = {}
@@ -177,8 +176,7 @@ def write_source_samples(job: tuple[DatasetConfig, Path, Source]) -> None:
         for kind, images in (("degraded", result.degraded), ("clean", result.clean)):
             for rel, image in zip(files[kind], images):
                 target = out / rel
-                if target.resolve() in protected:
-                    raise FusecliError(f"{target}: refusing to write over an input file")
+                check_not_input(target, source.paths)
                 # Our own half-finished sample may have left this file; it is rewritten identically.
                 write_bytes_atomic(target, png(image))
         if result.crop is not None:  # cropped frames differ per sample: free them

@@ -184,6 +184,42 @@ def crop_frames(frames: Sequence[np.ndarray], box: tuple[int, int, int, int], si
     return out
 
 
+def resolve_ops(ops: Sequence[str]) -> list[str]:
+    """Canonical names of ``ops`` in imaging order; raises if they cannot be combined."""
+    names = order_ops([DEGRADATIONS.canonical(o) for o in ops])
+    if not compatible(names):
+        raise FusecliError(f"these degradations cannot be combined: {', '.join(names)}")
+    return names
+
+
+def degrade_image(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    ops: Sequence[str] | None = None,
+    counts: Sequence[int] = (1, 2, 3),
+    level: str | None = None,
+) -> tuple[np.ndarray, list[AppliedOp], str]:
+    """Degrade one image (no pair rules): ``ops``, or ops drawn with a count from ``counts``.
+
+    ``image``: ``(H, W)``, ``(H, W, 3)`` or RGBA (alpha is kept untouched), float in [0, 1].
+    Returns the degraded image, the ops with their parameters, and the prompt.
+    """
+    alpha = None
+    if image.ndim == 3 and image.shape[2] == 4:
+        image, alpha = image[..., :3], image[..., 3:]
+    names = resolve_ops(ops) if ops else choose_ops(rng, "vif", int(rng.choice(list(counts))))
+    chosen = level or ("heavy" if len(names) == 1 else "mild")
+    applied = []
+    for name in names:
+        params = DEGRADATIONS.get(name).sample_params(rng, chosen)
+        image = apply(name, image, rng, params)
+        applied.append(AppliedOp(name, chosen, params, ["image"]))
+    if alpha is not None:
+        image = np.concatenate([image, alpha], axis=2)
+    return image, applied, make_prompt(applied, rng)
+
+
 def check_same_size(frames: Sequence[np.ndarray], names: Sequence[str] | None = None) -> None:
     sizes = {f.shape[:2] for f in frames}
     if len(sizes) > 1:
@@ -229,9 +265,7 @@ def sample(
         count = int(rng.choice(counts))
         names = choose_ops(rng, task, count, allowed)
     else:
-        names = order_ops([DEGRADATIONS.canonical(o) for o in ops])
-        if not compatible(names):
-            raise FusecliError(f"these degradations cannot be combined: {', '.join(names)}")
+        names = resolve_ops(ops)
     degraded, applied = degrade_frames(frames, task, names, rng, level)
     mention_task = bool(rng.random() < 0.3) if prompt_task is None else prompt_task
     prompt = make_prompt(applied, rng, task=task if mention_task else None)
