@@ -40,3 +40,7 @@ class UnknownNameError(FusecliError):
 
 class NotImplementedYetError(FusecliError):
     """A registered subcommand whose implementation has not landed yet."""
+
+
+class WeightsError(FusecliError):
+    """A weights file is missing, corrupt, or does not match its architecture."""

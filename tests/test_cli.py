@@ -31,7 +31,7 @@ def test_version_and_help(runner):
 
 
 def test_unimplemented_subcommands_fail_clearly(runner):
-    for name in ("train",):
+    for name in ("train",):  # the remaining stubs
         result = runner.invoke(cli, [name, "anything"])
         assert result.exit_code == 2
         assert "not implemented yet" in result.output and "Traceback" not in result.output

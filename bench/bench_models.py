@@ -1,0 +1,62 @@
+"""Benchmark: parameter counts and CPU forward time of every zoo network at 640x480.
+
+Target (issue "model zoo"): each model fuses a 640x480 pair in under 1 s on this 2-core CPU
+(the flow variant: per sampling step). Weights are the shipped ones when present, else the
+untrained default config (speed does not depend on the values).
+
+Run: python bench/bench_models.py [--threads 2] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import torch
+
+from fusecli.models.base import FuseOptions
+from fusecli.models.zoo import ZOO, build_entry
+
+
+def best_time(fn, repeat: int) -> float:
+    fn()  # warm-up (allocations, oneDNN kernel selection)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    frames = torch.rand(1, 2, 1, 480, 640, generator=torch.Generator().manual_seed(0))
+    print(f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or platform.machine()}")
+    print("| model | parameters | 640x480 pair | per sampling step |")
+    print("|---|---|---|---|")
+    for name in ZOO:
+        entry = ZOO.get(name)
+        if entry.kind != "learned":
+            continue
+        model = build_entry(name).eval()
+        params = sum(p.numel() for p in model.parameters())
+
+        def run(steps: int) -> None:
+            with torch.no_grad():
+                model.fuse(frames, FuseOptions(task="vif", steps=steps, sampler="ode"))
+
+        if entry.flow:
+            one, five = best_time(lambda: run(1), args.repeat), best_time(lambda: run(5), args.repeat)
+            per_step = (five - one) / 4
+            print(f"| {name} | {params:,} | {one + 7 * per_step:.3f} s (8 steps) | {per_step:.3f} s |")
+        else:
+            print(f"| {name} | {params:,} | {best_time(lambda: run(1), args.repeat):.3f} s | - |")
+
+
+if __name__ == "__main__":
+    main()

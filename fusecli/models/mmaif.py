@@ -1,0 +1,181 @@
+"""The all-in-one fusion model: an MMAIF-style MoE diffusion transformer in a learned latent space.
+
+One network fuses VIF, MEF and MFF from degraded inputs, optionally guided by a prompt:
+
+* each source frame ``(B, 1, H, W)`` is encoded by the project's :class:`Autoencoder`;
+* the source latents are patchified by a shared projection plus a role embedding (infrared,
+  visible, or a frame of a stack), reduced over the frames with mean and max (so any stack
+  length works) and concatenated by channel with the flow state ``Z_t`` (flow variant);
+* :class:`DiTBlock` s (conv block, windowed attention with value residual, MoE-GLU with
+  routed + shared experts) run on the token grid, conditioned by low-rank AdaLN on
+  timestep + task + prompt embeddings;
+* the head maps tokens back to a latent, decoded to pixels.
+
+``variant="regression"`` predicts the fused latent directly (as a residual on the mean source
+latent, no timestep); ``variant="flow"`` predicts the velocity ``v = Z1 - Z0`` of
+``Z_t = t Z1 + (1 - t) Z0`` and is sampled with :func:`fusecli.sampling.sample_flow`.
+Cost per step: ``O(H W / (f p)^2 * window^2 * dim)`` for ``f``x autoencoder downsampling and
+``p``x patches, linear in image area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..sampling.flow import sample_flow
+from .autoencoder import Autoencoder, AutoencoderConfig
+from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
+from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
+from .text_encoder import TextEncoder, TextEncoderConfig
+
+ROLES = {"infrared": 0, "visible": 1, "frame": 2}
+
+
+@dataclass
+class MMAIFConfig:
+    variant: str = "flow"  # "flow" | "regression"
+    dim: int = 96
+    depth: int = 4
+    heads: int = 4
+    window: int = 8
+    patch: int = 2
+    mlp_ratio: float = 2.0
+    routed_experts: int = 4
+    shared_experts: int = 1
+    top_k: int = 2
+    adaln_rank: int = 32
+    prompt_dropout: float = 0.2
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+
+
+def source_roles(task: str, n: int) -> list[int]:
+    """Role ids of the frames: VIF is (infrared, visible); MEF/MFF frames are interchangeable."""
+    if task == "vif":
+        if n != 2:
+            raise ValueError(f"VIF fuses exactly 2 frames (infrared, visible), got {n}")
+        return [ROLES["infrared"], ROLES["visible"]]
+    return [ROLES["frame"]] * n
+
+
+class MMAIF(FusionModel):
+    arch = "mmaif"
+    config_class = MMAIFConfig
+
+    def __init__(self, config: MMAIFConfig) -> None:
+        super().__init__(config)
+        if config.variant not in ("flow", "regression"):
+            raise ValueError(f"variant must be 'flow' or 'regression', got {config.variant!r}")
+        c, d, p = config.autoencoder.latent_channels, config.dim, config.patch
+        self.autoencoder = Autoencoder(config.autoencoder)
+        self.text = TextEncoder(config.text)
+        self.source_proj = nn.Conv2d(c, d, p, stride=p)
+        self.role = nn.Embedding(len(ROLES), d)
+        self.state_proj = nn.Conv2d(c, d, p, stride=p) if config.variant == "flow" else None
+        self.merge = nn.Linear(3 * d if self.state_proj is not None else 2 * d, d)
+        self.task = nn.Embedding(len(TASKS), d)
+        self.prompt_proj = nn.Linear(config.text.dim, d)
+        self.time = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d)) if config.variant == "flow" else None
+        self.blocks = nn.ModuleList(
+            DiTBlock(d, config.heads, config.window, i % 2 == 1, config.mlp_ratio, config.routed_experts, config.shared_experts, config.top_k, config.adaln_rank)
+            for i in range(config.depth)
+        )
+        self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.adaln_out = LowRankAdaLN(d, 2, config.adaln_rank)
+        self.head = nn.Linear(d, c * p * p)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    @property
+    def multiple(self) -> int:
+        return self.autoencoder.factor * self.config.patch
+
+    # -- pieces -----------------------------------------------------------------------------
+    def encode_sources(self, frames: Tensor) -> Tensor:
+        """``(B, N, 1, H, W)`` -> latents ``(B, N, C, h, w)``."""
+        b, n = frames.shape[:2]
+        z = self.autoencoder.encode(frames.flatten(0, 1))
+        return z.view(b, n, *z.shape[1:])
+
+    def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:
+        """Task + prompt -> ``(B, dim)``; prompts are dropped at random in training."""
+        device = self.head.weight.device
+        task_ids = torch.tensor([TASKS.index(task) for task in tasks], device=device)
+        drop = None
+        if self.training and self.config.prompt_dropout > 0:
+            drop = torch.rand(len(prompts), device=device) < self.config.prompt_dropout
+        return self.task(task_ids) + self.prompt_proj(self.text(prompts, drop))
+
+    def time_embedding(self, t: Tensor) -> Tensor:
+        """Flow time ``(B,)`` in 0..1 -> ``(B, dim)`` (added to the condition)."""
+        if self.time is None:
+            raise ValueError("the regression variant has no timestep")
+        return self.time(sinusoidal_embedding(t * 1000.0, self.config.dim))
+
+    def predict(self, source_latents: Tensor, roles: list[int], cond: Tensor, state: Tensor | None = None) -> Tensor:
+        """Network output in latent space ``(B, C, h, w)``: velocity (flow) or fused latent (regression)."""
+        b, n, c, h, w = source_latents.shape
+        tokens = self.source_proj(source_latents.flatten(0, 1))  # (B*N, D, h/p, w/p)
+        tokens = tokens.view(b, n, *tokens.shape[1:]).permute(0, 1, 3, 4, 2)
+        tokens = tokens + self.role(torch.tensor(roles, device=tokens.device))[None, :, None, None]
+        parts = [tokens.mean(1), tokens.amax(1)]
+        if self.state_proj is not None:
+            if state is None:
+                raise ValueError("the flow variant needs the state Z_t")
+            parts.insert(0, self.state_proj(state).permute(0, 2, 3, 1))
+        x = self.merge(torch.cat(parts, dim=-1))
+        first_values = None
+        for block in self.blocks:
+            x, values = block(x, cond, first_values)
+            first_values = values if first_values is None else first_values
+        shift, scale = self.adaln_out(cond)
+        x = self.head(modulate(self.norm_out(x), shift, scale))  # (B, h/p, w/p, C*p*p)
+        out = F.pixel_shuffle(x.permute(0, 3, 1, 2), self.config.patch)
+        if self.state_proj is None:
+            out = out + source_latents.mean(1)
+        return out
+
+    def routing_map(self) -> Tensor | None:
+        """Top-1 routed expert per token of the last block, ``(B, h, w)``, from the last forward."""
+        stats = self.blocks[-1].ffn.stats
+        if stats is None:
+            return None
+        return stats.routing.indices[:, 0]
+
+    # -- fusion -----------------------------------------------------------------------------
+    def fuse(self, frames: Tensor, options: FuseOptions) -> FusionResult:
+        """Fuse ``(B, N, 1, H, W)`` frames in 0..1 (H, W multiples of :attr:`multiple`)."""
+        check_frames(frames)
+        b, n, _, h, w = frames.shape
+        if h % self.multiple or w % self.multiple:
+            raise ValueError(f"frame size {h}x{w} must be a multiple of {self.multiple}; pad first")
+        roles = source_roles(options.task, n)
+        latents = self.encode_sources(frames)
+        tasks, prompts = [options.task] * b, [options.prompt] * b
+        cond = self.condition(tasks, prompts)
+        if self.config.variant == "regression":
+            fused = self.predict(latents, roles, cond)
+        else:
+
+            def velocity(z: Tensor, t: float) -> Tensor:
+                time = self.time_embedding(torch.full((b,), t, device=z.device))
+                return self.predict(latents, roles, cond + time, z)
+
+            noise = torch.randn(latents.shape[0], *latents.shape[2:], generator=options.generator, device=frames.device, dtype=latents.dtype)
+            start = 0.0
+            if options.bridge > 0:
+                start = float(options.bridge)
+                noise = start * latents.mean(1) + (1 - start) * noise
+            gamma = options.gamma if options.sampler == "sde" else 0.0
+            fused = sample_flow(velocity, noise, options.steps, gamma=gamma, generator=options.generator, method=options.method, t_start=start)
+        image = self.autoencoder.decode(fused).clamp(0, 1)
+        maps = {}
+        experts = self.routing_map()
+        if experts is not None:
+            grid = experts.view(b, h // self.multiple, w // self.multiple)
+            maps["experts"] = grid
+        return FusionResult(image, maps)

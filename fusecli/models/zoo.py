@@ -1,0 +1,216 @@
+"""The model zoo: names users type -> architecture + weights file, or a training-free method.
+
+Weights are safetensors files whose metadata carries everything needed to rebuild the model
+without executing code: ``arch`` (a name in :data:`ARCHITECTURES`), ``config`` (the
+architecture's dataclass as JSON) and ``provenance`` (training data, steps, hardware,
+metrics as JSON). Loading checks all three and fails with a one-line :class:`WeightsError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+from torch import nn
+
+from .. import __version__
+from ..errors import WeightsError
+from ..io import write_bytes_atomic
+from ..registry import Registry
+from .autoencoder import Autoencoder
+from .base import config_from_dict, config_to_dict
+from .mmaif import MMAIF
+from .moe_fusion import MoEFusion
+
+ARCHITECTURES: Registry[type[nn.Module]] = Registry("architecture")
+for _cls in (MoEFusion, MMAIF, Autoencoder):
+    ARCHITECTURES.register(_cls.arch, _cls)
+
+FORMAT = "fusecli-weights-1"
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One name in ``fusecli models``: a learned model (arch + weights) or a training-free method."""
+
+    name: str
+    kind: str  # "learned" | "training-free" | "component"
+    tasks: tuple[str, ...]
+    description: str
+    arch: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # overrides of the arch's defaults
+    prompt: bool = False
+    flow: bool = False
+
+    @property
+    def weights_file(self) -> str | None:
+        return f"{self.name}.safetensors" if self.kind != "training-free" else None
+
+
+ZOO: Registry[ZooEntry] = Registry("model")
+
+
+def register(entry: ZooEntry) -> ZooEntry:
+    return ZOO.register(entry.name, entry)
+
+
+# MoE-Fusion as shipped: the paper's structure, made lean enough for a 2-core CPU (see
+# bench/RESULTS.md): 8-channel encoders, a 1x1 first decoder layer, decoder widths 32-16-8.
+MOEFUSION_VIF = {"channels": 8, "global_first_kernel": 1, "global_widths": [32, 16, 8]}
+
+register(ZooEntry("moefusion-vif", "learned", ("vif",), "MoE-Fusion: local (fg/bg) and global mixtures of experts", "moe-fusion", MOEFUSION_VIF))
+register(ZooEntry("mmaif-reg", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, regression: degraded inputs, prompts", "mmaif", {"variant": "regression"}, prompt=True))
+register(ZooEntry("mmaif-flow", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, flow matching + SDE sampler", "mmaif", {"variant": "flow"}, prompt=True, flow=True))
+register(ZooEntry("autoencoder", "component", (), "latent autoencoder used by the mmaif models", "autoencoder"))
+register(ZooEntry("exposure-fusion", "training-free", ("mef",), "Mertens exposure fusion, Laplacian pyramid"))
+register(ZooEntry("focus-fusion", "training-free", ("mff",), "focus measure + consistency + pyramid blending"))
+register(ZooEntry("pyramid-vif", "training-free", ("vif",), "Laplacian pyramid VIF, max-abs detail"))
+
+
+def weights_dirs() -> list[Path]:
+    """Where shipped weights are looked for: ``$FUSECLI_WEIGHTS``, the source tree, the install prefix."""
+    dirs = []
+    if os.environ.get("FUSECLI_WEIGHTS"):
+        dirs.append(Path(os.environ["FUSECLI_WEIGHTS"]))
+    dirs.append(Path(__file__).resolve().parents[2] / "weights")
+    dirs.append(Path(sys.prefix) / "share" / "fusecli" / "weights")
+    return dirs
+
+
+def weights_path(entry: ZooEntry) -> Path | None:
+    """The first existing weights file for ``entry``, or ``None``."""
+    if entry.weights_file is None:
+        return None
+    for folder in weights_dirs():
+        candidate = folder / entry.weights_file
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def build(arch: str, config: dict[str, Any] | None = None) -> nn.Module:
+    """A freshly initialised model of ``arch`` with ``config`` overriding the defaults."""
+    cls = ARCHITECTURES.get(arch)
+    try:
+        cfg = config_from_dict(cls.config_class, config or {})
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(f"config does not fit architecture {arch!r}: {exc}") from None
+    return cls(cfg)
+
+
+def build_entry(name: str) -> nn.Module:
+    entry = ZOO.get(name)
+    if entry.arch is None:
+        raise WeightsError(f"{entry.name!r} is a training-free method, not a network")
+    return build(entry.arch, entry.config)
+
+
+def save_weights(model: nn.Module, path: str | os.PathLike, provenance: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` as safetensors with arch, config and provenance in the metadata (atomically)."""
+    path = Path(path)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    metadata = {
+        "format": FORMAT,
+        "arch": model.arch,  # type: ignore[attr-defined]
+        "config": json.dumps(config_to_dict(model.config)),  # type: ignore[attr-defined]
+        "provenance": json.dumps(provenance or {}),
+        "fusecli_version": __version__,
+    }
+    write_bytes_atomic(path, save_safetensors_bytes(tensors, metadata=metadata))
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """Arch, config and provenance of a weights file (decoded), without loading tensors."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path} is not a readable safetensors file ({exc})") from None
+    if meta.get("format") != FORMAT or "arch" not in meta:
+        raise WeightsError(f"{path} is a safetensors file but not fusecli weights (no fusecli metadata)")
+    try:
+        return {
+            "arch": meta["arch"],
+            "config": json.loads(meta.get("config", "{}")),
+            "provenance": json.loads(meta.get("provenance", "{}")),
+            "fusecli_version": meta.get("fusecli_version", "?"),
+        }
+    except json.JSONDecodeError as exc:
+        raise WeightsError(f"{path}: corrupt metadata ({exc})") from None
+
+
+def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu", arch: str | None = None) -> nn.Module:
+    """Rebuild the model stored in ``path`` (eval mode). ``arch`` checks it is the expected kind."""
+    path = Path(path)
+    meta = read_metadata(path)
+    if arch is not None and meta["arch"] != arch:
+        raise WeightsError(f"{path} holds a {meta['arch']!r} model, expected {arch!r}")
+    if meta["arch"] not in ARCHITECTURES:
+        raise WeightsError(f"{path}: unknown architecture {meta['arch']!r} (made by fusecli {meta['fusecli_version']}?)")
+    model = build(meta["arch"], meta["config"])
+    try:
+        tensors = load_safetensors_bytes(path.read_bytes())
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path} is corrupt ({exc})") from None
+    missing, unexpected = _state_mismatch(model, tensors)
+    if missing or unexpected:
+        raise WeightsError(f"{path} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    model.load_state_dict(tensors, strict=True)
+    model.provenance = meta["provenance"]  # type: ignore[attr-defined]
+    return model.to(device).eval()
+
+
+def _state_mismatch(model: nn.Module, tensors: dict[str, torch.Tensor]) -> tuple[list[str], list[str]]:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in tensors]
+    unexpected = [k for k in tensors if k not in expected]
+    missing += [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    return missing, unexpected
+
+
+def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
+    """A learned model by zoo name (from the shipped weights) or by weights path."""
+    text = str(name_or_path)
+    if text.endswith(".safetensors") or os.sep in text or Path(text).is_file():
+        return load_weights(text, device)
+    entry = ZOO.get(text)
+    if entry.kind == "training-free":
+        raise WeightsError(f"{entry.name!r} is a training-free method; it has no weights to load")
+    path = weights_path(entry)
+    if path is None:
+        places = " or ".join(str(d) for d in weights_dirs()[:2])
+        raise WeightsError(
+            f"weights for {entry.name!r} not found: expected {entry.weights_file} in {places}; "
+            f"train them with 'fusecli train' or pass --model PATH"
+        )
+    return load_weights(path, device, arch=entry.arch)
+
+
+def describe(entry: ZooEntry) -> dict[str, Any]:
+    """What ``fusecli models`` shows for one entry."""
+    path = weights_path(entry)
+    params = None
+    if entry.arch is not None:
+        params = sum(p.numel() for p in build(entry.arch, entry.config).parameters())
+    return {
+        "name": entry.name,
+        "kind": entry.kind,
+        "tasks": list(entry.tasks),
+        "parameters": params,
+        "weights": str(path) if path else None,
+        "size_bytes": path.stat().st_size if path else None,
+        "prompt": entry.prompt,
+        "description": entry.description,
+    }

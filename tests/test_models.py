@@ -1,0 +1,172 @@
+"""Architectures: shapes at odd sizes, value ranges, gradients, prompts, determinism."""
+
+import pytest
+import torch
+from torch import nn
+
+from fusecli.models.autoencoder import Autoencoder, AutoencoderConfig
+from fusecli.models.base import FuseOptions, fuse_padded
+from fusecli.models.layers.dit import DiTBlock, WindowAttention
+from fusecli.models.layers.moe import moe_losses
+from fusecli.models.mmaif import MMAIF, MMAIFConfig
+from fusecli.models.moe_fusion import MoEFusion, MoEFusionConfig
+from fusecli.models.saliency import boxes_to_mask, saliency_prior
+from fusecli.models.text_encoder import TextEncoder, TextEncoderConfig
+
+H, W = 97, 131
+
+
+def small_mmaif(variant):
+    torch.manual_seed(0)
+    cfg = MMAIFConfig(variant=variant, dim=32, depth=2, heads=2, window=4, adaln_rank=8, text=TextEncoderConfig(dim=32, layers=1, heads=2))
+    model = MMAIF(cfg)
+    for module in model.modules():  # leave the zero-init regime so every path matters
+        if isinstance(module, nn.Linear) and module.weight.abs().sum() == 0:
+            nn.init.normal_(module.weight, std=0.05)
+    return model
+
+
+@pytest.fixture
+def frames():
+    return torch.rand(2, 2, 1, H, W, generator=torch.Generator().manual_seed(0))
+
+
+def test_moefusion_shapes_range_and_gates(frames):
+    model = MoEFusion(MoEFusionConfig()).eval()
+    with torch.no_grad():
+        out = model.fuse(frames, FuseOptions(task="vif"))
+    assert out.image.shape == (2, 1, H, W) and out.image.dtype == torch.float32
+    assert 0 <= float(out.image.min()) and float(out.image.max()) <= 1
+    assert out.maps["foreground"].shape == (2, 1, H, W)
+    assert out.maps["gates_global_moe"].shape == (2, 4)
+    assert torch.allclose(out.maps["gates_global_moe"].sum(1), torch.ones(2))
+
+
+def test_moefusion_gradients_reach_encoders_and_routed_experts(frames):
+    torch.manual_seed(0)
+    model = MoEFusion(MoEFusionConfig()).train()
+    out = model(frames[:, 0], frames[:, 1], saliency_prior(frames[:, 0]))
+    (out.mean() + moe_losses(model)).backward()
+    assert model.encoders[0].c1[0].weight.grad.abs().sum() > 0
+    assert model.encoders[1].c1[0].weight.grad.abs().sum() > 0
+    routed = set(model.global_moe.stats.routing.indices.unique().tolist())
+    for i, expert in enumerate(model.global_moe.experts):
+        grad = expert.body[0][0].weight.grad
+        assert (grad is not None and grad.abs().sum() > 0) == (i in routed)
+
+
+def test_moefusion_stacks_and_vif_frame_count(frames):
+    model = MoEFusion(MoEFusionConfig(shared_encoder=True)).eval()
+    stack = torch.rand(1, 3, 1, 40, 48)
+    with torch.no_grad():
+        assert model.fuse(stack, FuseOptions(task="mef")).image.shape == (1, 1, 40, 48)
+    with pytest.raises(ValueError, match="exactly 2"):
+        model.fuse(stack, FuseOptions(task="vif"))
+
+
+def test_foreground_from_boxes_and_saliency():
+    mask = boxes_to_mask([[2, 3, 6, 8]], 10, 12)
+    assert mask.sum() == 4 * 5 and mask[0, 0, 3, 2] == 1 and mask[0, 0, 8, 6] == 0
+    ir = torch.zeros(1, 1, 80, 80)
+    ir[..., 30:40, 30:40] = 0.8  # a warm object
+    prior = saliency_prior(ir)
+    assert prior[0, 0, 35, 35] > 0.9 and prior[0, 0, 5, 5] == 0
+
+
+@pytest.mark.parametrize("variant", ["regression", "flow"])
+def test_mmaif_any_size_range_and_routing_map(frames, variant):
+    model = small_mmaif(variant).eval()
+    opts = FuseOptions(task="vif", prompt="remove the rain", steps=2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = fuse_padded(model, frames, opts)
+    assert out.image.shape == (2, 1, H, W)
+    assert 0 <= float(out.image.min()) and float(out.image.max()) <= 1
+    assert out.maps["experts"].max() < model.config.routed_experts
+
+
+def test_mmaif_stack_lengths_tasks_and_prompts():
+    model = small_mmaif("regression").eval()
+    torch.manual_seed(1)
+    stack = torch.rand(1, 5, 1, 32, 32)
+    with torch.no_grad():
+        mef = model.fuse(stack, FuseOptions(task="mef")).image
+        mff = model.fuse(stack, FuseOptions(task="mff")).image
+        a = model.fuse(stack, FuseOptions(task="mef", prompt="remove the rain")).image
+        b = model.fuse(stack, FuseOptions(task="mef", prompt="remove the noise")).image
+        again = model.fuse(stack, FuseOptions(task="mef", prompt="remove the rain")).image
+    assert mef.shape == (1, 1, 32, 32)
+    assert not torch.allclose(mef, mff)  # the task embedding matters
+    assert not torch.allclose(a, b) and torch.equal(a, again)  # prompts matter, deterministically
+    with pytest.raises(ValueError, match="exactly 2"):
+        model.fuse(stack, FuseOptions(task="vif"))
+    with pytest.raises(ValueError, match="multiple"):
+        model.fuse(torch.rand(1, 2, 1, 30, 30), FuseOptions(task="vif"))
+
+
+def test_mmaif_flow_sampling_is_seeded():
+    model = small_mmaif("flow").eval()
+    x = torch.rand(1, 2, 1, 32, 32)
+
+    def sample(seed, sampler="sde"):
+        with torch.no_grad():
+            return model.fuse(x, FuseOptions(task="vif", steps=3, sampler=sampler, gamma=1.0, generator=torch.Generator().manual_seed(seed))).image
+
+    assert torch.equal(sample(0), sample(0)) and not torch.equal(sample(0), sample(1))
+    assert not torch.equal(sample(0), sample(0, "ode"))
+
+
+def test_mmaif_gradients_reach_text_encoder_and_experts():
+    model = small_mmaif("flow").train()
+    model.config.prompt_dropout = 0.0
+    x = torch.rand(2, 2, 1, 32, 32)
+    latents = model.encode_sources(x)
+    cond = model.condition(["vif", "mef"], ["remove the haze", None]) + model.time_embedding(torch.tensor([0.3, 0.7]))
+    v = model.predict(latents, [0, 1], cond, torch.randn_like(latents[:, 0]))
+    (v.square().mean() + 0.01 * moe_losses(model)).backward()
+    assert model.text.embed.weight.grad.abs().sum() > 0
+    assert model.text.null.grad.abs().sum() > 0  # the prompt-less row used the null embedding
+    for block in model.blocks:
+        routed = set(block.ffn.stats.routing.indices.unique().tolist())
+        for i, expert in enumerate(block.ffn.experts):
+            grad = expert.w1.weight.grad
+            assert (grad is not None and grad.abs().sum() > 0) == (i in routed)
+
+
+def test_text_encoder_tokens_null_and_hashing():
+    enc = TextEncoder(TextEncoderConfig(dim=16, layers=1, heads=2)).eval()
+    tok = enc.tokenizer
+    known = tok.encode("remove the rain")
+    assert all(1 <= i <= len(tok.ids) for i in known)
+    unknown = tok.encode("zyzzyva")
+    assert unknown == tok.encode("ZYZZYVA") and unknown[0] > len(tok.ids)
+    with torch.no_grad():
+        out = enc(["remove the rain", "", None, "remove the rain"], drop=torch.tensor([False, False, False, True]))
+    assert torch.equal(out[1], enc.null) and torch.equal(out[2], enc.null) and torch.equal(out[3], enc.null)
+    assert not torch.equal(out[0], enc.null)
+
+
+def test_autoencoder_shapes():
+    ae = Autoencoder(AutoencoderConfig(widths=(8, 16, 16), latent_channels=4))
+    x = torch.rand(2, 1, 64, 48)
+    z = ae.encode(x)
+    assert z.shape == (2, 4, 8, 6) and ae.factor == 8
+    assert ae.decode(z).shape == x.shape
+
+
+def test_window_attention_equals_full_attention_when_one_window_covers_the_grid():
+    torch.manual_seed(0)
+    attn = WindowAttention(16, 2, window=32, shift=False)
+    x = torch.randn(1, 7, 9, 16)  # one padded 9x9 window; the padding must be masked out
+    out, _ = attn(x, None)
+    q, k, v = attn.qkv(x.view(1, 63, 16)).chunk(3, dim=-1)
+    heads = [t.view(1, 63, 2, 8).transpose(1, 2) for t in (q, k, v)]
+    full = torch.nn.functional.scaled_dot_product_attention(*heads).transpose(1, 2).reshape(1, 63, 16)
+    assert torch.allclose(out, attn.proj(full).view(1, 7, 9, 16), atol=1e-5)
+
+
+def test_dit_block_odd_grid_with_shift():
+    block = DiTBlock(16, 2, window=4, shift=True, mlp_ratio=2, routed=4, shared=1, top_k=2, adaln_rank=4)
+    x = torch.randn(2, 13, 17, 16)
+    y, values = block(x, torch.randn(2, 16), None)
+    assert y.shape == x.shape and values.shape == x.shape
+    assert torch.equal(y, x)  # adaLN-Zero: a fresh block is the identity
