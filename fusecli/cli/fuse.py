@@ -1,15 +1,129 @@
-"""``fusecli fuse``: fuse IR+visible pairs, exposure brackets or focus stacks."""
+"""``fusecli fuse``: fuse IR+visible pairs, exposure brackets or focus stacks, one or thousands."""
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import click
 
-from .pending import not_implemented
+from .batching import run_batch_cli
+from .options import Settings, bit_depth_option, device_option, jobs_option, output_option, overwrite_option, pass_settings, seed_option
 
 
-@click.command("fuse", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args) -> None:
-    """Fuse several images of one scene into one (VIF, MEF, MFF), single items or whole
-    folders, with a learned model or a training-free method. Not implemented yet."""
-    not_implemented("fuse")
+def _fuse_item(payload, *, settings, bit_depth, overwrite, single_thread) -> None:
+    """One batch item (module level so worker processes can run it)."""
+    from ..fuse import fuse_files
+
+    if single_thread:
+        import torch
+
+        torch.set_num_threads(1)
+    inputs, output, routing, boxes = payload
+    fuse_files(inputs, output, settings, bit_depth=bit_depth, overwrite=overwrite, boxes=boxes, routing_map=routing)
+
+
+def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Path | None):
+    """(items, unmatched lines) for a VIF folder pair or a stacks folder."""
+    from ..batch import BatchItem
+    from ..pairs import list_stacks, match_by_stem
+
+    items, unmatched = [], []
+    if stacks is not None:
+        for stack in list_stacks(stacks):
+            suffix = ext or ("tif" if stack.is_multipage else stack.frames[0].suffix.lstrip("."))
+            out = output / f"{stack.name}.{suffix}"
+            routing = routing_map / f"{stack.name}.png" if routing_map else None
+            items.append(BatchItem(stack.name, (stack.frames, out, routing, None), (out,)))
+    else:
+        matched = match_by_stem(ir, vis)
+        unmatched = matched.describe_unmatched()
+        for stem, (ir_path, vis_path) in matched.items:
+            out = output / f"{stem}.{ext or vis_path.suffix.lstrip('.')}"
+            routing = routing_map / f"{stem}.png" if routing_map else None
+            items.append(BatchItem(stem, ((ir_path, vis_path), out, routing, None), (out,)))
+    return items, unmatched
+
+
+@click.command("fuse")
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@output_option("Output image (one item) or output folder (batch).")
+@click.option("--task", type=click.Choice(["vif", "mef", "mff"], case_sensitive=False), help="Fusion task. Default: inferred from the model and the inputs (and said).")
+@click.option("--ir", type=click.Path(exists=True, path_type=Path), help="Infrared image, or folder of infrared images (VIF).")
+@click.option("--vis", type=click.Path(exists=True, path_type=Path), help="Visible image, or folder of visible images (VIF, matched by file stem).")
+@click.option("--stacks", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Folder of stacks: one sub-folder or multi-page TIFF per scene (MEF/MFF).")
+@click.option("-m", "--model", help="Zoo name (see `fusecli models`) or a .safetensors file. Default: the best shipped model for the task.")
+@click.option("--prompt", help='Instruction for language-guided models, e.g. "remove the rain, fix the noise".')
+@click.option("--steps", type=click.IntRange(1, 1000), default=8, show_default=True, help="Sampling steps (flow models).")
+@click.option("--sampler", type=click.Choice(["ode", "sde"]), default="sde", show_default=True, help="Flow sampler: deterministic ODE or stochastic SDE.")
+@click.option("--gamma", type=click.FloatRange(0), default=0.5, show_default=True, help="SDE stochasticity (0 = ODE).")
+@seed_option
+@device_option
+@click.option("--boxes", type=click.Path(exists=True, path_type=Path), help="Foreground boxes (YOLO txt / VOC xml / COCO json, file or folder) for MoE-Fusion.")
+@click.option("--routing-map", type=click.Path(path_type=Path), help="Also save which source dominates where (a file; a folder in batch mode).")
+@click.option("--align", is_flag=True, help="Align hand-held stacks first (MEF: median-threshold bitmaps; MFF: affine ECC).")
+@click.option("--resize", is_flag=True, help="Resample inputs of other sizes to the first one's size instead of failing.")
+@click.option("--tile", type=click.IntRange(64), default=1024, show_default=True, help="Tile size for large images (bounded memory).")
+@click.option("--overlap", type=click.IntRange(0), default=64, show_default=True, help="Tile overlap in pixels (blended seamlessly).")
+@click.option("--ext", help="Output extension in batch mode (png, jpg, tif). Default: the inputs'.")
+@click.option("--dry-run", is_flag=True, help="List what a batch would do, and do nothing.")
+@bit_depth_option
+@overwrite_option
+@jobs_option
+@pass_settings
+def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, steps, sampler, gamma, seed, device, boxes, routing_map, align, resize, tile, overlap, ext, dry_run, bit_depth, overwrite, jobs) -> None:
+    """Fuse several images of one scene into one: VIF, MEF or MFF.
+
+    \b
+    One item:
+      fusecli fuse under.jpg normal.jpg over.jpg -o fused.jpg          (exposure bracket)
+      fusecli fuse --ir ir.png --vis vis.jpg -o fused.png               (infrared + visible)
+      fusecli fuse near.jpg far.jpg --task mff -o sharp.jpg             (focus stack)
+    Folders (resumable; finished outputs are skipped):
+      fusecli fuse --task vif --ir ir/ --vis vis/ -o fused/ --jobs 2
+      fusecli fuse --task mef --stacks brackets/ -o fused/
+    """
+    from ..errors import InputMismatchError
+    from ..fuse import FuseSettings, fuse_files, resolve_device
+
+    output = Path(output)
+    fuse_settings = FuseSettings(
+        task=task.lower() if task else None, model=model, prompt=prompt, steps=steps, sampler=sampler, gamma=gamma,
+        seed=seed, device=resolve_device(device), tile=tile, overlap=overlap, align=align, resize=resize,
+    )
+    depth = int(bit_depth) if bit_depth else None
+    batch = stacks is not None or (ir is not None and ir.is_dir())
+    if batch:
+        if inputs:
+            raise InputMismatchError("give either INPUTS or --ir/--vis folders or --stacks, not both")
+        if stacks is None and (vis is None or not vis.is_dir()):
+            raise InputMismatchError("--ir is a folder, so --vis must be a folder too")
+        if stacks is None:
+            fuse_settings.task = fuse_settings.task or "vif"
+        items, unmatched = _batch_items(ir, vis, stacks, output, ext, routing_map)
+        for line in unmatched:
+            click.secho(f"unmatched: {line}", err=True, fg="yellow")
+        if boxes is not None:
+            items = [type(i)(i.name, (*i.payload[:3], boxes), i.outputs) for i in items]
+        work = functools.partial(_fuse_item, settings=fuse_settings, bit_depth=depth, overwrite=overwrite, single_thread=jobs > 1)
+        code = run_batch_cli(settings, items, work, jobs=jobs, overwrite=overwrite, description="fuse", dry_run=dry_run)
+        raise SystemExit(code)
+
+    paths = list(inputs)
+    if ir is not None or vis is not None:
+        if ir is None or vis is None or paths:
+            raise InputMismatchError("give both --ir and --vis (files), and no other inputs")
+        paths, fuse_settings.task = [ir, vis], fuse_settings.task or "vif"
+    elif len(paths) == 1 and paths[0].is_dir():
+        from ..pairs import list_images
+
+        paths = list_images(paths[0])
+    if not paths:
+        raise click.UsageError("nothing to fuse: give image files, --ir/--vis, or --stacks")
+    if output.is_dir():
+        raise InputMismatchError(f"{output} is a folder; give an output file for a single item")
+    result = fuse_files(paths, output, fuse_settings, bit_depth=depth, overwrite=overwrite, boxes=boxes, routing_map=routing_map)
+    if not settings.quiet:
+        for line in result.notes:
+            click.echo(line, err=True)
+        click.echo(f"wrote {output} ({result.task}, {result.model})", err=True)

@@ -23,9 +23,13 @@ FusionMethod = Callable[[Frames], np.ndarray]
 FUSION_METHODS: Registry[FusionMethod] = Registry("fusion method")
 
 
+def pyramid_levels(shape: tuple[int, int]) -> int:
+    """Levels for an image of ``shape``: down to ~8 px, at most 8 (tiles use the whole image's)."""
+    return max(1, min(8, int(np.log2(max(1, min(shape)))) - 3))
+
+
 def _levels(shape: tuple[int, int], requested: int | None = None) -> int:
-    top = int(np.log2(max(1, min(shape)))) - 3  # keep the coarsest level at least ~8 px
-    return max(1, min(requested or 8, top))
+    return requested if requested else pyramid_levels(shape)
 
 
 def gaussian_pyramid(image: np.ndarray, levels: int) -> list[np.ndarray]:
@@ -78,7 +82,7 @@ def _check(frames: Frames) -> list[np.ndarray]:
 
 
 @FUSION_METHODS.register("exposure-fusion", aliases=("mertens",))
-def exposure_fusion(frames: Frames, contrast: float = 1.0, saturation: float = 1.0, exposedness: float = 1.0) -> np.ndarray:
+def exposure_fusion(frames: Frames, contrast: float = 1.0, saturation: float = 1.0, exposedness: float = 1.0, levels: int | None = None) -> np.ndarray:
     """Mertens et al. 2007: weight each shot by contrast (|Laplacian|), saturation (RGB std)
     and well-exposedness (Gaussian around 0.5, σ = 0.2), then blend in a Laplacian pyramid."""
     frames = _check(frames)
@@ -92,11 +96,11 @@ def exposure_fusion(frames: Frames, contrast: float = 1.0, saturation: float = 1
         else:
             w = w * np.exp(-((f - 0.5) ** 2) / (2 * 0.2**2)) ** exposedness
         weights.append(w)
-    return pyramid_blend(frames, np.stack(weights))
+    return pyramid_blend(frames, np.stack(weights), levels)
 
 
 @FUSION_METHODS.register("focus-fusion", aliases=("focus-stack",))
-def focus_fusion(frames: Frames, window: int = 9) -> np.ndarray:
+def focus_fusion(frames: Frames, window: int = 9, levels: int | None = None) -> np.ndarray:
     """All-in-focus: local energy of the Laplacian as focus measure, the sharpest frame per
     pixel, a majority (median) filter for consistency, softened weights, pyramid blending."""
     frames = _check(frames)
@@ -106,11 +110,11 @@ def focus_fusion(frames: Frames, window: int = 9) -> np.ndarray:
     choice = cv2.medianBlur(choice, 5 if min(choice.shape) >= 5 else 1)  # consistency filtering
     weights = np.stack([(choice == k).astype(np.float32) for k in range(len(frames))])
     weights = np.stack([cv2.GaussianBlur(w, (0, 0), 1.0) for w in weights])
-    return pyramid_blend(frames, weights + 1e-6)
+    return pyramid_blend(frames, weights + 1e-6, levels)
 
 
 @FUSION_METHODS.register("pyramid-vif")
-def pyramid_vif(frames: Frames) -> np.ndarray:
+def pyramid_vif(frames: Frames, levels: int | None = None) -> np.ndarray:
     """Infrared + visible ``[ir, vis]``: Laplacian pyramids of the luminances, details chosen
     by larger magnitude (per pixel, per level), bases averaged; colour from the visible image."""
     frames = [np.asarray(f, np.float32) for f in frames]
@@ -119,7 +123,7 @@ def pyramid_vif(frames: Frames) -> np.ndarray:
     ir, vis = luminance(frames[0]), luminance(frames[1])
     if ir.shape != vis.shape:
         raise InputMismatchError("infrared and visible images must have the same size")
-    n_levels = _levels(ir.shape)
+    n_levels = _levels(ir.shape, levels)
     a, b = laplacian_pyramid(ir, n_levels), laplacian_pyramid(vis, n_levels)
     fused = [np.where(np.abs(x) >= np.abs(y), x, y) for x, y in zip(a[:-1], b[:-1])]
     fused.append(0.5 * (a[-1] + b[-1]))

@@ -1,0 +1,110 @@
+"""Aligning hand-held stacks before fusion.
+
+* Exposure brackets: median-threshold bitmaps (Ward 2003, ``cv2.AlignMTB``): each shot is
+  thresholded at its own median, which is nearly exposure-invariant; integer translation.
+* Focus stacks: ECC maximisation (``cv2.findTransformECC``) with an affine model, because
+  refocusing changes the magnification (focus breathing); estimated on a downscaled copy.
+
+Aligned frames are cropped to the region every frame covers, and each frame's estimated
+motion is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .color import luminance
+from .errors import InputMismatchError
+
+
+@dataclass
+class Motion:
+    """Estimated motion of one frame relative to the reference: shift in pixels and scale."""
+
+    dx: float
+    dy: float
+    scale: float = 1.0
+
+    def describe(self) -> str:
+        text = f"shift ({self.dx:+.1f}, {self.dy:+.1f}) px"
+        return text + (f", scale {self.scale:.4f}" if abs(self.scale - 1) > 1e-4 else "")
+
+
+def _gray8(image: np.ndarray) -> np.ndarray:
+    return np.clip(luminance(np.asarray(image, np.float32)) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _valid_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Largest-ish axis-aligned box inside the True region of ``mask`` (shrinks invalid sides)."""
+    y0, y1, x0, x1 = 0, mask.shape[0], 0, mask.shape[1]
+    while y0 < y1 and x0 < x1:
+        sides = {
+            "top": (~mask[y0, x0:x1]).sum(),
+            "bottom": (~mask[y1 - 1, x0:x1]).sum(),
+            "left": (~mask[y0:y1, x0]).sum(),
+            "right": (~mask[y0:y1, x1 - 1]).sum(),
+        }
+        worst = max(sides, key=sides.get)
+        if sides[worst] == 0:
+            break
+        if worst == "top":
+            y0 += 1
+        elif worst == "bottom":
+            y1 -= 1
+        elif worst == "left":
+            x0 += 1
+        else:
+            x1 -= 1
+    if y1 - y0 < 8 or x1 - x0 < 8:
+        raise InputMismatchError("the frames overlap too little to align")
+    return y0, y1, x0, x1
+
+
+def _warp_all(frames: list[np.ndarray], warps: list[np.ndarray]) -> list[np.ndarray]:
+    """Apply inverse-map affine warps and crop to the region all frames cover."""
+    h, w = frames[0].shape[:2]
+    valid = np.ones((h, w), bool)
+    out = []
+    for frame, warp in zip(frames, warps):
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        out.append(cv2.warpAffine(frame, warp, (w, h), flags=flags, borderMode=cv2.BORDER_REFLECT))
+        covered = cv2.warpAffine(np.ones((h, w), np.uint8), warp, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+        valid &= covered > 0
+    y0, y1, x0, x1 = _valid_box(valid)
+    return [f[y0:y1, x0:x1] for f in out]
+
+
+def align_exposures(frames: list[np.ndarray], reference: int | None = None) -> tuple[list[np.ndarray], list[Motion]]:
+    """Translate every shot onto ``reference`` (default: the middle one) with median-threshold bitmaps."""
+    ref = len(frames) // 2 if reference is None else reference
+    mtb = cv2.createAlignMTB(max_bits=6, exclude_range=4, cut=True)
+    ref8 = _gray8(frames[ref])
+    warps, motions = [], []
+    for frame in frames:
+        dx, dy = mtb.calculateShift(ref8, _gray8(frame))  # shift that moves ``frame`` onto ``ref``
+        warps.append(np.float32([[1, 0, -dx], [0, 1, -dy]]))
+        motions.append(Motion(float(dx), float(dy)))
+    return _warp_all(frames, warps), motions
+
+
+def align_focus(frames: list[np.ndarray], reference: int = 0, max_side: int = 1024) -> tuple[list[np.ndarray], list[Motion]]:
+    """Affine ECC alignment of a focus stack onto ``reference`` (handles focus breathing)."""
+    scale = min(1.0, max_side / max(frames[0].shape[:2]))
+    small = [cv2.resize(_gray8(f), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA).astype(np.float32) for f in frames]
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-5)
+    warps, motions = [], []
+    for i, img in enumerate(small):
+        warp = np.eye(2, 3, dtype=np.float32)
+        if i != reference:
+            try:
+                _, warp = cv2.findTransformECC(small[reference], img, warp, cv2.MOTION_AFFINE, criteria, None, 5)
+            except cv2.error as exc:
+                raise InputMismatchError(f"could not align frame {i + 1} to frame {reference + 1} (ECC did not converge: {exc.msg if hasattr(exc, 'msg') else exc})") from None
+        warp = warp.copy()
+        warp[:, 2] /= scale
+        warps.append(warp)
+        motions.append(Motion(float(warp[0, 2]), float(warp[1, 2]), float(np.sqrt(abs(np.linalg.det(warp[:, :2]))))))
+    return _warp_all(frames, warps), motions

@@ -1,0 +1,285 @@
+"""The fusion pipeline: frames in, fused image out, with any zoo model or training-free method.
+
+``fuse(frames, ...)`` checks the inputs, infers the task when not given, orders exposure
+brackets by brightness, optionally aligns hand-held stacks, runs the method in overlapping
+tiles (bounded memory, no seams) and restores colour:
+
+* learned models fuse luminance (BT.601 Y); VIF takes the visible image's chroma, MEF/MFF
+  blend the frames' chroma weighted by saturation ``|C - 0.5|`` (Prabhakar et al.'s DeepFuse
+  rule: the most colourful, i.e. best exposed / least washed-out, frame dominates), which
+  avoids the grey casts of plain averaging;
+* training-free methods work on the frames directly (they handle colour themselves).
+
+``fuse_files`` adds reading, bit-depth bookkeeping and atomic writing; the CLI calls it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from .color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
+from .errors import InputMismatchError, UnknownNameError
+from .io import ImageMeta, output_meta, read_image, read_stack, write_image
+from .models.base import TASKS
+from .models.classical import FUSION_METHODS, pyramid_levels
+from .models.zoo import ZOO, load_model, weights_path
+from .tiling import run_tiled
+
+log = logging.getLogger(__name__)
+
+# Preferred model per task: the first whose weights are present wins; the training-free
+# method of the task is the fallback (and the default for MEF, where it is fastest).
+DEFAULTS: dict[str, tuple[str, ...]] = {
+    "vif": ("moefusion-vif", "mmaif-reg", "pyramid-vif"),
+    "mef": ("exposure-fusion",),
+    "mff": ("mmaif-reg", "focus-fusion"),
+}
+
+
+@dataclass
+class FuseSettings:
+    """Everything besides the frames that decides the result."""
+
+    task: str | None = None
+    model: str | None = None
+    prompt: str | None = None
+    steps: int = 8
+    sampler: str = "sde"
+    gamma: float = 0.5
+    seed: int = 0
+    device: str = "cpu"
+    tile: int = 1024
+    overlap: int = 64
+    align: bool = False
+    resize: bool = False
+    foreground: np.ndarray | None = None  # (H, W) mask in 0..1 for MoE-Fusion's local experts
+
+
+@dataclass
+class FuseResult:
+    image: np.ndarray  # (H, W) or (H, W, 3) float32 in 0..1
+    task: str
+    model: str
+    notes: list[str] = field(default_factory=list)  # what was inferred / aligned, for the user
+
+
+def default_model(task: str) -> str:
+    for name in DEFAULTS[task]:
+        entry = ZOO.get(name)
+        if entry.kind == "training-free" or weights_path(entry) is not None:
+            return name
+    return DEFAULTS[task][-1]
+
+
+def _mean_brightness(frame: np.ndarray) -> float:
+    y = luminance(np.asarray(frame, np.float32)) if frame.dtype != np.float32 or frame.ndim == 3 else frame
+    return float(y[:: max(1, y.shape[0] // 256), :: max(1, y.shape[1] // 256)].mean())
+
+
+def infer_task(frames: Sequence[np.ndarray], model: str | None) -> tuple[str, str]:
+    """Guess the task: from a single-task model, else from the frames. Returns (task, reason)."""
+    if model is not None and model in ZOO and len(ZOO.get(model).tasks) == 1:
+        return ZOO.get(model).tasks[0], f"model {ZOO.get_name(model)} only does it"
+    gray = [_is_gray(f) for f in frames]
+    if len(frames) == 2 and gray[0] != gray[1]:
+        return "vif", "one gray (infrared) and one colour (visible) frame"
+    means = [_mean_brightness(f) for f in frames]
+    if max(means) - min(means) > 0.12 or min(means) > 0 and max(means) / min(means) > 1.6:
+        return "mef", f"mean brightness differs between frames ({', '.join(f'{m:.2f}' for m in means)})"
+    return "mff", "frames have similar brightness"
+
+
+def _is_gray(frame: np.ndarray) -> bool:
+    """True for one-channel images and RGB images whose channels are (nearly) equal."""
+    if frame.ndim == 2:
+        return True
+    sample = _to_float(frame[:: max(1, frame.shape[0] // 128), :: max(1, frame.shape[1] // 128), :3])
+    return float(np.abs(sample - sample.mean(2, keepdims=True)).max()) < 2 / 255
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_model(name: str, device: str):
+    return load_model(name, device)
+
+
+def _to_float(frame: np.ndarray) -> np.ndarray:
+    if frame.dtype == np.uint8:
+        return frame.astype(np.float32) / 255.0
+    if frame.dtype == np.uint16:
+        return frame.astype(np.float32) / 65535.0
+    return np.asarray(frame, np.float32)
+
+
+def blend_chroma(frames: Sequence[np.ndarray]) -> np.ndarray | None:
+    """``(H, W, 2)`` Cb/Cr of the colour frames weighted by ``|C - 0.5|`` (None if all gray)."""
+    colour = [f for f in frames if f.ndim == 3]
+    if not colour:
+        return None
+    chroma = np.stack([rgb_to_ycbcr(f[..., :3])[..., 1:] for f in colour])  # (N, H, W, 2)
+    weight = np.abs(chroma - 0.5) + 1e-3
+    return (chroma * weight).sum(0) / weight.sum(0)
+
+
+def _learned_tile(model, task: str, settings: FuseSettings, frames: list[np.ndarray], where: tuple[slice, slice]) -> np.ndarray:
+    import torch
+
+    from .models.base import FuseOptions, fuse_padded
+
+    frames = [_to_float(f) for f in frames]
+    ys = np.stack([luminance(f) for f in frames])
+    device = next(model.parameters()).device
+    x = torch.from_numpy(ys)[None, :, None].to(device)
+    foreground = None
+    if settings.foreground is not None:
+        foreground = torch.from_numpy(np.ascontiguousarray(settings.foreground[where], np.float32))[None, None].to(device)
+    generator = torch.Generator(device=device).manual_seed(settings.seed + 7919 * where[0].start + where[1].start)
+    options = FuseOptions(task=task, prompt=settings.prompt, steps=settings.steps, sampler=settings.sampler, gamma=settings.gamma, generator=generator, foreground=foreground)
+    with torch.no_grad():
+        y = fuse_padded(model, x, options).image[0, 0].float().cpu().numpy()
+    if task == "vif":
+        return colorize(y, frames[1]) if frames[1].ndim == 3 else y
+    chroma = blend_chroma(frames)
+    if chroma is None:
+        return y
+    return ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=2))
+
+
+def _method_tile(name: str, levels: int, frames: list[np.ndarray], where: tuple[slice, slice]) -> np.ndarray:
+    return FUSION_METHODS.get(name)([_to_float(f) for f in frames], levels=levels)
+
+
+def check_frames(frames: Sequence[np.ndarray], resize: bool) -> list[np.ndarray]:
+    """At least two frames of one size (or resized to the first with ``resize``)."""
+    frames = list(frames)
+    if len(frames) < 2:
+        raise InputMismatchError(f"fusion needs at least 2 images, got {len(frames)}")
+    h, w = frames[0].shape[:2]
+    for i, f in enumerate(frames[1:], start=2):
+        if f.ndim == 3 and f.shape[2] not in (1, 3, 4):
+            raise InputMismatchError(f"image {i} has {f.shape[2]} channels; expected gray, RGB or RGBA")
+        if f.shape[:2] != (h, w):
+            if not resize:
+                raise InputMismatchError(f"image {i} is {f.shape[1]}x{f.shape[0]} but image 1 is {w}x{h} (use --resize to resample)")
+            frames[i - 1] = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
+    return [f[..., :3] if f.ndim == 3 and f.shape[2] == 4 else (f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f) for f in frames]
+
+
+def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **overrides) -> FuseResult:
+    """Fuse ``frames`` (``(H, W)`` / ``(H, W, 3)``, uint8/uint16/float in 0..1; VIF: infrared first).
+
+    Keyword ``overrides`` set :class:`FuseSettings` fields, e.g. ``fuse(frames, model="exposure-fusion")``.
+    """
+    settings = settings or FuseSettings()
+    if overrides:
+        settings = FuseSettings(**{**settings.__dict__, **overrides})
+    frames = check_frames(frames, settings.resize)
+    notes: list[str] = []
+    task = settings.task
+    if task is None:
+        task, why = infer_task(frames, settings.model)
+        notes.append(f"task {task} inferred: {why}")
+    if task not in TASKS:
+        raise UnknownNameError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    name = settings.model or default_model(task)
+    if settings.model is None:
+        notes.append(f"model {name} (default for {task})")
+    learned = not (name in FUSION_METHODS) or os.sep in name or name.endswith(".safetensors")
+    if name in ZOO and task not in ZOO.get(name).tasks:
+        raise InputMismatchError(f"model {ZOO.get_name(name)} does not do {task} (it does {', '.join(ZOO.get(name).tasks)})")
+    if task == "vif" and len(frames) != 2:
+        raise InputMismatchError(f"VIF fuses one infrared and one visible image, got {len(frames)} images")
+    if task == "vif" and _is_gray(frames[1]) and not _is_gray(frames[0]):
+        frames = [frames[1], frames[0]]
+        notes.append("the second image is the gray one: used as infrared")
+    if task == "mef":
+        frames = sorted(frames, key=_mean_brightness)
+    if settings.align:
+        from .align import align_exposures, align_focus
+
+        frames, motions = (align_exposures if task == "mef" else align_focus)(frames)
+        notes.append("aligned: " + "; ".join(f"frame {i + 1} {m.describe()}" for i, m in enumerate(motions)))
+    if settings.prompt and learned and not getattr(ZOO.get(name) if name in ZOO else None, "prompt", True):
+        notes.append(f"warning: model {name} takes no prompt; ignored")
+    if learned:
+        model = _cached_model(name, settings.device)
+        work = functools.partial(_learned_tile, model, task, settings)
+    else:
+        if settings.prompt:
+            notes.append(f"warning: {name} is training-free and takes no prompt; ignored")
+        work = functools.partial(_method_tile, name, pyramid_levels(frames[0].shape[:2]))
+    image = run_tiled(work, frames, settings.tile, settings.overlap)
+    return FuseResult(np.clip(image, 0, 1).astype(np.float32), task, name if not learned or name not in ZOO else ZOO.get_name(name), notes)
+
+
+def read_frames(paths: Sequence[str | os.PathLike]) -> tuple[list[np.ndarray], list[ImageMeta]]:
+    """Read files (a multi-page TIFF contributes all its pages) keeping their stored dtype."""
+    frames, metas = [], []
+    for path in paths:
+        if Path(path).suffix.lower() in (".tif", ".tiff"):
+            pages, meta = read_stack(path)
+            frames += pages
+            metas += [meta] * len(pages)
+        else:
+            image, meta = read_image(path)
+            frames.append(image)
+            metas.append(meta)
+    return frames, metas
+
+
+def fuse_files(
+    inputs: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    settings: FuseSettings,
+    *,
+    bit_depth: int | None = None,
+    overwrite: bool = False,
+    boxes: str | os.PathLike | None = None,
+    routing_map: str | os.PathLike | None = None,
+) -> FuseResult:
+    """Read ``inputs``, fuse, write ``output`` atomically (bit depth follows the inputs)."""
+    output = Path(output)
+    if output.exists() and not overwrite:  # fail before the work, not after
+        from .errors import OutputExistsError
+
+        raise OutputExistsError(f"{output}: already exists (use --overwrite to replace it)")
+    frames, metas = read_frames(inputs)
+    if boxes is not None:
+        from .metrics.local import box_mask, find_boxes
+
+        h, w = frames[0].shape[:2]
+        found = find_boxes(Path(boxes), Path(inputs[0]).stem, w, h)
+        if found is None:
+            raise InputMismatchError(f"{boxes}: no boxes for {Path(inputs[0]).stem}")
+        settings = FuseSettings(**{**settings.__dict__, "foreground": box_mask((h, w), found).astype(np.float32)})
+    result = fuse(frames, settings)
+    write_image(output, result.image, bit_depth=bit_depth, meta=output_meta(metas), overwrite=overwrite, inputs=inputs)
+    if routing_map is not None:
+        from .routing import render_routing_map
+
+        write_image(routing_map, render_routing_map(result.image, frames, result.task), overwrite=overwrite, inputs=inputs)
+    return result
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` if available, else ``mps``, else ``cpu``; explicit names are checked."""
+    import torch
+
+    name = name.lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputMismatchError("--device cuda: no CUDA device is available")
+    return name
+

@@ -1,0 +1,230 @@
+"""`fusecli fuse` end to end: every task and method, colour, bit depth, tiles, resume, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import smooth_image
+from fusecli.cli.main import cli
+from fusecli.fuse import fuse
+from fusecli.io import read_image, write_image
+from fusecli.models.zoo import build_entry, save_weights
+from fusecli.tiling import run_tiled
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result
+
+
+@pytest.fixture
+def scene(rng):
+    return smooth_image(rng, 72, 96, 3)
+
+
+@pytest.fixture
+def vif_pair(tmp_path, scene, rng):
+    ir = np.clip(scene.mean(2) * 0.5 + smooth_image(rng, 72, 96) * 0.5, 0, 1)
+    write_image(tmp_path / "ir.png", ir)
+    write_image(tmp_path / "vis.jpg", scene)
+    return tmp_path / "ir.png", tmp_path / "vis.jpg"
+
+
+@pytest.fixture
+def bracket(tmp_path, scene):
+    paths = []
+    for name, gain in (("a_over", 2.2), ("b_under", 0.35), ("c_mid", 1.0)):
+        paths.append(write_image(tmp_path / f"{name}.tif", np.clip(scene * gain, 0, 1), bit_depth=16))
+    return paths
+
+
+@pytest.fixture
+def focus_pair(tmp_path, scene):
+    blurred = cv2.GaussianBlur(scene, (0, 0), 3)
+    near, far = scene.copy(), scene.copy()
+    near[:, 48:], far[:, :48] = blurred[:, 48:], blurred[:, :48]
+    return write_image(tmp_path / "near.png", near), write_image(tmp_path / "far.png", far)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    return {name: save_weights(build_entry(name), folder / f"{name}.safetensors") for name in ("moefusion-vif", "mmaif-reg", "mmaif-flow")}
+
+
+def test_vif_default_method_keeps_visible_colour(vif_pair, tmp_path):
+    ir, vis = vif_pair
+    result = invoke("fuse", "--ir", ir, "--vis", vis, "-o", tmp_path / "out.png")
+    assert result.exit_code == 0, result.output
+    out, meta = read_image(tmp_path / "out.png")
+    assert out.shape == (72, 96, 3) and meta.bit_depth == 8
+    # chroma comes from the visible image
+    from fusecli.color import rgb_to_ycbcr
+
+    visible, _ = read_image(vis)
+    assert np.abs(rgb_to_ycbcr(out)[..., 1:] - rgb_to_ycbcr(visible)[..., 1:]).mean() < 0.01
+
+
+def test_mef_16bit_any_order_inferred(bracket, tmp_path):
+    result = invoke("fuse", *bracket, "-o", tmp_path / "out.tif")
+    assert result.exit_code == 0, result.output
+    assert "task mef inferred" in result.output and "exposure-fusion" in result.output
+    out, meta = read_image(tmp_path / "out.tif")
+    assert meta.bit_depth == 16 and out.shape == (72, 96, 3)
+    frames = [read_image(p)[0] for p in bracket]
+    # the fused image is better exposed than the darkest and brightest shots
+    assert abs(out.mean() - 0.5) < min(abs(f.mean() - 0.5) for f in (frames[0], frames[1]))
+
+
+def test_mff_picks_the_sharp_half(focus_pair, tmp_path, scene):
+    result = invoke("fuse", *focus_pair, "--task", "mff", "-o", tmp_path / "out.png")
+    assert result.exit_code == 0, result.output
+    out, _ = read_image(tmp_path / "out.png")
+    near, far = (read_image(p)[0] for p in focus_pair)
+    assert np.abs(out - scene).mean() < 0.5 * min(np.abs(near - scene).mean(), np.abs(far - scene).mean())
+
+
+@pytest.mark.parametrize("name,task", [("moefusion-vif", "vif"), ("mmaif-reg", "vif"), ("mmaif-reg", "mef"), ("mmaif-flow", "mff")])
+def test_learned_models_through_the_cli(weights, vif_pair, bracket, focus_pair, tmp_path, name, task):
+    inputs = {"vif": ["--ir", vif_pair[0], "--vis", vif_pair[1]], "mef": bracket, "mff": list(focus_pair)}[task]
+    out = tmp_path / f"{name}-{task}.png"
+    result = invoke("fuse", *inputs, "--task", task, "--model", weights[name], "--steps", 2, "-o", out, "--routing-map", tmp_path / "map.png")
+    assert result.exit_code == 0, result.output
+    image, meta = read_image(out)
+    assert image.shape == (72, 96, 3)
+    assert read_image(tmp_path / "map.png")[0].shape == (72, 96, 3)
+
+
+def test_flow_model_is_seeded(weights, vif_pair, tmp_path):
+    ir, vis = vif_pair
+    outs = []
+    for i, seed in enumerate((3, 3, 4)):
+        out = tmp_path / f"o{i}.png"
+        result = invoke("fuse", "--ir", ir, "--vis", vis, "--model", weights["mmaif-flow"], "--steps", 3, "--seed", seed, "-o", out)
+        assert result.exit_code == 0, result.output
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] and outs[0] != outs[2]
+
+
+def test_prompt_is_ignored_with_a_warning_by_training_free_methods(vif_pair, tmp_path):
+    result = invoke("fuse", "--ir", vif_pair[0], "--vis", vif_pair[1], "--prompt", "remove the rain", "-o", tmp_path / "o.png")
+    assert result.exit_code == 0 and "takes no prompt; ignored" in result.output
+
+
+def test_run_tiled_blends_to_the_untiled_result_for_a_pointwise_method(rng):
+    frames = [smooth_image(rng, 300, 410), smooth_image(rng, 300, 410)]
+    fn = lambda fs, where: 0.3 * fs[0] + 0.7 * fs[1] ** 2  # noqa: E731
+    tiled = run_tiled(fn, frames, tile=100, overlap=24)
+    assert np.abs(tiled - fn(frames, None)).max() < 1e-5
+
+
+@pytest.mark.parametrize("model", ["exposure-fusion", "focus-fusion", "pyramid-vif"])
+def test_tiles_leave_no_seams(rng, model):
+    scene = smooth_image(rng, 400, 520, 3)
+    frames = {"exposure-fusion": [np.clip(scene * g, 0, 1) for g in (0.4, 1.0, 2.0)],
+              "focus-fusion": [scene, cv2.GaussianBlur(scene, (0, 0), 2)],
+              "pyramid-vif": [scene.mean(2) ** 2, scene]}[model]
+    whole = fuse(frames, model=model, tile=4096).image
+    tiled = fuse(frames, model=model, tile=160, overlap=48).image
+    diff = np.abs(whole - tiled)
+    assert diff.mean() < 0.004 and diff.max() < 0.06
+    # no line along the tile borders: the error there is like the error elsewhere
+    border_rows = diff[[111, 112, 223, 224]].mean()
+    assert border_rows < 3 * diff.mean() + 1e-3
+
+
+def test_learned_model_tiles_leave_no_seams(weights, rng):
+    scene = smooth_image(rng, 256, 320)
+    frames = [scene, np.clip(scene * 0.5 + 0.2, 0, 1)]
+    whole = fuse(frames, model=str(weights["mmaif-reg"]), task="mff", tile=4096).image
+    tiled = fuse(frames, model=str(weights["mmaif-reg"]), task="mff", tile=128, overlap=48).image
+    assert np.abs(whole - tiled).mean() < 0.01
+
+
+def test_batch_vif_resume_and_one_bad_pair(tmp_path, scene, rng):
+    ir_dir, vis_dir, out = tmp_path / "ir", tmp_path / "vis", tmp_path / "out"
+    for i in range(4):
+        write_image(ir_dir / f"s{i}.png", smooth_image(rng, 40, 48))
+        write_image(vis_dir / f"s{i}.png", smooth_image(rng, 40, 48, 3))
+    write_image(ir_dir / "lonely.png", smooth_image(rng, 40, 48))
+    data = (vis_dir / "s2.png").read_bytes()
+    (vis_dir / "s2.png").write_bytes(data[: len(data) // 2])  # truncated file
+    result = invoke("fuse", "--ir", ir_dir, "--vis", vis_dir, "-o", out, "--jobs", 2)
+    assert result.exit_code == 1
+    assert "s2" in result.output and "unmatched" in result.output and "lonely" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["s0.png", "s1.png", "s3.png"]
+    # an interrupted run: one output missing, a stale temporary file left behind
+    (out / "s1.png").unlink()
+    (out / ".s1.png.123.tmp").write_bytes(b"partial")
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("s*.png")}
+    dry = invoke("fuse", "--ir", ir_dir, "--vis", vis_dir, "-o", out, "--dry-run")
+    assert "skip (done)" in dry.output and "run          s1" in dry.output
+    result = invoke("fuse", "--ir", ir_dir, "--vis", vis_dir, "-o", out)
+    assert "1 done" in result.output and "2 already done" in result.output
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("s[03].png")} == before
+    assert read_image(out / "s1.png")[0].shape == (40, 48, 3)
+
+
+def test_batch_stacks(tmp_path, scene):
+    for name in ("one", "two"):
+        for j, gain in enumerate((0.4, 1.0, 1.8)):
+            write_image(tmp_path / "stacks" / name / f"{j}.jpg", np.clip(scene * gain, 0, 1))
+    result = invoke("fuse", "--task", "mef", "--stacks", tmp_path / "stacks", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["one.jpg", "two.jpg"]
+
+
+def test_errors_are_one_clear_line(vif_pair, tmp_path, rng, weights):
+    ir, vis = vif_pair
+    small = write_image(tmp_path / "small.png", smooth_image(rng, 30, 40, 3))
+    cases = [
+        (("fuse", ir, small, "-o", tmp_path / "x.png"), "use --resize"),
+        (("fuse", ir, "-o", tmp_path / "x.png"), "at least 2 images"),
+        (("fuse", ir, vis, "--model", "nope", "-o", tmp_path / "x.png"), "unknown model"),
+        (("fuse", ir, vis, "--model", "exposure-fusion", "--task", "vif", "-o", tmp_path / "x.png"), "does not do vif"),
+        (("fuse", ir, vis, ir, "--task", "vif", "-o", tmp_path / "x.png"), "one infrared and one visible"),
+    ]
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"junk")
+    cases.append((("fuse", ir, vis, "--model", bad, "-o", tmp_path / "x.png"), "not a readable safetensors"))
+    for args, message in cases:
+        result = invoke(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x.png").exists()
+    ok = invoke("fuse", ir, small, "--resize", "--task", "vif", "-o", tmp_path / "x.png")
+    assert ok.exit_code == 0 and read_image(tmp_path / "x.png")[0].shape[:2] == (72, 96)
+    again = invoke("fuse", ir, small, "--resize", "--task", "vif", "-o", tmp_path / "x.png")
+    assert again.exit_code == 2 and "already exists" in again.output
+    inplace = invoke("fuse", ir, vis, "-o", vis, "--overwrite")
+    assert inplace.exit_code == 2 and vis.read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_align_recovers_shift_and_scale(scene):
+    from fusecli.align import align_exposures, align_focus
+
+    photo, _ = read_image(Path(__file__).parents[1] / "examples" / "mef" / "coffee_normal.jpg")
+    big = cv2.resize(photo, (384, 288), interpolation=cv2.INTER_AREA)
+    dark = np.roll(np.clip(big * 0.5, 0, 1), (3, -5), axis=(0, 1))
+    aligned, motions = align_exposures([big, dark], reference=0)
+    assert (motions[1].dx, motions[1].dy) == (5, -3)
+    assert aligned[0].shape == aligned[1].shape and aligned[0].shape[0] <= 285
+    m = cv2.getRotationMatrix2D((192, 144), 0, 1.03)
+    zoomed = cv2.warpAffine(big, m, (384, 288), borderMode=cv2.BORDER_REFLECT)
+    aligned, motions = align_focus([big, zoomed])
+    assert motions[1].scale == pytest.approx(1.03, abs=0.003)
+    assert np.abs(aligned[0] - aligned[1])[10:-10, 10:-10].mean() < 0.015
+
+
+def test_python_api_returns_arrays(scene):
+    result = fuse([scene, np.clip(scene * 0.3, 0, 1)], task="mef")
+    assert result.image.dtype == np.float32 and result.image.shape == scene.shape and result.model == "exposure-fusion"
