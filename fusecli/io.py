@@ -168,10 +168,14 @@ def _tiff_pages(path: Path) -> list[np.ndarray]:
     return arrays
 
 
-def _finish(array: np.ndarray, path: Path, fmt: str) -> tuple[np.ndarray, ImageMeta]:
+def _finish(array: np.ndarray, path: Path, fmt: str, keep_integers: bool = False) -> tuple[np.ndarray, ImageMeta]:
     array = _normalise_layout(np.asarray(array), path)
     if array.size == 0:
         raise ImageReadError(f"{path}: image has no pixels")
+    if keep_integers and array.dtype in (np.uint8, np.uint16):  # 4x (2x) less memory than float
+        depth = 8 if array.dtype == np.uint8 else 16
+        channels = 1 if array.ndim == 2 else array.shape[2]
+        return np.ascontiguousarray(array), ImageMeta(path, fmt, depth, channels, (0.0, 1.0))
     image, depth, value_range = _to_float(array, path)
     channels = 1 if image.ndim == 2 else image.shape[2]
     return np.ascontiguousarray(image), ImageMeta(path, fmt, depth, channels, value_range)
@@ -209,32 +213,33 @@ def convert_channels(image: np.ndarray, channels: int | None) -> np.ndarray:
     raise ValueError(f"channels must be 1, 3 or None, not {channels}")
 
 
-def read_image(path: str | os.PathLike, channels: int | None = None) -> tuple[np.ndarray, ImageMeta]:
+def read_image(path: str | os.PathLike, channels: int | None = None, keep_integers: bool = False) -> tuple[np.ndarray, ImageMeta]:
     """Read one image as float32 in [0, 1].
 
     ``channels``: None keeps what the file holds, 1 gives luminance (BT.601), 3 gives RGB.
+    ``keep_integers``: return 8/16-bit files as their stored uint8/uint16 (no ``channels``).
     Multi-page TIFFs return their first page (use :func:`read_stack` for all pages).
     Raises :class:`ImageReadError` naming the file and the reason.
     """
     path = Path(path)
     fmt = _check_path(path)
     array = _tiff_pages(path)[0] if fmt == "tiff" else _read_raster(path, fmt)
-    image, meta = _finish(array, path, fmt)
-    return convert_channels(image, channels), meta
+    image, meta = _finish(array, path, fmt, keep_integers)
+    return (image if keep_integers else convert_channels(image, channels)), meta
 
 
-def read_stack(path: str | os.PathLike, channels: int | None = None) -> tuple[list[np.ndarray], ImageMeta]:
+def read_stack(path: str | os.PathLike, channels: int | None = None, keep_integers: bool = False) -> tuple[list[np.ndarray], ImageMeta]:
     """Read every page of a multi-page TIFF (or a single image as a one-frame stack)."""
     path = Path(path)
     fmt = _check_path(path)
     if fmt != "tiff":
-        image, meta = read_image(path, channels)
+        image, meta = read_image(path, channels, keep_integers)
         return [image], meta
     frames, meta = [], None
     for array in _tiff_pages(path):
-        image, page_meta = _finish(array, path, fmt)
+        image, page_meta = _finish(array, path, fmt, keep_integers)
         meta = meta or page_meta
-        frames.append(convert_channels(image, channels))
+        frames.append(image if keep_integers else convert_channels(image, channels))
     assert meta is not None
     return frames, meta
 

@@ -13,14 +13,16 @@ from typing import Callable, Sequence
 import numpy as np
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets covering ``length`` with tiles of ``tile`` overlapping by ``overlap``."""
+def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the fewest tiles of at most ``tile`` covering ``length`` with
+    at least ``overlap`` shared pixels, all the same size (no sliver tile at the end)."""
     if length <= tile:
-        return [0]
-    step = max(1, tile - overlap)
-    starts = list(range(0, length - tile, step))
-    starts.append(length - tile)
-    return starts
+        return [(0, length)]
+    overlap = min(overlap, tile // 2)
+    count = -(-(length - overlap) // (tile - overlap))
+    size = min(tile, -(-(length + (count - 1) * overlap) // count))
+    starts = [round(i * (length - size) / (count - 1)) for i in range(count)]
+    return [(s, s + size) for s in starts]
 
 
 def ramp(size: int, overlap: int, start_edge: bool, end_edge: bool) -> np.ndarray:
@@ -53,10 +55,9 @@ def run_tiled(
         return fuse_tile(list(frames), (slice(0, h), slice(0, w)))
     out: np.ndarray | None = None
     norm = np.zeros((h, w), np.float32)
-    ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
-    for y in ys:
-        for x in xs:
-            rows, cols = slice(y, min(h, y + tile)), slice(x, min(w, x + tile))
+    for y, y_end in tile_spans(h, tile, overlap):
+        for x, x_end in tile_spans(w, tile, overlap):
+            rows, cols = slice(y, y_end), slice(x, x_end)
             result = fuse_tile([f[rows, cols] for f in frames], (rows, cols))
             th, tw = result.shape[:2]
             weight = np.outer(ramp(th, overlap, y == 0, y + th >= h), ramp(tw, overlap, x == 0, x + tw >= w))

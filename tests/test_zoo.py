@@ -81,7 +81,7 @@ def test_wrong_arch_and_mismatched_config(saved, tmp_path):
 
 
 def test_missing_shipped_weights_name_the_file(monkeypatch, tmp_path):
-    monkeypatch.setattr("fusecli.models.zoo.weights_dirs", lambda: [tmp_path])
+    monkeypatch.setattr("fusecli.models.catalog.weights_dirs", lambda: [tmp_path])
     with pytest.raises(WeightsError, match="mmaif-flow.safetensors"):
         load_model("mmaif-flow")
     with pytest.raises(WeightsError, match="training-free"):
@@ -92,7 +92,7 @@ def test_missing_shipped_weights_name_the_file(monkeypatch, tmp_path):
 
 def test_models_cli_lists_and_shows(saved, monkeypatch, tmp_path):
     _, path = saved
-    monkeypatch.setattr("fusecli.models.zoo.weights_dirs", lambda: [tmp_path])
+    monkeypatch.setattr("fusecli.models.catalog.weights_dirs", lambda: [tmp_path])
     (tmp_path / "moefusion-vif.safetensors").write_bytes(path.read_bytes())
     runner = CliRunner()
     listing = runner.invoke(cli, ["models", "--json"])

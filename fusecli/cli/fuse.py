@@ -84,12 +84,12 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
       fusecli fuse --task mef --stacks brackets/ -o fused/
     """
     from ..errors import InputMismatchError
-    from ..fuse import FuseSettings, fuse_files, resolve_device
+    from ..fuse import FuseSettings, fuse_files
 
     output = Path(output)
     fuse_settings = FuseSettings(
         task=task.lower() if task else None, model=model, prompt=prompt, steps=steps, sampler=sampler, gamma=gamma,
-        seed=seed, device=resolve_device(device), tile=tile, overlap=overlap, align=align, resize=resize,
+        seed=seed, device=device, tile=tile, overlap=overlap, align=align, resize=resize,
     )
     depth = int(bit_depth) if bit_depth else None
     batch = stacks is not None or (ir is not None and ir.is_dir())

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-TASKS = ("vif", "mef", "mff")
+from .catalog import TASKS  # noqa: F401  (re-exported)
 
 
 @dataclass

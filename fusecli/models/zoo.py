@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,8 @@ from .. import __version__
 from ..errors import WeightsError
 from ..io import write_bytes_atomic
 from ..registry import Registry
+from . import catalog
+from .catalog import ZOO, ZooEntry, register, weights_path  # noqa: F401  (re-exported)
 from .autoencoder import Autoencoder
 from .base import config_from_dict, config_to_dict
 from .mmaif import MMAIF
@@ -35,65 +35,6 @@ for _cls in (MoEFusion, MMAIF, Autoencoder):
     ARCHITECTURES.register(_cls.arch, _cls)
 
 FORMAT = "fusecli-weights-1"
-
-
-@dataclass(frozen=True)
-class ZooEntry:
-    """One name in ``fusecli models``: a learned model (arch + weights) or a training-free method."""
-
-    name: str
-    kind: str  # "learned" | "training-free" | "component"
-    tasks: tuple[str, ...]
-    description: str
-    arch: str | None = None
-    config: dict[str, Any] = field(default_factory=dict)  # overrides of the arch's defaults
-    prompt: bool = False
-    flow: bool = False
-
-    @property
-    def weights_file(self) -> str | None:
-        return f"{self.name}.safetensors" if self.kind != "training-free" else None
-
-
-ZOO: Registry[ZooEntry] = Registry("model")
-
-
-def register(entry: ZooEntry) -> ZooEntry:
-    return ZOO.register(entry.name, entry)
-
-
-# MoE-Fusion as shipped: the paper's structure, made lean enough for a 2-core CPU (see
-# bench/RESULTS.md): 8-channel encoders, a 1x1 first decoder layer, decoder widths 32-16-8.
-MOEFUSION_VIF = {"channels": 8, "global_first_kernel": 1, "global_widths": [32, 16, 8]}
-
-register(ZooEntry("moefusion-vif", "learned", ("vif",), "MoE-Fusion: local (fg/bg) and global mixtures of experts", "moe-fusion", MOEFUSION_VIF))
-register(ZooEntry("mmaif-reg", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, regression: degraded inputs, prompts", "mmaif", {"variant": "regression"}, prompt=True))
-register(ZooEntry("mmaif-flow", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, flow matching + SDE sampler", "mmaif", {"variant": "flow"}, prompt=True, flow=True))
-register(ZooEntry("autoencoder", "component", (), "latent autoencoder used by the mmaif models", "autoencoder"))
-register(ZooEntry("exposure-fusion", "training-free", ("mef",), "Mertens exposure fusion, Laplacian pyramid"))
-register(ZooEntry("focus-fusion", "training-free", ("mff",), "focus measure + consistency + pyramid blending"))
-register(ZooEntry("pyramid-vif", "training-free", ("vif",), "Laplacian pyramid VIF, max-abs detail"))
-
-
-def weights_dirs() -> list[Path]:
-    """Where shipped weights are looked for: ``$FUSECLI_WEIGHTS``, the source tree, the install prefix."""
-    dirs = []
-    if os.environ.get("FUSECLI_WEIGHTS"):
-        dirs.append(Path(os.environ["FUSECLI_WEIGHTS"]))
-    dirs.append(Path(__file__).resolve().parents[2] / "weights")
-    dirs.append(Path(sys.prefix) / "share" / "fusecli" / "weights")
-    return dirs
-
-
-def weights_path(entry: ZooEntry) -> Path | None:
-    """The first existing weights file for ``entry``, or ``None``."""
-    if entry.weights_file is None:
-        return None
-    for folder in weights_dirs():
-        candidate = folder / entry.weights_file
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def build(arch: str, config: dict[str, Any] | None = None) -> nn.Module:
@@ -190,7 +131,7 @@ def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cp
         raise WeightsError(f"{entry.name!r} is a training-free method; it has no weights to load")
     path = weights_path(entry)
     if path is None:
-        places = " or ".join(str(d) for d in weights_dirs()[:2])
+        places = " or ".join(str(d) for d in catalog.weights_dirs()[:2])
         raise WeightsError(
             f"weights for {entry.name!r} not found: expected {entry.weights_file} in {places}; "
             f"train them with 'fusecli train' or pass --model PATH"

@@ -1,0 +1,79 @@
+"""The names users type in ``fusecli models`` / ``--model``, without importing torch.
+
+Each :class:`ZooEntry` is either a learned network (architecture + weights file in
+``weights/``) or a training-free method. Kept free of torch so that training-free fusion and
+listing start fast; :mod:`fusecli.models.zoo` builds and loads the networks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..registry import Registry
+
+TASKS = ("vif", "mef", "mff")
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One name in ``fusecli models``: a learned model (arch + weights) or a training-free method."""
+
+    name: str
+    kind: str  # "learned" | "training-free" | "component"
+    tasks: tuple[str, ...]
+    description: str
+    arch: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # overrides of the arch's defaults
+    prompt: bool = False
+    flow: bool = False
+
+    @property
+    def weights_file(self) -> str | None:
+        return f"{self.name}.safetensors" if self.kind != "training-free" else None
+
+
+ZOO: Registry[ZooEntry] = Registry("model")
+
+
+def register(entry: ZooEntry) -> ZooEntry:
+    return ZOO.register(entry.name, entry)
+
+
+# MoE-Fusion as shipped: the paper's structure, made lean enough for a 2-core CPU (see
+# bench/RESULTS.md): 8-channel encoders, a 1x1 first decoder layer, decoder widths 32-16-8.
+MOEFUSION_VIF = {"channels": 8, "global_first_kernel": 1, "global_widths": [32, 16, 8]}
+
+register(ZooEntry("moefusion-vif", "learned", ("vif",), "MoE-Fusion: local (fg/bg) and global mixtures of experts", "moe-fusion", MOEFUSION_VIF))
+register(ZooEntry("mmaif-reg", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, regression: degraded inputs, prompts", "mmaif", {"variant": "regression"}, prompt=True))
+register(ZooEntry("mmaif-flow", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, flow matching + SDE sampler", "mmaif", {"variant": "flow"}, prompt=True, flow=True))
+register(ZooEntry("autoencoder", "component", (), "latent autoencoder used by the mmaif models", "autoencoder"))
+register(ZooEntry("exposure-fusion", "training-free", ("mef",), "Mertens exposure fusion, Laplacian pyramid"))
+register(ZooEntry("focus-fusion", "training-free", ("mff",), "focus measure + consistency + pyramid blending"))
+register(ZooEntry("pyramid-vif", "training-free", ("vif",), "Laplacian pyramid VIF, max-abs detail"))
+
+
+def weights_dirs() -> list[Path]:
+    """Where shipped weights are looked for: ``$FUSECLI_WEIGHTS``, the source tree, the install prefix."""
+    dirs = []
+    if os.environ.get("FUSECLI_WEIGHTS"):
+        dirs.append(Path(os.environ["FUSECLI_WEIGHTS"]))
+    dirs.append(Path(__file__).resolve().parents[2] / "weights")
+    dirs.append(Path(sys.prefix) / "share" / "fusecli" / "weights")
+    return dirs
+
+
+def weights_path(entry: ZooEntry) -> Path | None:
+    """The first existing weights file for ``entry``, or ``None``."""
+    if entry.weights_file is None:
+        return None
+    for folder in weights_dirs():
+        candidate = folder / entry.weights_file
+        if candidate.is_file():
+            return candidate
+    return None
+
+
