@@ -217,8 +217,10 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
             notes.append(f"warning: {name} is training-free and takes no prompt; ignored")
         work = functools.partial(_method_tile, name, pyramid_levels(frames[0].shape[:2]))
     # Training-free methods are cheap per pixel: 4x larger tiles, far fewer tile borders.
-    tile = settings.tile if learned else 4 * settings.tile
-    image = run_tiled(work, frames, tile, settings.overlap if learned else 4 * settings.overlap)
+    if learned:
+        image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
+    else:
+        image = run_tiled(work, frames, 4 * settings.tile, 4 * settings.overlap)
     return FuseResult(np.clip(image, 0, 1).astype(np.float32), task, name if not learned or name not in ZOO else ZOO.get_name(name), notes)
 
 

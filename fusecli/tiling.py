@@ -13,16 +13,25 @@ from typing import Callable, Sequence
 import numpy as np
 
 
-def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
-    """``(start, stop)`` of the fewest tiles of at most ``tile`` covering ``length`` with
-    at least ``overlap`` shared pixels, all the same size (no sliver tile at the end)."""
+def tile_spans(length: int, tile: int, overlap: int, align: int = 1) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the fewest tiles of about ``tile`` covering ``length`` with at
+    least ``overlap`` shared pixels, balanced in size (no sliver tile at the end).
+
+    Starts are multiples of ``align`` so a model that partitions its input (attention
+    windows, patches) sees the same partition in every tile as in the whole image; tiles
+    grow by up to ``align`` to keep the coverage.
+    """
     if length <= tile:
         return [(0, length)]
     overlap = min(overlap, tile // 2)
     count = -(-(length - overlap) // (tile - overlap))
     size = min(tile, -(-(length + (count - 1) * overlap) // count))
-    starts = [round(i * (length - size) / (count - 1)) for i in range(count)]
-    return [(s, s + size) for s in starts]
+    spans = []
+    for i in range(count):
+        start = round(i * (length - size) / (count - 1)) // align * align
+        spans.append((start, min(length, start + size + align - 1)))
+    spans[-1] = (spans[-1][0], length)
+    return spans
 
 
 def ramp(size: int, overlap: int, start_edge: bool, end_edge: bool) -> np.ndarray:
@@ -43,11 +52,12 @@ def run_tiled(
     frames: Sequence[np.ndarray],
     tile: int,
     overlap: int,
+    align: int = 1,
 ) -> np.ndarray:
     """Apply ``fuse_tile(tile_frames, (rows, cols))`` over overlapping tiles and blend.
 
     ``frames``: ``(H, W)`` or ``(H, W, C)`` arrays of any dtype (converted per tile by
-    ``fuse_tile``); returns float32 ``(H, W)`` or ``(H, W, C)``. A single tile when the image
+    ``fuse_tile``); returns float32 ``(H, W)`` or ``(H, W, C)``. ``align``: see :func:`tile_spans`. A single tile when the image
     fits in ``tile * 1.25`` on both sides.
     """
     h, w = frames[0].shape[:2]
@@ -55,8 +65,8 @@ def run_tiled(
         return fuse_tile(list(frames), (slice(0, h), slice(0, w)))
     out: np.ndarray | None = None
     norm = np.zeros((h, w), np.float32)
-    for y, y_end in tile_spans(h, tile, overlap):
-        for x, x_end in tile_spans(w, tile, overlap):
+    for y, y_end in tile_spans(h, tile, overlap, align):
+        for x, x_end in tile_spans(w, tile, overlap, align):
             rows, cols = slice(y, y_end), slice(x, x_end)
             result = fuse_tile([f[rows, cols] for f in frames], (rows, cols))
             th, tw = result.shape[:2]

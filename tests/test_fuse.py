@@ -120,6 +120,17 @@ def test_prompt_is_ignored_with_a_warning_by_training_free_methods(vif_pair, tmp
     assert result.exit_code == 0 and "takes no prompt; ignored" in result.output
 
 
+@pytest.mark.parametrize("length,tile,overlap,align", [(6000, 4096, 256, 1), (410, 100, 24, 1), (1000, 128, 48, 64), (130, 128, 16, 16)])
+def test_tile_spans_cover_overlap_and_align(length, tile, overlap, align):
+    from fusecli.tiling import tile_spans
+
+    spans = tile_spans(length, tile, overlap, align)
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        assert b0 % align == 0 and a1 - b0 >= min(overlap, tile // 2)  # aligned, overlapping
+    assert max(b - a for a, b in spans) <= tile + align - 1
+
+
 def test_run_tiled_blends_to_the_untiled_result_for_a_pointwise_method(rng):
     frames = [smooth_image(rng, 300, 410), smooth_image(rng, 300, 410)]
     fn = lambda fs, where: 0.3 * fs[0] + 0.7 * fs[1] ** 2  # noqa: E731

@@ -83,6 +83,11 @@ class FusionModel(nn.Module):
         """Input sizes are padded to a multiple of this (downsampling / patching)."""
         return 1
 
+    @property
+    def tile_alignment(self) -> int:
+        """Tile offsets that keep the model's input partition (patches, windows) unchanged."""
+        return self.multiple
+
 
 def check_frames(frames: Tensor) -> None:
     """Raise a clear error unless ``frames`` is ``(B, N>=2, 1, H, W)``."""

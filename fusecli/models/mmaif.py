@@ -94,6 +94,10 @@ class MMAIF(FusionModel):
     def multiple(self) -> int:
         return self.autoencoder.factor * self.config.patch
 
+    @property
+    def tile_alignment(self) -> int:
+        return self.multiple * self.config.window  # attention windows (and their half shift) line up
+
     # -- pieces -----------------------------------------------------------------------------
     def encode_sources(self, frames: Tensor) -> Tensor:
         """``(B, N, 1, H, W)`` -> latents ``(B, N, C, h, w)``."""
