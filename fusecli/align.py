@@ -18,6 +18,7 @@ import numpy as np
 
 from .color import luminance
 from .errors import InputMismatchError
+from .io import as_float
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Motion:
 
 
 def _gray8(image: np.ndarray) -> np.ndarray:
-    return np.clip(luminance(np.asarray(image, np.float32)) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(luminance(as_float(image)) * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _valid_box(mask: np.ndarray) -> tuple[int, int, int, int]:

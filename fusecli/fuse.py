@@ -27,7 +27,7 @@ import numpy as np
 
 from .color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import InputMismatchError, UnknownNameError
-from .io import ImageMeta, output_meta, read_image, read_stack, write_image
+from .io import ImageMeta, as_float, output_meta, read_image, read_stack, write_image
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
 from .tiling import run_tiled
@@ -79,8 +79,8 @@ def default_model(task: str) -> str:
 
 
 def _mean_brightness(frame: np.ndarray) -> float:
-    y = luminance(np.asarray(frame, np.float32)) if frame.dtype != np.float32 or frame.ndim == 3 else frame
-    return float(y[:: max(1, y.shape[0] // 256), :: max(1, y.shape[1] // 256)].mean())
+    sample = as_float(frame[:: max(1, frame.shape[0] // 256), :: max(1, frame.shape[1] // 256)])
+    return float(luminance(sample).mean())
 
 
 def infer_task(frames: Sequence[np.ndarray], model: str | None) -> tuple[str, str]:
@@ -100,7 +100,7 @@ def _is_gray(frame: np.ndarray) -> bool:
     """True for one-channel images and RGB images whose channels are (nearly) equal."""
     if frame.ndim == 2:
         return True
-    sample = _to_float(frame[:: max(1, frame.shape[0] // 128), :: max(1, frame.shape[1] // 128), :3])
+    sample = as_float(frame[:: max(1, frame.shape[0] // 128), :: max(1, frame.shape[1] // 128), :3])
     return float(np.abs(sample - sample.mean(2, keepdims=True)).max()) < 2 / 255
 
 
@@ -109,14 +109,6 @@ def _cached_model(name: str, device: str):
     from .models.zoo import load_model  # imports torch: only when a network is used
 
     return load_model(name, device)
-
-
-def _to_float(frame: np.ndarray) -> np.ndarray:
-    if frame.dtype == np.uint8:
-        return frame.astype(np.float32) / 255.0
-    if frame.dtype == np.uint16:
-        return frame.astype(np.float32) / 65535.0
-    return np.asarray(frame, np.float32)
 
 
 def blend_chroma(frames: Sequence[np.ndarray]) -> np.ndarray | None:
@@ -134,7 +126,7 @@ def _learned_tile(model, task: str, settings: FuseSettings, frames: list[np.ndar
 
     from .models.base import FuseOptions, fuse_padded
 
-    frames = [_to_float(f) for f in frames]
+    frames = [as_float(f) for f in frames]
     ys = np.stack([luminance(f) for f in frames])
     device = next(model.parameters()).device
     x = torch.from_numpy(ys)[None, :, None].to(device)
@@ -154,7 +146,7 @@ def _learned_tile(model, task: str, settings: FuseSettings, frames: list[np.ndar
 
 
 def _method_tile(name: str, levels: int, frames: list[np.ndarray], where: tuple[slice, slice]) -> np.ndarray:
-    return FUSION_METHODS.get(name)([_to_float(f) for f in frames], levels=levels)
+    return FUSION_METHODS.get(name)([as_float(f) for f in frames], levels=levels)
 
 
 def check_frames(frames: Sequence[np.ndarray], resize: bool) -> list[np.ndarray]:

@@ -96,6 +96,15 @@ def _to_float(array: np.ndarray, path: Path) -> tuple[np.ndarray, int, tuple[flo
     raise ImageReadError(f"{path}: unsupported pixel type {array.dtype}")
 
 
+def as_float(image: np.ndarray) -> np.ndarray:
+    """Stored pixels (uint8, uint16 or float in 0..1) -> float32 in 0..1."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) * np.float32(1 / 255)
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) * np.float32(1 / 65535)
+    return np.asarray(image, np.float32)
+
+
 def _normalise_layout(array: np.ndarray, path: Path) -> np.ndarray:
     """Squeeze singleton channels; accept (H, W), (H, W, 1|3|4)."""
     if array.ndim == 3 and array.shape[2] == 1:

@@ -14,22 +14,15 @@ import cv2
 import numpy as np
 
 from .color import luminance
+from .io import as_float
 
 PALETTE = np.array([[0.95, 0.35, 0.2], [0.2, 0.55, 0.95], [0.3, 0.85, 0.35], [0.95, 0.8, 0.2], [0.75, 0.35, 0.9], [0.2, 0.85, 0.85], [0.9, 0.5, 0.7]], np.float32)
-
-
-def _float(frame: np.ndarray) -> np.ndarray:
-    if frame.dtype == np.uint8:
-        return frame.astype(np.float32) / 255
-    if frame.dtype == np.uint16:
-        return frame.astype(np.float32) / 65535
-    return frame.astype(np.float32)
 
 
 def dominant_source(fused: np.ndarray, frames: Sequence[np.ndarray], window: int = 9) -> np.ndarray:
     """``(H, W)`` index of the frame locally closest to ``fused``."""
     y = luminance(fused)
-    distance = np.stack([cv2.blur(np.abs(luminance(_float(f)) - y), (window, window)) for f in frames])
+    distance = np.stack([cv2.blur(np.abs(luminance(as_float(f)) - y), (window, window)) for f in frames])
     return distance.argmin(0)
 
 

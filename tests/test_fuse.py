@@ -239,3 +239,16 @@ def test_align_recovers_shift_and_scale(scene):
 def test_python_api_returns_arrays(scene):
     result = fuse([scene, np.clip(scene * 0.3, 0, 1)], task="mef")
     assert result.image.dtype == np.float32 and result.image.shape == scene.shape and result.model == "exposure-fusion"
+
+
+def test_task_inference_and_alignment_on_8bit_files(focus_pair, tmp_path):
+    inferred = invoke("fuse", *focus_pair, "-o", tmp_path / "mff.png")
+    assert inferred.exit_code == 0 and "task mff inferred" in inferred.output, inferred.output
+    photo, _ = read_image(Path(__file__).parents[1] / "examples" / "mef" / "coffee_normal.jpg")
+    dark = write_image(tmp_path / "dark.jpg", np.roll(np.clip(photo * 0.45, 0, 1), (2, 4), axis=(0, 1)))
+    bright = write_image(tmp_path / "bright.jpg", np.clip(photo * 1.6, 0, 1))
+    result = invoke("fuse", dark, bright, "--align", "-o", tmp_path / "mef.jpg")
+    assert result.exit_code == 0, result.output
+    assert "task mef inferred" in result.output and "shift (-4.0, -2.0) px" in result.output
+    out, _ = read_image(tmp_path / "mef.jpg")
+    assert out.shape[0] <= photo.shape[0] - 2 and out.shape[1] <= photo.shape[1] - 4  # cropped to the common area
