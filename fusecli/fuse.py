@@ -27,7 +27,7 @@ import numpy as np
 
 from .color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import InputMismatchError, UnknownNameError
-from .io import ImageMeta, as_float, output_meta, read_image, read_stack, write_image
+from .io import ImageMeta, as_float, check_output_free, output_meta, read_image, read_stack, write_image
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
 from .tiling import run_tiled
@@ -184,8 +184,9 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
     name = settings.model or default_model(task)
     if settings.model is None:
         notes.append(f"model {name} (default for {task})")
-    learned = not (name in FUSION_METHODS) or os.sep in name or name.endswith(".safetensors")
-    if name in ZOO and task not in ZOO.get(name).tasks:
+    learned = name not in FUSION_METHODS  # a zoo network or a weights file
+    entry = ZOO.get(name) if name in ZOO else None
+    if entry is not None and task not in entry.tasks:
         raise InputMismatchError(f"model {ZOO.get_name(name)} does not do {task} (it does {', '.join(ZOO.get(name).tasks)})")
     if task == "vif" and len(frames) != 2:
         raise InputMismatchError(f"VIF fuses one infrared and one visible image, got {len(frames)} images")
@@ -199,21 +200,20 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
 
         frames, motions = (align_exposures if task == "mef" else align_focus)(frames)
         notes.append("aligned: " + "; ".join(f"frame {i + 1} {m.describe()}" for i, m in enumerate(motions)))
-    if settings.prompt and learned and not getattr(ZOO.get(name) if name in ZOO else None, "prompt", True):
-        notes.append(f"warning: model {name} takes no prompt; ignored")
     if learned:
+        if settings.prompt and entry is not None and not entry.prompt:
+            notes.append(f"warning: model {name} takes no prompt; ignored")
         model = _cached_model(name, resolve_device(settings.device))
         work = functools.partial(_learned_tile, model, task, settings)
+        image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
     else:
         if settings.prompt:
             notes.append(f"warning: {name} is training-free and takes no prompt; ignored")
         work = functools.partial(_method_tile, name, pyramid_levels(frames[0].shape[:2]))
-    # Training-free methods are cheap per pixel: 4x larger tiles, far fewer tile borders.
-    if learned:
-        image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
-    else:
+        # Training-free methods are cheap per pixel: 4x larger tiles, far fewer tile borders.
         image = run_tiled(work, frames, 4 * settings.tile, 4 * settings.overlap)
-    return FuseResult(np.clip(image, 0, 1).astype(np.float32), task, name if not learned or name not in ZOO else ZOO.get_name(name), notes)
+    shown = ZOO.get_name(name) if entry is not None else name
+    return FuseResult(np.clip(image, 0, 1).astype(np.float32), task, shown, notes)
 
 
 def read_frames(paths: Sequence[str | os.PathLike]) -> tuple[list[np.ndarray], list[ImageMeta]]:
@@ -245,10 +245,7 @@ def fuse_files(
 ) -> FuseResult:
     """Read ``inputs``, fuse, write ``output`` atomically (bit depth follows the inputs)."""
     output = Path(output)
-    if output.exists() and not overwrite:  # fail before the work, not after
-        from .errors import OutputExistsError
-
-        raise OutputExistsError(f"{output}: already exists (use --overwrite to replace it)")
+    check_output_free(output, overwrite)  # fail before the work, not after
     frames, metas = read_frames(inputs)
     if boxes is not None:
         from .metrics.local import box_mask, find_boxes

@@ -277,6 +277,12 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def check_output_free(path: Path, overwrite: bool) -> None:
+    """Refuse an existing output unless ``overwrite`` (callers may check before long work)."""
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
+
+
 def check_not_input(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
     """Raise if ``path`` is (or links to) one of ``inputs``: outputs never replace inputs."""
     for source in inputs:
@@ -364,8 +370,7 @@ def write_image(
     path = Path(path)
     fmt = image_format(path)
     check_not_input(path, inputs)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
+    check_output_free(path, overwrite)
     if path.is_dir():
         raise ImageWriteError(f"{path}: is a folder")
     if bit_depth is None:

@@ -10,7 +10,8 @@ from fusecli.models.layers.dit import DiTBlock, WindowAttention
 from fusecli.models.layers.moe import moe_losses
 from fusecli.models.mmaif import MMAIF, MMAIFConfig
 from fusecli.models.moe_fusion import MoEFusion, MoEFusionConfig
-from fusecli.models.saliency import boxes_to_mask, saliency_prior
+from fusecli.metrics.local import box_mask
+from fusecli.models.saliency import saliency_prior
 from fusecli.models.text_encoder import TextEncoder, TextEncoderConfig
 
 H, W = 97, 131
@@ -65,8 +66,8 @@ def test_moefusion_stacks_and_vif_frame_count(frames):
 
 
 def test_foreground_from_boxes_and_saliency():
-    mask = boxes_to_mask([[2, 3, 6, 8]], 10, 12)
-    assert mask.sum() == 4 * 5 and mask[0, 0, 3, 2] == 1 and mask[0, 0, 8, 6] == 0
+    mask = box_mask((10, 12), [(2, 3, 6, 8)])
+    assert mask.sum() == 4 * 5 and mask[3, 2] == 1 and mask[8, 6] == 0
     ir = torch.zeros(1, 1, 80, 80)
     ir[..., 30:40, 30:40] = 0.8  # a warm object
     prior = saliency_prior(ir)

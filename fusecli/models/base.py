@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .catalog import TASKS  # noqa: F401  (re-exported)
@@ -97,8 +98,6 @@ def check_frames(frames: Tensor) -> None:
 
 def fuse_padded(model: FusionModel, frames: Tensor, options: FuseOptions) -> FusionResult:
     """:meth:`FusionModel.fuse` for any size: pad (edge-replicate) to ``model.multiple``, then crop."""
-    import torch.nn.functional as F
-
     check_frames(frames)
     b, n, c, h, w = frames.shape
     m = model.multiple

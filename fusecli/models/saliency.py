@@ -3,13 +3,12 @@
 The built-in estimator is an infrared-intensity saliency prior: warm objects (people,
 vehicles, animals) are brighter than their surroundings in thermal images, so a pixel's
 excess over its local mean marks foreground. Windows are fixed in pixels (not relative to the
-image), so a tile sees the same mask as the full image except at its very border.
+image), so a tile sees the same mask as the full image except at its very border. Masks
+from box labels come from :func:`fusecli.metrics.local.box_mask`.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -31,10 +30,3 @@ def saliency_prior(infrared: Tensor, window: int = 63, contrast: float = 0.08, s
     excess = infrared - box_blur(infrared, window)
     return box_blur((excess / contrast).clamp(0, 1), soften)
 
-
-def boxes_to_mask(boxes: np.ndarray, height: int, width: int) -> Tensor:
-    """Pixel boxes ``(K, 4)`` as ``x0, y0, x1, y1`` -> ``(1, 1, H, W)`` binary mask."""
-    mask = torch.zeros(1, 1, height, width)
-    for x0, y0, x1, y1 in np.asarray(boxes, dtype=float).reshape(-1, 4):
-        mask[..., max(0, int(y0)) : min(height, int(np.ceil(y1))), max(0, int(x0)) : min(width, int(np.ceil(x1)))] = 1
-    return mask
