@@ -38,9 +38,5 @@ class UnknownNameError(FusecliError):
     """A name typed by the user (model, metric, degradation…) is not registered."""
 
 
-class NotImplementedYetError(FusecliError):
-    """A registered subcommand whose implementation has not landed yet."""
-
-
 class WeightsError(FusecliError):
     """A weights file is missing, corrupt, or does not match its architecture."""

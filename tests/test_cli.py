@@ -30,11 +30,10 @@ def test_version_and_help(runner):
         assert sub.exit_code == 0 and "Usage: cli " + name in sub.output
 
 
-def test_unimplemented_subcommands_fail_clearly(runner):
-    for name in ("train",):  # the remaining stubs
-        result = runner.invoke(cli, [name, "anything"])
-        assert result.exit_code == 2
-        assert "not implemented yet" in result.output and "Traceback" not in result.output
+def test_train_with_a_missing_config_fails_clearly(runner):
+    result = runner.invoke(cli, ["train", "missing.toml"])
+    assert result.exit_code == 2
+    assert "config file not found" in result.output and "Traceback" not in result.output
 
 
 @pytest.fixture

@@ -79,3 +79,19 @@ def show(name: str) -> None:
     if vocabulary:
         info["config"]["text"]["vocabulary"] = f"<{len(vocabulary)} words>"
     click.echo(json.dumps(info, indent=2, default=str))
+
+
+@command.command("export")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option("--half", is_flag=True, help="Store float16 tensors (half the size; loaded back as float32).")
+@click.option("--overwrite", is_flag=True, help="Replace TARGET if it exists.")
+def export(source: str, target: str, half: bool, overwrite: bool) -> None:
+    """Copy a training checkpoint SOURCE to a weights file TARGET (config + provenance kept).
+
+    Put it in weights/ (or $FUSECLI_WEIGHTS) as NAME.safetensors to make it the zoo's NAME.
+    """
+    from ..models.zoo import export_weights
+
+    path = export_weights(source, target, half=half, overwrite=overwrite)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")

@@ -38,10 +38,13 @@ def progress_enabled(quiet: bool) -> bool:
 
 
 @contextmanager
-def progress_bar(total: int, description: str, *, quiet: bool = False) -> Iterator[Callable[..., None]]:
-    """Yield ``advance(n=1)``; shows items, rate and ETA only on an interactive terminal."""
+def progress_bar(total: int, description: str, *, quiet: bool = False, status: bool = False) -> Iterator[Callable[..., None]]:
+    """Yield ``advance(n=1, status=None)``; shows items, rate and ETA only on an interactive terminal.
+
+    ``status``: add a column with a free text (e.g. the current loss) set by ``advance``.
+    """
     if not progress_enabled(quiet) or total <= 0:
-        yield lambda n=1: None
+        yield lambda n=1, status=None: None
         return
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -51,7 +54,11 @@ def progress_bar(total: int, description: str, *, quiet: bool = False) -> Iterat
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-    )
+    ) + ((TextColumn("{task.fields[status]}"),) if status else ())
     with Progress(*columns, console=stderr_console) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n=1: progress.advance(task, n)
+        task = progress.add_task(description, total=total, status="")
+
+        def advance(n: int = 1, status: str | None = None) -> None:
+            progress.update(task, advance=n, **({"status": status} if status is not None else {}))
+
+        yield advance

@@ -18,6 +18,7 @@ from . import fmi as _fmi
 from . import functional as fn
 from . import gradient as gr
 from . import mef_ssim as ms
+from . import niqe as _niqe
 from .conventions import Convention
 
 
@@ -211,3 +212,8 @@ def default_metrics(task: str | None, n_sources: int) -> tuple[str, ...]:
     if task is None:
         task = "vif" if n_sources <= 2 else "mef"
     return TASK_DEFAULTS[task]
+
+
+@_add("NIQE", "fused", False, "natural image quality evaluator (Mittal 2013), no reference; needs fusecli[niqe]")
+def _niqe_metric(x: Inputs, c: Convention) -> float:
+    return _niqe.niqe(x.fused)

@@ -54,10 +54,15 @@ def build_entry(name: str) -> nn.Module:
     return build(entry.arch, entry.config)
 
 
-def save_weights(model: nn.Module, path: str | os.PathLike, provenance: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` as safetensors with arch, config and provenance in the metadata (atomically)."""
+def save_weights(model: nn.Module, path: str | os.PathLike, provenance: dict[str, Any] | None = None, half: bool = False) -> Path:
+    """Write ``model`` as safetensors with arch, config and provenance in the metadata (atomically).
+
+    ``half``: store floating tensors as float16 (half the file; loading casts back to float32).
+    """
     path = Path(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     metadata = {
         "format": FORMAT,
         "arch": model.arch,  # type: ignore[attr-defined]
@@ -67,6 +72,18 @@ def save_weights(model: nn.Module, path: str | os.PathLike, provenance: dict[str
     }
     write_bytes_atomic(path, save_safetensors_bytes(tensors, metadata=metadata))
     return path
+
+
+def export_weights(source: str | os.PathLike, target: str | os.PathLike, half: bool = False, overwrite: bool = False) -> Path:
+    """Copy a checkpoint (e.g. ``RUN/checkpoints/best.safetensors``) to a shippable weights file."""
+    from ..io import check_output_free
+
+    target = Path(target)
+    check_output_free(target, overwrite)
+    model = load_weights(source)
+    provenance = dict(getattr(model, "provenance", {}) or {})
+    provenance["exported_from"] = Path(source).name + (" (float16)" if half else "")
+    return save_weights(model, target, provenance, half=half)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

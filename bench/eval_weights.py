@@ -1,0 +1,134 @@
+"""Validation tables of weights/MODEL_CARD.md: shipped models vs training-free methods.
+
+Held-out scenes = the training configs' scene-disjoint split (``data.val_fraction`` of
+``examples/train/mmaif-reg.toml``; the same split every config uses). Everything is scored on
+luminance with ``fusecli.metrics`` (standard convention).
+
+* clean: each model against the task's training-free method on its task's metrics;
+* degraded (``fusecli.degrade``, fixed seeds): per degradation family (n = 1, heavy) and for
+  n = 2, 3 (mild, random families): the all-in-one models with and without the prompt against
+  oracle classical restoration (bench/classical_restore.py) + the training-free fusion, scored
+  against the clean sources and against the teacher fusion of the clean frames (PSNR-ref).
+
+    python bench/eval_weights.py --out bench/eval_weights.json     # ~10 min on 2 CPU cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from classical_restore import restore  # noqa: E402
+
+from fusecli.degrade.pipeline import available_ops, sample  # noqa: E402
+from fusecli.metrics.score import score_arrays  # noqa: E402
+from fusecli.models.base import FuseOptions, fuse_padded  # noqa: E402
+from fusecli.models.classical import fuse_frames  # noqa: E402
+from fusecli.models.zoo import load_weights  # noqa: E402
+from fusecli.train import load_config  # noqa: E402
+from fusecli.train.data import load_scenes  # noqa: E402
+
+CLEAN_METRICS = {
+    "vif": ("MI", "VIF", "Qabf", "SSIM", "Qcb", "Nabf"),
+    "mef": ("MEF-SSIM", "Qabf"),
+    "mff": ("Qabf", "Qcb", "SSIM"),
+}
+DEGRADED_METRICS = ("Qabf", "SSIM", "PSNR-ref")
+TEACHER = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
+MODELS = {"vif": ("moefusion-vif", "mmaif-reg", "mmaif-flow"), "mef": ("mmaif-reg", "mmaif-flow"), "mff": ("mmaif-reg", "mmaif-flow")}
+
+
+def learned(model, frames, task, prompt=None, steps=8):
+    x = torch.from_numpy(np.stack(frames).astype(np.float32))[None, :, None]
+    options = FuseOptions(task=task, prompt=prompt, steps=steps, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return fuse_padded(model, x, options).image[0, 0].numpy()
+
+
+def frames_of(scene, max_frames=3):
+    frames = [f.astype(np.float32) for f in scene.frames]
+    if scene.task != "vif" and len(frames) > max_frames:
+        frames = [frames[i] for i in np.linspace(0, len(frames) - 1, max_frames).round().astype(int)]
+    return frames
+
+
+def mean_table(rows):
+    out = {}
+    for key, values in rows.items():
+        out[key] = {m: float(np.nanmean([v[m] for v in values])) for m in values[0]}
+        out[key]["n"] = len(values)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights")
+    parser.add_argument("--config", type=Path, default=ROOT / "examples/train/mmaif-reg.toml")
+    parser.add_argument("--scenes", type=int, default=6, help="held-out scenes per task for the degraded tables")
+    parser.add_argument("--max-side", type=int, default=384)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/eval_weights.json")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    config = load_config(args.config, [f"data.max_side={args.max_side}"])
+    _, val = load_scenes(config)
+    models = {}
+    for name in ("moefusion-vif", "mmaif-reg", "mmaif-flow"):
+        path = args.weights / f"{name}.safetensors"
+        if path.is_file():
+            models[name] = load_weights(path)
+    began = time.perf_counter()
+    clean = defaultdict(list)
+    for scene in val:
+        frames = frames_of(scene)
+        methods = {TEACHER[scene.task]: fuse_frames(TEACHER[scene.task], frames)}
+        for name in MODELS[scene.task]:
+            if name in models:
+                methods[name] = learned(models[name], frames, scene.task)
+        for method, fused in methods.items():
+            clean[f"{scene.task}|{method}"].append(score_arrays(fused, frames, CLEAN_METRICS[scene.task]))
+    degraded = defaultdict(list)
+    for task in ("vif", "mef", "mff"):
+        scenes = [s for s in val if s.task == task][: args.scenes]
+        settings = [(f"n=1 {op}", {"ops": [op]}) for op in available_ops(task)] + [("n=2", {"n": 2}), ("n=3", {"n": 3})]
+        for label, how in settings:
+            for index, scene in enumerate(scenes):
+                frames = frames_of(scene)
+                made = sample(frames, task, np.random.default_rng([11, index, len(label)]), **how)
+                inputs = [np.asarray(f, np.float32) for f in made.degraded]
+                reference = fuse_frames(TEACHER[task], frames)
+                ops = [op.name for op in made.ops]
+                methods = {"restore+" + TEACHER[task]: fuse_frames(TEACHER[task], [restore(f, ops) for f in inputs]),
+                           TEACHER[task] + " (no restoration)": fuse_frames(TEACHER[task], inputs)}
+                for name in ("mmaif-reg", "mmaif-flow"):
+                    if name in models:
+                        methods[name] = learned(models[name], inputs, task)
+                        methods[name + " +prompt"] = learned(models[name], inputs, task, made.prompt)
+                for method, fused in methods.items():
+                    degraded[f"{task}|{label}|{method}"].append(score_arrays(fused, frames, DEGRADED_METRICS, reference=reference))
+    result = {
+        "validation_scenes": {t: sum(s.task == t for s in val) for t in ("vif", "mef", "mff")},
+        "clean": mean_table(clean),
+        "degraded": mean_table(degraded),
+        "seconds": round(time.perf_counter() - began, 1),
+        "command": "python bench/eval_weights.py " + " ".join(sys.argv[1:]),
+    }
+    args.out.write_text(json.dumps(result, indent=1))
+    for section in ("clean", "degraded"):
+        print(f"## {section}")
+        for key, row in result[section].items():
+            print(key, " ".join(f"{m}={v:.4f}" for m, v in row.items() if m != "n"), f"(n={row['n']})")
+    print(f"{result['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

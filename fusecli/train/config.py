@@ -1,0 +1,176 @@
+"""Training configuration: a TOML file plus ``--set key=value`` overrides, as dataclasses.
+
+Relative paths in the file (data folders, ``init`` weights, ``out``) are resolved against the
+file's folder, so a config works from any working directory. Unknown keys are errors (a typo
+must not silently train the wrong thing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import FusecliError
+from ..models.base import TASKS
+
+
+class ConfigError(FusecliError):
+    """A training config that cannot be used."""
+
+
+@dataclass
+class DataConfig:
+    vif: list[str] = field(default_factory=list)  # folders with ir/ and vi/ (or vis/, visible/) pairs
+    mef: list[str] = field(default_factory=list)  # folders of stacks (one sub-folder per scene)
+    mff: list[str] = field(default_factory=list)  # folders with A/ and B/ pairs and/or stacks/
+    crop: int = 128
+    batch: int = 8
+    max_side: int = 512  # images are downscaled to this long side when loaded (memory, speed)
+    max_frames: int = 3  # MEF/MFF stacks: frames drawn per sample (2..max_frames)
+    val_fraction: float = 0.1  # share of scenes held out (split by scene name)
+    task_weights: dict[str, float] = field(default_factory=dict)  # default: equal
+
+
+@dataclass
+class DegradeConfig:
+    enabled: bool = False
+    n: list[int] = field(default_factory=lambda: [1, 2, 3])
+    clean_fraction: float = 0.2  # share of samples left clean (the model must fuse those too)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    min_lr_ratio: float = 0.05  # cosine decays to lr * min_lr_ratio
+    grad_clip: float = 1.0
+
+
+@dataclass
+class ValidationConfig:
+    every: int = 200
+    items: int = 12  # held-out scenes scored per validation
+    size: int = 256  # long side of validation images
+    metric: str = "loss"  # what selects the best checkpoint: "loss" or a metric name, e.g. "Qabf"
+    steps: int = 4  # flow models: sampling steps at validation
+
+
+@dataclass
+class TrainConfig:
+    name: str = "model"  # run / weights name, e.g. "moefusion-vif"
+    arch: str = "moe-fusion"
+    model: dict[str, Any] = field(default_factory=dict)  # overrides of the architecture's config
+    tasks: list[str] = field(default_factory=lambda: ["vif"])
+    init: dict[str, str] = field(default_factory=dict)  # submodule -> weights file, e.g. autoencoder
+    freeze: list[str] = field(default_factory=list)  # submodules kept fixed, e.g. ["autoencoder"]
+    teacher: dict[str, str] = field(default_factory=dict)  # task -> training-free method or weights file
+    losses: dict[str, float] = field(default_factory=dict)
+    steps: int = 1000
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # bfloat16 autocast on CUDA
+    log_every: int = 10
+    threads: int = 0  # torch CPU threads (0: torch's default)
+    out: str = "runs/model"
+    data: DataConfig = field(default_factory=DataConfig)
+    degrade: DegradeConfig = field(default_factory=DegradeConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    base_dir: str = "."  # folder relative paths are resolved against (the config file's)
+
+    def path(self, value: str) -> Path:
+        """``value`` resolved against the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown key(s) in {where or 'the config'}: {', '.join(unknown)}; allowed: {', '.join(fields)}")
+    values = {}
+    for key, value in data.items():
+        f = fields[key]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}{key} must be a table")
+            value = _build(type(default), value, f"{where}{key}.")
+        elif isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{where}{key} must be true or false, got {value!r}")
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ConfigError(f"{where}{key} must be a number, got {value!r}")
+            value = type(default)(value) if isinstance(default, float) or float(value).is_integer() else value
+        elif isinstance(default, list) and isinstance(value, (str, int, float)):
+            value = [value]
+        values[key] = value
+    return cls(**values)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``a.b=value`` -> (["a", "b"], value); the value is read as TOML (bare words are strings)."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = data
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {text}: {key} is not a table")
+        node[keys[-1]] = value
+    return data
+
+
+def check(config: TrainConfig) -> TrainConfig:
+    for task in config.tasks:
+        if task not in TASKS:
+            raise ConfigError(f"unknown task {task!r} in tasks; choose from {', '.join(TASKS)}")
+    if config.steps < 1 or config.data.batch < 1 or config.data.crop < 16:
+        raise ConfigError("steps and data.batch must be >= 1 and data.crop >= 16")
+    if not 0 <= config.data.val_fraction < 1:
+        raise ConfigError("data.val_fraction must be in [0, 1)")
+    if config.data.max_frames < 2:
+        raise ConfigError("data.max_frames must be >= 2")
+    from .losses import LOSS_NAMES
+
+    unknown = sorted(set(config.losses) - set(LOSS_NAMES) - {"load_local", "load_global"})
+    if unknown:
+        raise ConfigError(f"unknown loss(es) {', '.join(unknown)}; choose from {', '.join(LOSS_NAMES)}, load_local, load_global")
+    return config
+
+
+def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a TOML config (or start from defaults with ``path=None``) and apply overrides."""
+    data: dict[str, Any] = {}
+    base = Path(".")
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        base = path.resolve().parent
+    data = apply_overrides(data, overrides)
+    data.setdefault("base_dir", str(base))
+    return check(_build(TrainConfig, data, ""))

@@ -1,0 +1,247 @@
+"""Training data: real scenes from folders, random crops, on-the-fly degradation, teacher targets.
+
+Every sample is a pure function of ``(seed, step, rank, k)`` — no iterator state — so a run
+that is killed and resumed sees exactly the same batches, and data-parallel ranks draw
+disjoint samples (the rank is part of the key) without a sampler object to keep in sync.
+
+Images are kept in memory as float16 luminance (the models fuse luminance; colour is put
+back by :mod:`fusecli.color` at fusion time), downscaled to ``data.max_side``.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..color import luminance
+from ..degrade.pipeline import sample as degrade_sample
+from ..errors import EmptyInputError
+from ..io import read_image, read_stack
+from ..pairs import list_stacks, match_by_stem
+from .config import ConfigError, TrainConfig
+
+log = logging.getLogger(__name__)
+
+IR_NAMES = ("ir", "IR", "infrared", "Infrared", "inf")
+VIS_NAMES = ("vi", "vis", "VI", "visible", "Visible")
+
+
+@dataclass
+class Scene:
+    """One training scene: luminance frames (VIF: infrared, visible; MEF/MFF: the stack)."""
+
+    task: str
+    name: str
+    frames: list[np.ndarray]  # (H, W) float16 in 0..1
+
+
+@dataclass
+class Batch:
+    """What a training step or a validation item consumes.
+
+    ``sources``: ``(B, N, 1, H, W)`` model inputs (degraded when degradation is on);
+    ``clean``: the same frames before degradation; ``target``: ``(B, 1, H, W)`` teacher fusion
+    of the clean frames (or ``None``); ``prompts``: one text or ``None`` per sample.
+    """
+
+    task: str
+    sources: Tensor
+    clean: Tensor
+    target: Tensor | None
+    prompts: list[str | None]
+
+    def to(self, device: torch.device | str) -> "Batch":
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(self.task, move(self.sources), move(self.clean), move(self.target), self.prompts)
+
+
+def _find_child(folder: Path, names: Sequence[str]) -> Path | None:
+    for name in names:
+        if (folder / name).is_dir():
+            return folder / name
+    return None
+
+
+def _load_luma(paths: Sequence[Path], max_side: int) -> list[np.ndarray]:
+    frames: list[np.ndarray] = []
+    for path in paths:
+        images, _ = read_stack(path) if path.suffix.lower() in (".tif", ".tiff") else ([read_image(path)[0]], None)
+        frames.extend(images)
+    out = []
+    for image in frames:
+        y = luminance(image) if image.ndim == 3 else image
+        h, w = y.shape
+        scale = max_side / max(h, w)
+        if scale < 1:
+            y = cv2.resize(y, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        out.append(np.clip(y, 0, 1).astype(np.float16))
+    shapes = {f.shape for f in out}
+    if len(shapes) > 1:
+        raise ValueError(f"frames differ in size: {sorted(shapes)}")
+    return out
+
+
+def discover(task: str, folder: Path) -> list[tuple[str, list[Path]]]:
+    """``(scene name, frame files)`` for one data folder of ``task``."""
+    if not folder.is_dir():
+        raise ConfigError(f"data folder not found: {folder}")
+    found: list[tuple[str, list[Path]]] = []
+    if task == "vif":
+        ir, vis = _find_child(folder, IR_NAMES), _find_child(folder, VIS_NAMES)
+        if ir is None or vis is None:
+            raise ConfigError(f"{folder}: expected ir/ and vi/ (or vis/, visible/) sub-folders of matching files")
+        matched = match_by_stem(ir, vis)
+        for line in matched.describe_unmatched():
+            log.warning("%s", line)
+        found = [(f"{folder.name}/{stem}", list(paths)) for stem, paths in matched.items]
+    elif task == "mef":
+        found = [(f"{folder.name}/{s.name}", list(s.frames)) for s in list_stacks(folder)]
+    else:
+        a, b = folder / "A", folder / "B"
+        if a.is_dir() and b.is_dir():
+            found += [(f"{folder.name}/{stem}", list(paths)) for stem, paths in match_by_stem(a, b).items]
+        if (folder / "stacks").is_dir():
+            found += [(f"{folder.name}/stacks/{s.name}", list(s.frames)) for s in list_stacks(folder / "stacks")]
+        if not found:
+            raise ConfigError(f"{folder}: expected A/ and B/ sub-folders of matching files and/or stacks/")
+    return found
+
+
+def is_validation(name: str, fraction: float) -> bool:
+    """Scene-level split from the scene name alone (stable across machines and runs)."""
+    return (zlib.crc32(name.encode("utf-8")) % 10_000) < fraction * 10_000
+
+
+def load_scenes(config: TrainConfig) -> tuple[list[Scene], list[Scene]]:
+    """Read every configured folder; returns (train, validation) scenes. Bad files are skipped with a warning."""
+    train: list[Scene] = []
+    val: list[Scene] = []
+    for task in config.tasks:
+        folders = getattr(config.data, task)
+        if not folders:
+            raise ConfigError(f"task {task} has no data folders (data.{task} = [...])")
+        for folder in folders:
+            for name, paths in discover(task, config.path(folder)):
+                try:
+                    frames = _load_luma(paths, config.data.max_side)
+                except Exception as exc:  # one bad scene must not stop a training run
+                    log.warning("skipping %s: %s", name, exc)
+                    continue
+                if len(frames) < 2:
+                    log.warning("skipping %s: fewer than 2 frames", name)
+                    continue
+                scene = Scene(task, name, frames)
+                (val if is_validation(name, config.data.val_fraction) else train).append(scene)
+    for task in config.tasks:
+        if not any(s.task == task for s in train):
+            raise EmptyInputError(f"no training scenes for task {task} (all held out or unreadable)")
+    return train, val
+
+
+# ------------------------------------------------------------------------------ sampling
+
+Teacher = Callable[[str, list[np.ndarray]], np.ndarray]
+
+
+def _crop(frames: list[np.ndarray], size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    h, w = frames[0].shape
+    if min(h, w) < size:
+        scale = size / min(h, w)
+        new = (max(size, round(w * scale)), max(size, round(h * scale)))
+        frames = [cv2.resize(f.astype(np.float32), new, interpolation=cv2.INTER_LINEAR) for f in frames]
+        h, w = frames[0].shape
+    y = int(rng.integers(0, h - size + 1))
+    x = int(rng.integers(0, w - size + 1))
+    out = [f[y : y + size, x : x + size].astype(np.float32) for f in frames]
+    if rng.random() < 0.5:
+        out = [f[:, ::-1] for f in out]
+    if rng.random() < 0.5:
+        out = [f[::-1] for f in out]
+    return [np.ascontiguousarray(f) for f in out]
+
+
+def _pick_frames(frames: list[np.ndarray], n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    if len(frames) == n:
+        return list(frames)
+    keep = np.sort(rng.choice(len(frames), size=n, replace=False))
+    return [frames[i] for i in keep]
+
+
+def choose_task(config: TrainConfig, rng: np.random.Generator) -> str:
+    weights = np.array([float(config.data.task_weights.get(t, 1.0)) for t in config.tasks])
+    return str(config.tasks[int(rng.choice(len(config.tasks), p=weights / weights.sum()))])
+
+
+def make_batch(
+    scenes: Sequence[Scene], config: TrainConfig, step: int, rank: int = 0, teacher: Teacher | None = None
+) -> Batch:
+    """The batch of ``step`` for ``rank``: one task and frame count per batch (a model call
+    fuses a fixed number of frames), per-sample crops, flips, degradations and prompts."""
+    rng = np.random.default_rng([config.seed, step, rank])
+    task = choose_task(config, rng)
+    pool = [s for s in scenes if s.task == task]
+    if task == "vif":
+        n = 2
+    else:
+        counts = [c for c in range(2, config.data.max_frames + 1) if any(len(s.frames) >= c for s in pool)]
+        n = int(rng.choice(counts))
+        pool = [s for s in pool if len(s.frames) >= n]
+    sources, clean, targets, prompts = [], [], [], []
+    for k in range(config.data.batch):
+        r = np.random.default_rng([config.seed, step, rank, k])
+        scene = pool[int(r.integers(len(pool)))]
+        frames = _crop(_pick_frames(scene.frames, n, r), config.data.crop, r)
+        degraded, prompt = frames, None
+        if config.degrade.enabled and r.random() >= config.degrade.clean_fraction:
+            made = degrade_sample(frames, task, r, n=config.degrade.n)
+            degraded, prompt = [np.asarray(f, np.float32) for f in made.degraded], made.prompt
+        sources.append(np.stack(degraded))
+        clean.append(np.stack(frames))
+        prompts.append(prompt)
+        if teacher is not None:
+            targets.append(teacher(task, frames))
+    as_tensor = lambda arrays: torch.from_numpy(np.clip(np.stack(arrays), 0, 1).astype(np.float32))  # noqa: E731
+    target = as_tensor(targets)[:, None] if targets else None
+    return Batch(task, as_tensor(sources)[:, :, None], as_tensor(clean)[:, :, None], target, prompts)
+
+
+def _resize_long(frame: np.ndarray, size: int, multiple: int) -> np.ndarray:
+    h, w = frame.shape
+    scale = min(1.0, size / max(h, w))
+    nh, nw = max(multiple, round(h * scale / multiple) * multiple), max(multiple, round(w * scale / multiple) * multiple)
+    return cv2.resize(frame.astype(np.float32), (nw, nh), interpolation=cv2.INTER_AREA)
+
+
+def validation_items(
+    scenes: Sequence[Scene], config: TrainConfig, multiple: int, teacher: Teacher | None = None
+) -> list[tuple[str, Batch]]:
+    """Fixed validation items: up to ``validation.items`` held-out scenes spread over the tasks,
+    resized to ``validation.size``; degraded with a fixed seed per scene when degradation is on."""
+    per_task = {t: [s for s in scenes if s.task == t] for t in config.tasks}
+    chosen: list[Scene] = []
+    while len(chosen) < config.validation.items and any(per_task.values()):
+        for task in config.tasks:
+            if per_task[task] and len(chosen) < config.validation.items:
+                chosen.append(per_task[task].pop(0))
+    items = []
+    for index, scene in enumerate(chosen):
+        r = np.random.default_rng([config.seed, 10**9, index])
+        n = 2 if scene.task == "vif" else min(len(scene.frames), config.data.max_frames)
+        frames = scene.frames if len(scene.frames) == n else [scene.frames[i] for i in np.linspace(0, len(scene.frames) - 1, n).round().astype(int)]
+        frames = [_resize_long(f, config.validation.size, multiple) for f in frames]
+        degraded, prompt = frames, None
+        if config.degrade.enabled:
+            made = degrade_sample(frames, scene.task, r, n=config.degrade.n)
+            degraded, prompt = [np.asarray(f, np.float32) for f in made.degraded], made.prompt
+        target = None if teacher is None else torch.from_numpy(np.clip(teacher(scene.task, frames), 0, 1).astype(np.float32))[None, None]
+        stack = lambda fs: torch.from_numpy(np.clip(np.stack(fs), 0, 1).astype(np.float32))[None, :, None]  # noqa: E731
+        items.append((scene.name, Batch(scene.task, stack(degraded), stack(frames), target, [prompt])))
+    return items

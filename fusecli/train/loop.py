@@ -1,0 +1,282 @@
+"""The training loop: AdamW with warm-up + cosine, validation, checkpoints, exact resume, DDP.
+
+Determinism: the batch of a step is a function of ``(seed, step, rank)`` and torch's RNG is
+re-seeded from the same key before every step (noisy gating, prompt dropout, flow noise), so
+``--resume`` after a kill replays exactly the loss curve of an uninterrupted run.
+
+Data parallel: run under ``torchrun --nproc_per_node K -m fusecli train CONFIG``; each rank
+draws its own samples (rank in the key), DDP averages gradients, rank 0 validates and writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .. import __version__
+from ..errors import FusecliError
+from ..metrics.score import score_arrays
+from ..models.base import FuseOptions
+from ..models.zoo import ARCHITECTURES, build, load_weights
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import ConfigError, TrainConfig
+from .data import Batch, load_scenes, make_batch, validation_items
+from .losses import weighted_sum
+from .objectives import OBJECTIVES, Objective, make_teacher
+
+log = logging.getLogger(__name__)
+
+VALIDATION_METRICS = {"vif": ("MI", "Qabf", "SSIM"), "mef": ("MEF-SSIM", "Qabf"), "mff": ("Qabf", "SSIM")}
+LOWER_IS_BETTER = {"loss", "MAE"}
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    step: int
+    best: float | None
+    loss: float
+    seconds: float
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warm-up over ``optim.warmup`` steps, then cosine decay to ``lr * min_lr_ratio``."""
+    o = config.optim
+    if step < o.warmup:
+        return o.lr * (step + 1) / o.warmup
+    progress = (step - o.warmup) / max(1, config.steps - o.warmup)
+    return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    return int(np.random.SeedSequence([seed, step, rank, 7]).generate_state(1)[0])
+
+
+def resolve_train_device(name: str, local_rank: int) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device cuda requested but CUDA is not available")
+        return torch.device("cuda", local_rank)
+    return torch.device(name)
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def _init_distributed() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def build_model(config: TrainConfig) -> nn.Module:
+    """The architecture with its config overrides, initialised parts loaded and frozen parts fixed."""
+    if config.arch not in ARCHITECTURES:
+        raise ConfigError(f"unknown arch {config.arch!r}; choose from {', '.join(ARCHITECTURES)}")
+    if config.arch not in OBJECTIVES:
+        raise ConfigError(f"no training objective for arch {config.arch!r}")
+    try:
+        model = build(config.arch, config.model)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"model config: {exc}") from exc
+    for part, path in config.init.items():
+        target = getattr(model, part, None)
+        if not isinstance(target, nn.Module):
+            raise ConfigError(f"init.{part}: the model has no part {part!r}")
+        loaded = load_weights(config.path(path), arch=getattr(target, "arch", None))
+        if getattr(loaded, "config", None) != getattr(target, "config", None):
+            raise ConfigError(f"init.{part}: {path} has config {loaded.config}, the model needs {target.config}")
+        target.load_state_dict(loaded.state_dict())
+    for part in config.freeze:
+        target = getattr(model, part, None)
+        if not isinstance(target, nn.Module):
+            raise ConfigError(f"freeze: the model has no part {part!r}")
+        target.requires_grad_(False)
+    return model
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; no weight decay on biases, norms and embeddings-like 1-D parameters."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    other = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": config.optim.weight_decay}, {"params": other, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.optim.lr, betas=(0.9, 0.99))
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+        fh.flush()
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines written after the checkpoint being resumed from (they will be replayed)."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def validate(objective: Objective, items: list[tuple[str, Batch]], config: TrainConfig, device: torch.device) -> dict[str, float]:
+    """Mean validation loss and metrics over the fixed held-out items (``task/metric`` and overall)."""
+    model = objective.model
+    was_training = model.training
+    model.eval()
+    sums: dict[str, list[float]] = {}
+    generator = torch.Generator(device=device)
+    torch.manual_seed(config.seed)
+    try:
+        with torch.no_grad():
+            for _, item in items:
+                item = item.to(device)
+                generator.manual_seed(config.seed)
+                loss, _ = weighted_sum(objective(item), config.losses)
+                sums.setdefault("loss", []).append(float(loss))
+                options = FuseOptions(task=item.task, steps=config.validation.steps, generator=generator)
+                fused = objective.fuse(item, options)[0, 0].float().cpu().numpy()
+                clean = [f[0].float().cpu().numpy() for f in item.clean[0]]
+                if config.arch == "autoencoder":
+                    scores = score_arrays(fused, metrics=("PSNR-ref",), reference=clean[0])
+                else:
+                    names = VALIDATION_METRICS[item.task] + (("PSNR-ref",) if item.target is not None else ())
+                    reference = None if item.target is None else item.target[0, 0].float().cpu().numpy()
+                    scores = score_arrays(fused, clean, names, reference=reference)
+                for name, value in scores.items():
+                    if math.isfinite(value):
+                        sums.setdefault(name, []).append(value)
+                        sums.setdefault(f"{item.task}/{name}", []).append(value)
+    finally:
+        model.train(was_training)
+    return {k: float(np.mean(v)) for k, v in sums.items()}
+
+
+def _improved(score: float | None, best: float | None, metric: str) -> bool:
+    if score is None or not math.isfinite(score):
+        return False
+    if best is None:
+        return True
+    return score < best if metric in LOWER_IS_BETTER else score > best
+
+
+def train(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, float], None] | None = None) -> TrainResult:
+    """Run (or resume) the training described by ``config``; returns where it went."""
+    rank, world, local_rank = _init_distributed()
+    device = resolve_train_device(config.device, local_rank)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)  # identical initial weights on every rank
+    model = build_model(config)
+    objective = OBJECTIVES[config.arch](model).to(device)
+    teacher_spec = config.teacher
+    if objective.needs_teacher and not teacher_spec:
+        raise ConfigError(f"arch {config.arch} trains against a teacher fusion: set teacher.<task> for {', '.join(config.tasks)}")
+    teacher = make_teacher(teacher_spec)
+    train_scenes, val_scenes = load_scenes(config)
+    objective.prepare(lambda i: make_batch(train_scenes, config, 10**9 + i, 0, teacher).to(device))
+    multiple = getattr(model, "tile_alignment", getattr(model, "factor", 1))
+    val_items = validation_items(val_scenes, config, multiple, teacher) if rank == 0 else []
+    optimizer = make_optimizer(model, config)
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    run = config.path(config.out)
+    checkpoints = run / "checkpoints"
+    log_path = run / "log.jsonl"
+    start, best = 0, None
+    if resume:
+        start, best = load_checkpoint(checkpoints, model, optimizer)
+        if rank == 0:
+            _truncate_log(log_path, start)
+    elif (checkpoints / "last.state.json").exists():
+        raise FusecliError(f"{run} already holds a training run; add --resume to continue it or choose another --out")
+    if rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
+        if not resume and log_path.exists():
+            log_path.unlink()
+        (run / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+        log.info("%d training / %d validation scenes; %d parameters (%d trained)", len(train_scenes), len(val_scenes),
+                 sum(p.numel() for p in model.parameters()), sum(p.numel() for p in params))
+
+    wrapped: nn.Module = objective
+    if world > 1:
+        wrapped = nn.parallel.DistributedDataParallel(
+            objective, device_ids=[local_rank] if device.type == "cuda" else None, find_unused_parameters=True
+        )
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and config.amp else nullcontext()
+    provenance = {
+        "trained_by": f"fusecli {__version__} train",
+        "name": config.name,
+        "tasks": config.tasks,
+        "data": {t: [Path(f).name for f in getattr(config.data, t)] for t in config.tasks},
+        "train_scenes": len(train_scenes),
+        "validation_scenes": len(val_scenes),
+        "teacher": teacher_spec,
+        "losses": config.losses,
+        "degrade": config.degrade.enabled,
+        "seed": config.seed,
+        "hardware": hardware(device) + (f" x{world} processes" if world > 1 else ""),
+    }
+    model.train()
+    began = time.perf_counter()
+    previous_seconds = 0.0
+    if resume and log_path.is_file():
+        lines = [json.loads(x) for x in log_path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        previous_seconds = max((x.get("seconds", 0.0) for x in lines), default=0.0)
+    loss_value = math.nan
+    for step in range(start, config.steps):
+        torch.manual_seed(step_seed(config.seed, step, rank))
+        batch = make_batch(train_scenes, config, step, rank, teacher).to(device)
+        lr = learning_rate(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        with autocast:
+            terms = wrapped(batch)
+        loss, logged = weighted_sum({k: v.float() for k, v in terms.items()}, config.losses)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip))
+        optimizer.step()
+        done = step + 1
+        loss_value = float(loss.detach())
+        seconds = previous_seconds + time.perf_counter() - began
+        if rank == 0 and (done % config.log_every == 0 or done == config.steps):
+            _append_jsonl(log_path, {"step": done, "task": batch.task, "lr": lr, "loss": loss_value, **logged,
+                                     "grad_norm": grad_norm, "seconds": round(seconds, 3)})
+        if done % config.validation.every == 0 or done == config.steps:
+            if rank == 0:
+                metrics = validate(objective, val_items, config, device) if val_items else {}
+                score = metrics.get(config.validation.metric)
+                is_best = _improved(score, best, config.validation.metric) or (best is None and not val_items)
+                if is_best and score is not None:
+                    best = score
+                _append_jsonl(log_path, {"step": done, "val": metrics, "seconds": round(seconds, 3)})
+                save_checkpoint(checkpoints, model, optimizer, done, best,
+                                {**provenance, "wall_seconds": round(seconds, 1), "validation": metrics}, is_best)
+            if world > 1:
+                dist.barrier()
+        if on_step is not None:
+            on_step(done, loss_value)
+    total = previous_seconds + time.perf_counter() - began
+    if world > 1:
+        dist.barrier()
+    return TrainResult(run, config.steps, best, loss_value, total)

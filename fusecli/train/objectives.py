@@ -1,0 +1,182 @@
+"""What one training step computes for each architecture: model call + loss terms.
+
+An objective is an ``nn.Module`` that owns the model, so ``DistributedDataParallel`` can
+wrap it and synchronise gradients through its ``forward`` (models are called through
+several methods — encode, predict — which DDP would not see otherwise). ``forward(batch)``
+returns a dict of unweighted loss terms; :func:`fusecli.train.losses.weighted_sum` weighs them.
+``fuse(batch)`` is the inference used by validation.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..models.base import FuseOptions, fuse_padded
+from ..models.layers.moe import moe_losses
+from ..models.mmaif import source_roles
+from ..models.saliency import saliency_prior
+from . import losses as L
+from .data import Batch
+
+OBJECTIVES: dict[str, type["Objective"]] = {}
+
+
+def register(arch: str) -> Callable[[type], type]:
+    def add(cls: type) -> type:
+        OBJECTIVES[arch] = cls
+        return cls
+
+    return add
+
+
+class Objective(nn.Module):
+    needs_teacher = False
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def fuse(self, batch: Batch, options: FuseOptions) -> Tensor:
+        """Fused ``(B, 1, H, W)`` of ``batch.sources`` for validation."""
+        return fuse_padded(self.model, batch.sources, options).image
+
+    def prepare(self, batches: Callable[[int], Batch]) -> None:
+        """Called once before training with ``batches(i)`` giving fixed calibration batches."""
+
+
+def _source_terms(fused: Tensor, batch: Batch, foreground: Tensor | None = None) -> dict[str, Tensor]:
+    """Unsupervised terms against the clean sources (cheap ones computed always; unweighted ones are ignored)."""
+    clean = batch.clean
+    if foreground is None:
+        foreground = saliency_prior(clean[:, 0]) if batch.task == "vif" else torch.zeros_like(fused)
+    terms = {"pixel": L.pixel_loss(fused, clean, foreground), "gradient": L.gradient_loss(fused, clean)}
+    terms["ssim"] = L.ssim_loss(fused, clean)
+    if batch.task == "mef":
+        terms["mef_ssim"] = L.mef_ssim_loss(fused, clean)
+    if batch.target is not None:
+        terms["target_l1"] = L.target_l1_loss(fused, batch.target)
+        terms["target_ssim"] = L.target_ssim_loss(fused, batch.target)
+    return terms
+
+
+@register("moe-fusion")
+class MoEFusionObjective(Objective):
+    """MoE-Fusion (seed 002 §6): pixel fg/bg + Sobel gradient + local/global load losses."""
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        sources = batch.sources
+        fused = sources[:, 0]
+        terms: dict[str, Tensor] = {}
+        local = global_ = 0.0
+        for i in range(1, sources.shape[1]):  # stacks are fused pairwise, as at inference
+            mask = saliency_prior(fused if batch.task == "vif" else sources[:, i])
+            fused = self.model(fused, sources[:, i], mask)
+            local = local + self.model.local_fg.stats.loss + self.model.local_bg.stats.loss
+            global_ = global_ + self.model.global_moe.stats.loss
+        terms.update(_source_terms(fused, batch, saliency_prior(batch.clean[:, 0]) if batch.task == "vif" else None))
+        terms["load_local"] = local
+        terms["load_global"] = global_
+        return terms
+
+
+@register("mmaif")
+class MMAIFObjective(Objective):
+    """All-in-one MoE-DiT in the autoencoder's latent space.
+
+    Regression: predict the teacher's fused latent from the degraded source latents (latent
+    MSE, plus pixel terms on the decoded output). Flow: ``Z_t = t Z1 + (1 - t) Z0`` with
+    ``t ~ U(0, 1)`` and ``Z0 ~ N(0, I)``; the velocity target is ``Z1 - Z0``; pixel terms use the
+    one-step estimate ``Z1 ~ Z_t + (1 - t) v``. MoE balance losses as ``load``.
+    """
+
+    needs_teacher = True
+
+    def prepare(self, batches: Callable[[int], Batch]) -> None:
+        """Scale the (frozen, trained) autoencoder's latents to unit std, as flow matching from
+        N(0, I) assumes; deterministic, so a resumed run computes the same scale."""
+        ae = self.model.autoencoder
+        if any(p.requires_grad for p in ae.parameters()):
+            return
+        ae.config.latent_scale = 1.0
+        with torch.no_grad():
+            latents = torch.cat([ae.encode(batches(i).clean.flatten(0, 1)).flatten() for i in range(8)])
+        ae.config.latent_scale = float(1.0 / latents.std().clamp_min(1e-6))
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        model = self.model
+        if batch.target is None:
+            raise ValueError("the mmaif objective needs teacher targets (config: teacher.<task> = method or weights)")
+        b, n = batch.sources.shape[:2]
+        roles = source_roles(batch.task, n)
+        with torch.no_grad():
+            latents = model.encode_sources(batch.sources)
+            z1 = model.autoencoder.encode(batch.target)
+        cond = model.condition([batch.task] * b, batch.prompts)
+        terms: dict[str, Tensor] = {}
+        if model.config.variant == "regression":
+            prediction = model.predict(latents, roles, cond)
+            terms["latent"] = L.latent_loss(prediction, z1)
+            estimate = prediction
+        else:
+            t = torch.rand(b, device=z1.device)
+            z0 = torch.randn_like(z1)
+            tt = t[:, None, None, None]
+            zt = tt * z1 + (1 - tt) * z0
+            velocity = model.predict(latents, roles, cond + model.time_embedding(t), zt)
+            terms["velocity"] = L.latent_loss(velocity, z1 - z0)
+            estimate = zt + (1 - tt) * velocity
+        fused = model.autoencoder.decode(estimate)
+        terms.update(_source_terms(fused, batch))
+        terms["load"] = moe_losses(model)
+        return terms
+
+    def fuse(self, batch: Batch, options: FuseOptions) -> Tensor:
+        options.prompt = batch.prompts[0]
+        return fuse_padded(self.model, batch.sources, options).image
+
+
+@register("autoencoder")
+class AutoencoderObjective(Objective):
+    """Reconstruction of every frame of the batch (clean and degraded: the latent space must hold both)."""
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        frames = torch.cat([batch.clean.flatten(0, 1), batch.sources.flatten(0, 1)])
+        return {"reconstruction": L.reconstruction_loss(self.model(frames), frames)}
+
+    def fuse(self, batch: Batch, options: FuseOptions) -> Tensor:
+        """Validation of an autoencoder = reconstruction of the first clean frame (scored against it)."""
+        x = batch.clean[:, 0]
+        m = self.model.factor
+        h, w = x.shape[-2:]
+        padded = torch.nn.functional.pad(x, (0, (-w) % m, 0, (-h) % m), mode="replicate")
+        return self.model(padded)[..., :h, :w].clamp(0, 1)
+
+
+def make_teacher(spec: dict[str, str], device: str = "cpu"):
+    """``task -> method or weights file`` -> ``teacher(task, frames) -> fused (H, W)`` (numpy, 0..1)."""
+    if not spec:
+        return None
+    from ..models.classical import FUSION_METHODS, fuse_frames
+
+    learned: dict[str, nn.Module] = {}
+
+    def teacher(task: str, frames: list[np.ndarray]) -> np.ndarray:
+        name = spec.get(task)
+        if name is None:
+            raise ValueError(f"no teacher for task {task} (config: teacher.{task})")
+        if name in FUSION_METHODS:
+            return fuse_frames(name, frames)
+        if name not in learned:
+            from ..models.zoo import load_model
+
+            learned[name] = load_model(name, device).eval()
+        x = torch.from_numpy(np.stack(frames).astype(np.float32))[None, :, None].to(device)
+        with torch.no_grad():
+            out = fuse_padded(learned[name], x, FuseOptions(task=task)).image
+        return out[0, 0].cpu().numpy()
+
+    return teacher

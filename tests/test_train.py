@@ -1,0 +1,293 @@
+"""fusecli train: losses, config, deterministic data, tiny runs per model, resume, DDP, plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from skimage.metrics import structural_similarity
+
+from fusecli.cli.main import cli
+from fusecli.io import write_image
+from fusecli.train import load_config, train
+from fusecli.train import losses as L
+from fusecli.train.config import ConfigError
+from fusecli.train.data import is_validation, load_scenes, make_batch
+
+from conftest import smooth_image
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+def test_pixel_loss_matches_hand_computation():
+    a = torch.tensor([[0.2, 0.8], [0.4, 0.0]])
+    b = torch.tensor([[0.6, 0.2], [0.4, 1.0]])
+    fused = torch.tensor([[0.5, 0.5], [0.5, 0.5]])
+    mask = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    sources = torch.stack([a, b])[None, :, None]
+    # fg (mask=1) against max: |0.5-0.6| + |0.5-1.0| ; bg against mean: |0.5-0.5| + |0.5-0.4|
+    expected = (0.1 + 0.5) / 4 + (0.0 + 0.1) / 4
+    got = L.pixel_loss(fused[None, None], sources, mask[None, None])
+    assert got.item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_gradient_loss_zero_when_fused_keeps_the_strongest_edges(rng):
+    a = torch.from_numpy(smooth_image(rng, 32, 32))[None, None]
+    flat = torch.full_like(a, 0.3)
+    sources = torch.stack([a, flat], dim=1)
+    assert L.gradient_loss(a, sources).item() == pytest.approx(0.0, abs=1e-7)
+    assert L.gradient_loss(flat, sources).item() > 0.01
+
+
+def test_ssim_map_matches_scikit_image(rng):
+    x = smooth_image(rng, 48, 48)
+    y = np.clip(x + 0.1 * rng.standard_normal(x.shape).astype(np.float32), 0, 1)
+    ours = L.ssim_map(torch.from_numpy(x)[None, None].double(), torch.from_numpy(y)[None, None].double())
+    _, full = structural_similarity(x.astype(np.float64), y.astype(np.float64), data_range=1.0, gaussian_weights=True,
+                                    sigma=1.5, use_sample_covariance=False, full=True)
+    np.testing.assert_allclose(ours[0, 0].numpy(), full[5:-5, 5:-5], atol=1e-6)
+
+
+def test_mef_ssim_loss_is_zero_for_identical_frames_and_orders_fusions(rng):
+    base = torch.from_numpy(smooth_image(rng, 40, 40))[None, None]
+    same = torch.stack([base, base], dim=1)
+    assert L.mef_ssim_loss(base, same).item() == pytest.approx(0.0, abs=1e-3)
+    dark, bright = base * 0.3, (base * 0.5 + 0.5)
+    stack = torch.stack([dark, bright], dim=1)
+    good = 0.5 * (dark + bright)
+    noise = torch.rand_like(base, generator=torch.Generator().manual_seed(0))
+    assert L.mef_ssim_loss(good, stack) < L.mef_ssim_loss(noise, stack)
+    good.requires_grad_(True)
+    L.mef_ssim_loss(good, stack).backward()
+    assert torch.isfinite(good.grad).all() and good.grad.abs().sum() > 0
+
+
+def test_weighted_sum_uses_only_weighted_terms_and_rejects_nan():
+    terms = {"a": torch.tensor(2.0), "b": torch.tensor(3.0)}
+    total, logged = L.weighted_sum(terms, {"a": 0.5})
+    assert total.item() == 1.0 and logged == {"a": 2.0}
+    with pytest.raises(FloatingPointError):
+        L.weighted_sum({"a": torch.tensor(float("nan"))}, {"a": 1.0})
+    with pytest.raises(ValueError):
+        L.weighted_sum(terms, {})
+
+
+# ----------------------------------------------------------------------------- data on disk
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    """Small real image files for the three tasks (6 VIF pairs, 4 MEF stacks, 4 MFF pairs)."""
+    rng = np.random.default_rng(7)
+    root = tmp_path_factory.mktemp("data")
+    for i in range(6):
+        scene = smooth_image(rng, 72, 88, 3)
+        write_image(root / "vif" / "ir" / f"s{i}.png", scene.mean(-1) ** 0.7, bit_depth=8)
+        write_image(root / "vif" / "vi" / f"s{i}.jpg", scene, bit_depth=8)
+    for i in range(4):
+        scene = smooth_image(rng, 64, 80, 3)
+        for k, gain in enumerate((0.35, 1.0, 2.2)):
+            write_image(root / "mef" / f"scene {i}" / f"{k}.png", np.clip(scene * gain, 0, 1), bit_depth=8)
+    import cv2
+
+    for i in range(4):
+        scene = smooth_image(rng, 64, 64)
+        blur = cv2.GaussianBlur(scene, (0, 0), 3)
+        near, far = scene.copy(), scene.copy()
+        near[:, 32:], far[:, :32] = blur[:, 32:], blur[:, :32]
+        write_image(root / "mff" / "A" / f"p{i}.png", near, bit_depth=8)
+        write_image(root / "mff" / "B" / f"p{i}.png", far, bit_depth=8)
+    return root
+
+
+def _config(tmp_path: Path, data_root: Path, body: str) -> Path:
+    path = tmp_path / "train.toml"
+    path.write_text(
+        body
+        + f"""
+out = "run"
+threads = 1
+[data]
+vif = ["{data_root / 'vif'}"]
+mef = ["{data_root / 'mef'}"]
+mff = ["{data_root / 'mff'}"]
+crop = 32
+batch = 2
+max_side = 64
+val_fraction = 0.25
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+MOE = """
+name = "tiny-moe"
+arch = "moe-fusion"
+model = { channels = 4, local_hidden = 4, global_widths = [8, 4], global_first_kernel = 1 }
+tasks = ["vif"]
+steps = 6
+log_every = 1
+losses = { pixel = 1.0, gradient = 10.0, load_local = 0.01, load_global = 0.02 }
+validation = { every = 3, items = 2, metric = "Qabf" }
+"""
+
+TINY_AE = "autoencoder = { widths = [4, 4], latent_channels = 4 }"
+
+MMAIF = """
+name = "tiny-{variant}"
+arch = "mmaif"
+model = {{ variant = "{variant}", dim = 16, depth = 2, heads = 2, window = 4, adaln_rank = 4, {ae}, text = {{ dim = 16, layers = 1, heads = 2 }} }}
+tasks = ["vif", "mef", "mff"]
+teacher = {{ vif = "pyramid-vif", mef = "exposure-fusion", mff = "focus-fusion" }}
+steps = 3
+log_every = 1
+losses = {{ {first} = 1.0, target_l1 = 1.0, gradient = 1.0, load = 0.01 }}
+validation = {{ every = 3, items = 3, metric = "PSNR-ref", steps = 2 }}
+degrade = {{ enabled = true }}
+"""
+
+
+def _log(run: Path) -> list[dict]:
+    return [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_config_overrides_paths_and_errors(tmp_path, data_root):
+    path = _config(tmp_path, data_root, MOE)
+    cfg = load_config(path, ["steps=9", "optim.lr=0.01", "data.batch=3", 'teacher.vif="pyramid-vif"'])
+    assert (cfg.steps, cfg.optim.lr, cfg.data.batch, cfg.teacher) == (9, 0.01, 3, {"vif": "pyramid-vif"})
+    assert cfg.path(cfg.out) == tmp_path / "run"
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config(path, ["optim.learning_rate=1"])
+    with pytest.raises(ConfigError, match="must be a number"):
+        load_config(path, ['steps="many"'])
+    with pytest.raises(ConfigError, match="unknown loss"):
+        load_config(path, ["losses.perceptual=1"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_batches_are_deterministic_per_step_and_rank(tmp_path, data_root):
+    cfg = load_config(_config(tmp_path, data_root, MMAIF.format(variant="regression", first="latent", ae=TINY_AE)))
+    scenes, val = load_scenes(cfg)
+    assert {s.task for s in scenes} == {"vif", "mef", "mff"} and not {s.name for s in scenes} & {s.name for s in val}
+    one, again = make_batch(scenes, cfg, 5), make_batch(scenes, cfg, 5)
+    other_rank = make_batch(scenes, cfg, 5, rank=1)
+    assert torch.equal(one.sources, again.sources) and one.prompts == again.prompts
+    assert not (one.sources.shape == other_rank.sources.shape and torch.equal(one.sources, other_rank.sources))
+    assert one.sources.shape[0] == 2 and one.sources.shape[2:] == (1, 32, 32)
+    prompts = [p for step in range(12) for p in make_batch(scenes, cfg, step).prompts]
+    assert any(p for p in prompts)  # degradations come with prompts
+    assert is_validation("x/a", 0.0) is False and is_validation("x/a", 0.25) == is_validation("x/a", 0.25)
+
+
+def test_tiny_moe_fusion_run_through_the_cli_and_fuse_with_it(tmp_path, data_root):
+    path = _config(tmp_path, data_root, MOE)
+    result = CliRunner().invoke(cli, ["-q", "train", str(path)])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    log = _log(run)
+    assert [r["step"] for r in log if "val" not in r] == [1, 2, 3, 4, 5, 6]
+    assert all(np.isfinite(r["loss"]) and {"pixel", "gradient", "load_local", "load_global"} <= set(r) for r in log if "val" not in r)
+    assert [r["step"] for r in log if "val" in r] == [3, 6] and "Qabf" in log[-1]["val"]
+    best = run / "checkpoints" / "best.safetensors"
+    from fusecli.models.zoo import read_metadata
+
+    meta = read_metadata(best)
+    assert meta["arch"] == "moe-fusion" and meta["provenance"]["trained_by"].startswith("fusecli") and meta["provenance"]["steps"] in (3, 6)
+    out = tmp_path / "fused.png"
+    fused = CliRunner().invoke(cli, ["-q", "fuse", "--ir", str(data_root / "vif/ir/s0.png"), "--vis", str(data_root / "vif/vi/s0.jpg"),
+                                     "--model", str(best), "-o", str(out)])
+    assert fused.exit_code == 0, fused.output
+    assert out.is_file()
+    again = CliRunner().invoke(cli, ["-q", "train", str(path)])
+    assert again.exit_code == 2 and "--resume" in again.output  # never silently overwrites a run
+    plot = CliRunner().invoke(cli, ["train", "--plot", str(run)])
+    assert plot.exit_code == 0 and (run / "curves.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("variant,first", [("regression", "latent"), ("flow", "velocity")])
+def test_tiny_all_in_one_runs_with_degradation_and_teacher(tmp_path, data_root, variant, first):
+    # the autoencoder first (as shipped), then the all-in-one model initialised from it, frozen
+    ae_cfg = _config(tmp_path, data_root, f"""
+name = "tiny-ae"
+arch = "autoencoder"
+model = {{ widths = [4, 4], latent_channels = 4 }}
+tasks = ["vif", "mef", "mff"]
+steps = 2
+losses = {{ reconstruction = 1.0 }}
+validation = {{ every = 2, items = 2, metric = "PSNR-ref" }}
+""")
+    result = CliRunner().invoke(cli, ["-q", "train", str(ae_cfg), "--out", str(tmp_path / "ae")])
+    assert result.exit_code == 0, result.output
+    assert "PSNR-ref" in _log(tmp_path / "ae")[-1]["val"]
+    body = MMAIF.format(variant=variant, first=first, ae=TINY_AE) + f'init = {{ autoencoder = "{tmp_path / "ae/checkpoints/best.safetensors"}" }}\nfreeze = ["autoencoder"]\n'
+    path = _config(tmp_path, data_root, body)
+    result = CliRunner().invoke(cli, ["-q", "train", str(path)])
+    assert result.exit_code == 0, result.output
+    log = _log(tmp_path / "run")
+    assert all(first in r and "target_l1" in r for r in log if "val" not in r)
+    _, held_out = load_scenes(load_config(path))
+    expected = {"vif": "vif/PSNR-ref", "mef": "mef/MEF-SSIM", "mff": "mff/Qabf"}
+    assert len({s.task for s in held_out}) >= 2
+    assert {expected[s.task] for s in held_out} <= set(log[-1]["val"])
+    from fusecli.models.zoo import load_weights
+
+    trained = load_weights(tmp_path / "run/checkpoints/last.safetensors")
+    ae = load_weights(tmp_path / "ae/checkpoints/best.safetensors")
+    for key, value in ae.state_dict().items():  # the frozen autoencoder is unchanged
+        assert torch.equal(trained.autoencoder.state_dict()[key], value)
+
+
+def test_mmaif_without_teacher_is_a_clear_error(tmp_path, data_root):
+    body = MMAIF.format(variant="regression", first="latent", ae=TINY_AE).replace('teacher = { vif = "pyramid-vif", mef = "exposure-fusion", mff = "focus-fusion" }\n', "")
+    result = CliRunner().invoke(cli, ["train", str(_config(tmp_path, data_root, body))])
+    assert result.exit_code == 2 and "teacher" in result.output
+
+
+def test_resume_after_a_kill_replays_the_same_loss_curve(tmp_path, data_root):
+    path = _config(tmp_path, data_root, MOE)
+    straight = load_config(path, ["out='straight'"])
+    train(straight)
+    interrupted = load_config(path, ["out='resumed'"])
+
+    def kill(step: int, loss: float) -> None:
+        if step == 5:  # after the step-3 checkpoint and two more logged steps
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(interrupted, on_step=kill)
+    assert [r["step"] for r in _log(tmp_path / "resumed")][-1] == 5
+    result = CliRunner().invoke(cli, ["-q", "train", str(path), "--set", "out='resumed'", "--resume"])
+    assert result.exit_code == 0, result.output
+    a, b = _log(tmp_path / "straight"), _log(tmp_path / "resumed")
+    assert [r["step"] for r in a] == [r["step"] for r in b]
+    for x, y in zip(a, b):
+        if "val" in x:
+            assert x["val"] == pytest.approx(y["val"], rel=1e-6)
+        else:
+            assert x["loss"] == pytest.approx(y["loss"], rel=1e-6)
+    missing = CliRunner().invoke(cli, ["train", str(path), "--set", "out='never'", "--resume"])
+    assert missing.exit_code == 2 and "nothing to resume" in missing.output
+
+
+def test_data_parallel_two_processes_on_cpu(tmp_path, data_root):
+    path = _config(tmp_path, data_root, MOE.replace("steps = 6", "steps = 2").replace("every = 3", "every = 2"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "fusecli", "-q", "train", str(path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    from fusecli.models.zoo import read_metadata
+
+    meta = read_metadata(tmp_path / "run/checkpoints/last.safetensors")
+    assert "x2 processes" in meta["provenance"]["hardware"] and meta["provenance"]["steps"] == 2
+    assert [r["step"] for r in _log(tmp_path / "run") if "val" not in r] == [1, 2]
