@@ -40,7 +40,7 @@ from fusecli.train.data import load_scenes  # noqa: E402
 
 CLEAN_METRICS = {
     "vif": ("MI", "VIF", "Qabf", "SSIM", "Qcb", "Nabf"),
-    "mef": ("MEF-SSIM", "Qabf"),
+    "mef": ("MEF-SSIM", "Qabf", "NIQE"),
     "mff": ("Qabf", "Qcb", "SSIM"),
 }
 DEGRADED_METRICS = ("Qabf", "SSIM", "PSNR-ref")
@@ -68,6 +68,36 @@ def mean_table(rows):
         out[key] = {m: float(np.nanmean([v[m] for v in values])) for m in values[0]}
         out[key]["n"] = len(values)
     return out
+
+
+def markdown(result: dict) -> str:
+    """The MODEL_CARD tables: one per task (clean) and one per task (degraded, rows = settings)."""
+    lines = []
+    for task in ("vif", "mef", "mff"):
+        rows = {k.split("|")[1]: v for k, v in result["clean"].items() if k.startswith(task + "|")}
+        if not rows:
+            continue
+        metrics = [m for m in next(iter(rows.values())) if m != "n"]
+        lines += [f"**{task.upper()}, clean held-out scenes (n = {next(iter(rows.values()))['n']})**", "",
+                  "| method | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+        lines += [f"| {name} | " + " | ".join(f"{row[m]:.4f}" for m in metrics) + " |" for name, row in rows.items()]
+        lines.append("")
+    for task in ("vif", "mef", "mff"):
+        keys = [k for k in result["degraded"] if k.startswith(task + "|")]
+        if not keys:
+            continue
+        settings = list(dict.fromkeys(k.split("|")[1] for k in keys))
+        methods = list(dict.fromkeys(k.split("|")[2] for k in keys))
+        lines += [f"**{task.upper()}, degraded held-out scenes: PSNR-ref (dB, against the teacher fusion of the clean frames) / Qabf against the clean sources**", "",
+                  "| degradation | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+        for setting in settings:
+            cells = []
+            for method in methods:
+                row = result["degraded"].get(f"{task}|{setting}|{method}")
+                cells.append("—" if row is None else f"{row['PSNR-ref']:.2f} / {row['Qabf']:.3f}")
+            lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -123,10 +153,7 @@ def main() -> None:
         "command": "python bench/eval_weights.py " + " ".join(sys.argv[1:]),
     }
     args.out.write_text(json.dumps(result, indent=1))
-    for section in ("clean", "degraded"):
-        print(f"## {section}")
-        for key, row in result[section].items():
-            print(key, " ".join(f"{m}={v:.4f}" for m, v in row.items() if m != "n"), f"(n={row['n']})")
+    print(markdown(result))
     print(f"{result['seconds']} s")
 
 

@@ -173,3 +173,15 @@ def test_paths_with_spaces_and_unicode(tmp_path, rng):
     img = smooth_image(rng, 10, 12, 3)
     back, _ = read_image(write_image(folder / "frame 1.jpg", img))
     assert back.shape == img.shape
+
+
+def test_outputs_get_the_usual_permissions_not_private_temp_ones(tmp_path, rng):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        path = write_image(tmp_path / "out.png", smooth_image(rng, 8, 8))
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

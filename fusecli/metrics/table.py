@@ -19,6 +19,7 @@ from . import functional as fn
 from . import gradient as gr
 from . import mef_ssim as ms
 from . import niqe as _niqe
+from . import piqe as _piqe
 from .conventions import Convention
 
 
@@ -217,3 +218,8 @@ def default_metrics(task: str | None, n_sources: int) -> tuple[str, ...]:
 @_add("NIQE", "fused", False, "natural image quality evaluator (Mittal 2013), no reference; needs fusecli[niqe]")
 def _niqe_metric(x: Inputs, c: Convention) -> float:
     return _niqe.niqe(x.fused)
+
+
+@_add("PIQE", "fused", False, "perception-based image quality evaluator (Venkatanath 2015), 0..100, no reference")
+def _piqe_metric(x: Inputs, c: Convention) -> float:
+    return _piqe.piqe(x.fused)
