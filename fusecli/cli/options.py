@@ -67,6 +67,7 @@ def output_option(help_text: str, required: bool = True) -> Callable[[F], F]:
         return click.option(
             "-o",
             "--output",
+            "--out",
             "output",
             type=click.Path(dir_okay=True, file_okay=True),
             required=required,

@@ -78,7 +78,8 @@ def resolve_train_device(name: str, local_rank: int) -> torch.device:
 def hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU {platform.machine()}, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"CPU {platform.machine()}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 def _init_distributed() -> tuple[int, int, int]:
