@@ -43,12 +43,12 @@ def command(settings: Settings, config: Path | None, overrides: tuple[str, ...],
     extra += [f"device={json.dumps(device)}"] if device else []
     cfg = load_config(config, extra)
     with progress_bar(cfg.steps, f"training {cfg.name}", quiet=settings.quiet, status=True) as advance:
-        started = {"first": True}
+        shown = 0  # a resumed run starts the bar at its checkpoint's step
 
         def on_step(step: int, loss: float) -> None:
-            if started.pop("first", False) and step > 1:
-                advance(step - 1)
-            advance(1, status=f"loss {loss:.4f}")
+            nonlocal shown
+            advance(step - shown, status=f"loss {loss:.4f}")
+            shown = step
 
         result = train(cfg, resume=resume, on_step=on_step)
     best = f", best validation {cfg.validation.metric} {result.best:.4f}" if result.best is not None else ""

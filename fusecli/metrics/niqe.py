@@ -106,13 +106,14 @@ def block_features(mscn: np.ndarray) -> np.ndarray:
     return np.array(feats)
 
 
-def mscn(image: np.ndarray) -> np.ndarray:
-    """Mean-subtracted contrast-normalised coefficients (7x7 Gaussian, sigma 7/6, zero borders, float32)."""
-    x = image.astype(np.float32)
-    g = cv2.getGaussianKernel(7, 7 / 6, ktype=cv2.CV_32F)
-    mu = cv2.sepFilter2D(x, -1, g, g, borderType=cv2.BORDER_CONSTANT)
-    var = cv2.sepFilter2D(x * x, -1, g, g, borderType=cv2.BORDER_CONSTANT) - mu * mu
-    return ((x - mu) / (np.sqrt(np.abs(var)) + 1)).astype(np.float32)
+def mscn(image: np.ndarray, border: int = cv2.BORDER_CONSTANT, dtype: type = np.float32) -> np.ndarray:
+    """Mean-subtracted contrast-normalised coefficients ``(I - mu) / (sigma + 1)`` (7x7 Gaussian,
+    sigma 7/6). NIQE's model wants zero borders in float32; PIQE replicate borders in float64."""
+    x = image.astype(dtype)
+    g = cv2.getGaussianKernel(7, 7 / 6, ktype=cv2.CV_32F if dtype == np.float32 else cv2.CV_64F)
+    mu = cv2.sepFilter2D(x, -1, g, g, borderType=border)
+    var = cv2.sepFilter2D(x * x, -1, g, g, borderType=border) - mu * mu
+    return ((x - mu) / (np.sqrt(np.abs(var)) + 1)).astype(dtype)
 
 
 def half_scale(image: np.ndarray) -> np.ndarray:

@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .niqe import mscn
+
 BLOCK = 16
 SEGMENT = 6
 ACTIVITY_THRESHOLD = 0.1
@@ -31,10 +33,7 @@ def piqe_mscn(gray255: np.ndarray) -> np.ndarray:
     image = np.round(np.asarray(gray255, np.float64))
     h, w = image.shape
     image = np.pad(image, ((0, (-h) % BLOCK), (0, (-w) % BLOCK)), mode="edge")
-    g = cv2.getGaussianKernel(7, 7 / 6, ktype=cv2.CV_64F)
-    mu = cv2.sepFilter2D(image, -1, g, g, borderType=cv2.BORDER_REPLICATE)
-    var = cv2.sepFilter2D(image * image, -1, g, g, borderType=cv2.BORDER_REPLICATE) - mu * mu
-    return (image - mu) / (np.sqrt(np.abs(var)) + 1)
+    return mscn(image, cv2.BORDER_REPLICATE, np.float64)
 
 
 def piqe_maps(gray255: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:

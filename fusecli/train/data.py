@@ -24,7 +24,7 @@ from torch import Tensor
 from ..color import luminance
 from ..degrade.pipeline import sample as degrade_sample
 from ..errors import EmptyInputError
-from ..io import read_image, read_stack
+from ..io import read_stack
 from ..pairs import list_stacks, match_by_stem
 from .config import ConfigError, TrainConfig
 
@@ -73,8 +73,7 @@ def _find_child(folder: Path, names: Sequence[str]) -> Path | None:
 def _load_luma(paths: Sequence[Path], max_side: int) -> list[np.ndarray]:
     frames: list[np.ndarray] = []
     for path in paths:
-        images, _ = read_stack(path) if path.suffix.lower() in (".tif", ".tiff") else ([read_image(path)[0]], None)
-        frames.extend(images)
+        frames.extend(read_stack(path)[0])  # a multi-page TIFF, or one image
     out = []
     for image in frames:
         y = luminance(image) if image.ndim == 3 else image

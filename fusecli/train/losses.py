@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..metrics.functional import gaussian_window
+
 _SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 
 
@@ -62,10 +64,8 @@ def gradient_loss(fused: Tensor, sources: Tensor) -> Tensor:
 
 
 def _gaussian(size: int = 11, sigma: float = 1.5, like: Tensor | None = None) -> Tensor:
-    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    kernel = (g[:, None] * g[None, :])[None, None]
+    """The metrics' window (:func:`fusecli.metrics.functional.gaussian_window`) as a ``(1, 1, k, k)`` tensor."""
+    kernel = torch.from_numpy(gaussian_window(size, sigma))[None, None]
     return kernel.to(like) if like is not None else kernel
 
 
