@@ -49,7 +49,7 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return wall, peak_kb / 1e6
 
 
-def best(cmd: list[str], repeat: int = 2) -> tuple[float, float]:
+def best(cmd: list[str], repeat: int = 3) -> tuple[float, float]:
     runs = [timed(cmd) for _ in range(repeat)]
     return min(r[0] for r in runs), max(r[1] for r in runs)
 
@@ -73,14 +73,16 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--vif-model", help="a .safetensors file to time besides the default VIF model")
     parser.add_argument("--sequences", type=int, default=8, help="real MEF brackets to score for quality")
+    parser.add_argument("--sections", default="mef,five,vif,quality", help="comma-separated subset of mef,five,vif,quality")
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
     fusecli = [shutil.which("fusecli") or "fusecli"]
     work = Path(tempfile.mkdtemp(prefix="bench_fuse_"))
     try:
         print(f"machine: {os.cpu_count()} cores; enfuse: {shutil.which('enfuse')}")
-        shots = make_bracket(work, 2)
         rows = []
-        for label, cmd in [
+        shots = make_bracket(work, 2) if "mef" in sections else []
+        for label, cmd in [] if "mef" not in sections else [
             ("fusecli --model exposure-fusion", [*fusecli, "fuse", *map(str, shots), "--model", "exposure-fusion", "-o", str(work / "ef.jpg"), "--overwrite"]),
             ("fusecli --task mef (default)", [*fusecli, "fuse", *map(str, shots), "--task", "mef", "-o", str(work / "default.jpg"), "--overwrite"]),
             ("OpenCV createMergeMertens", [sys.executable, "-c", MERTENS, str(work / "mertens.jpg"), *map(str, shots)]),
@@ -90,58 +92,71 @@ def main() -> None:
                 continue
             wall, peak = best(cmd)
             rows.append((label, wall, peak))
-        print("\n## MEF 24 MP, 2 frames, end to end")
-        print("| tool | wall | peak memory |\n|---|---|---|")
-        for label, wall, peak in rows:
-            print(f"| {label} | {wall:.2f} s | {peak:.2f} GB |")
-
-        (work / "five").mkdir()
-        five = make_bracket(work / "five", 5)
-        wall, peak = timed([*fusecli, "fuse", *map(str, five), "--task", "mef", "-o", str(work / "five.jpg"), "--overwrite"])
-        print(f"\n## MEF 24 MP, 5 frames: {wall:.2f} s, peak {peak:.2f} GB")
-
-        ir_dir, vis_dir = work / "ir", work / "vis"
-        ir_dir.mkdir(), vis_dir.mkdir()
-        road = sorted((DATA / "vif" / "RoadScene" / "ir").iterdir())
-        for i in range(args.pairs):
-            src = road[i % len(road)]
-            ir = cv2.resize(cv2.imread(str(src), cv2.IMREAD_GRAYSCALE), (640, 480))
-            vis = cv2.resize(cv2.imread(str(DATA / "vif" / "RoadScene" / "vi" / src.name)), (640, 480))
-            cv2.imwrite(str(ir_dir / f"{i:04d}.png"), ir)
-            cv2.imwrite(str(vis_dir / f"{i:04d}.png"), vis)
-        print(f"\n## VIF {args.pairs} pairs of 640x480, --jobs 2, end to end")
-        print("| model | wall | per pair |\n|---|---|---|")
-        models = [("default", [])] + ([(args.vif_model, ["--model", args.vif_model])] if args.vif_model else [])
-        for label, extra in models:
-            out = work / f"vif_{len(extra)}"
-            wall, _ = timed([*fusecli, "fuse", "--task", "vif", "--ir", str(ir_dir), "--vis", str(vis_dir), "-o", str(out), "--jobs", "2", *extra])
-            print(f"| {label} | {wall:.1f} s | {wall / args.pairs:.3f} s |")
-
-        print("\n## Quality: MEF-SSIM on the real DeepFuse brackets (full size)")
-        scores: dict[str, list[float]] = {}
-        for seq in sorted((DATA / "mef" / "DeepFuse-ICCV17").iterdir())[: args.sequences]:
-            frames = sorted(str(p) for p in seq.iterdir())
-            outs = {
-                "fusecli exposure-fusion": ([*fusecli, "fuse", *frames, "--model", "exposure-fusion"], work / f"{seq.name}_ef.png"),
-                "OpenCV Mertens": ([sys.executable, "-c", MERTENS], work / f"{seq.name}_cv.png"),
-                "enfuse": (["enfuse"], work / f"{seq.name}_en.png"),
-            }
-            for label, (cmd, out) in outs.items():
-                if cmd[0] == "enfuse":
-                    subprocess.run(["enfuse", "-o", str(out), *frames], check=True, capture_output=True)
-                elif cmd[0] == sys.executable and "-c" in cmd:
-                    subprocess.run([*cmd, str(out), *frames], check=True)
-                else:
-                    subprocess.run([*cmd, "-o", str(out), "--overwrite"], check=True)
-                report = work / "scores.json"
-                subprocess.run([*fusecli, "metrics", "--fused", str(out), "--sources", *frames, "--metrics", "MEF-SSIM", "--json", str(report)], check=True, capture_output=True)
-                scores.setdefault(label, []).append(json.loads(report.read_text())["mean"]["MEF-SSIM"])
-                report.unlink()
-        print(f"| tool | mean MEF-SSIM over {len(next(iter(scores.values())))} sequences |\n|---|---|")
-        for label, values in scores.items():
-            print(f"| {label} | {np.mean(values):.4f} |")
+        if rows:
+            print("\n## MEF 24 MP, 2 frames, end to end")
+            print("| tool | wall | peak memory |\n|---|---|---|")
+            for label, wall, peak in rows:
+                print(f"| {label} | {wall:.2f} s | {peak:.2f} GB |")
+        if "five" in sections:
+            five_frames(fusecli, work)
+        if "vif" in sections:
+            vif_batch(fusecli, work, args)
+        if "quality" in sections:
+            quality(fusecli, work, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def five_frames(fusecli: list[str], work: Path) -> None:
+    (work / "five").mkdir()
+    five = make_bracket(work / "five", 5)
+    wall, peak = timed([*fusecli, "fuse", *map(str, five), "--task", "mef", "-o", str(work / "five.jpg"), "--overwrite"])
+    print(f"\n## MEF 24 MP, 5 frames: {wall:.2f} s, peak {peak:.2f} GB")
+
+
+def vif_batch(fusecli: list[str], work: Path, args: argparse.Namespace) -> None:
+    ir_dir, vis_dir = work / "ir", work / "vis"
+    ir_dir.mkdir(), vis_dir.mkdir()
+    road = sorted((DATA / "vif" / "RoadScene" / "ir").iterdir())
+    for i in range(args.pairs):
+        src = road[i % len(road)]
+        ir = cv2.resize(cv2.imread(str(src), cv2.IMREAD_GRAYSCALE), (640, 480))
+        vis = cv2.resize(cv2.imread(str(DATA / "vif" / "RoadScene" / "vi" / src.name)), (640, 480))
+        cv2.imwrite(str(ir_dir / f"{i:04d}.png"), ir)
+        cv2.imwrite(str(vis_dir / f"{i:04d}.png"), vis)
+    print(f"\n## VIF {args.pairs} pairs of 640x480, --jobs 2, end to end")
+    print("| model | wall | per pair |\n|---|---|---|")
+    models = [("default", [])] + ([(args.vif_model, ["--model", args.vif_model])] if args.vif_model else [])
+    for label, extra in models:
+        out = work / f"vif_{len(extra)}"
+        wall, _ = timed([*fusecli, "fuse", "--task", "vif", "--ir", str(ir_dir), "--vis", str(vis_dir), "-o", str(out), "--jobs", "2", *extra])
+        print(f"| {label} | {wall:.1f} s | {wall / args.pairs:.3f} s |")
+
+
+def quality(fusecli: list[str], work: Path, args: argparse.Namespace) -> None:
+    print("\n## Quality: MEF-SSIM on the real DeepFuse brackets (full size)")
+    scores: dict[str, list[float]] = {}
+    for seq in sorted((DATA / "mef" / "DeepFuse-ICCV17").iterdir())[: args.sequences]:
+        frames = sorted(str(p) for p in seq.iterdir())
+        outs = {
+            "fusecli exposure-fusion": ([*fusecli, "fuse", *frames, "--model", "exposure-fusion"], work / f"{seq.name}_ef.png"),
+            "OpenCV Mertens": ([sys.executable, "-c", MERTENS], work / f"{seq.name}_cv.png"),
+            "enfuse": (["enfuse"], work / f"{seq.name}_en.png"),
+        }
+        for label, (cmd, out) in outs.items():
+            if cmd[0] == "enfuse":
+                subprocess.run(["enfuse", "-o", str(out), *frames], check=True, capture_output=True)
+            elif cmd[0] == sys.executable and "-c" in cmd:
+                subprocess.run([*cmd, str(out), *frames], check=True)
+            else:
+                subprocess.run([*cmd, "-o", str(out), "--overwrite"], check=True)
+            report = work / "scores.json"
+            subprocess.run([*fusecli, "metrics", "--fused", str(out), "--sources", *frames, "--metrics", "MEF-SSIM", "--json", str(report)], check=True, capture_output=True)
+            scores.setdefault(label, []).append(json.loads(report.read_text())["mean"]["MEF-SSIM"])
+            report.unlink()
+    print(f"| tool | mean MEF-SSIM over {len(next(iter(scores.values())))} sequences |\n|---|---|")
+    for label, values in scores.items():
+        print(f"| {label} | {np.mean(values):.4f} |")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ CLEAN_METRICS = {
 }
 DEGRADED_METRICS = ("Qabf", "SSIM", "PSNR-ref")
 TEACHER = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
-MODELS = {"vif": ("moefusion-vif", "mmaif-reg", "mmaif-flow"), "mef": ("mmaif-reg", "mmaif-flow"), "mff": ("mmaif-reg", "mmaif-flow")}
+MODELS = {"vif": ("moefusion-vif", "moefusion-vif-full", "mmaif-reg", "mmaif-flow"), "mef": ("mmaif-reg", "mmaif-flow"), "mff": ("mmaif-reg", "mmaif-flow")}
 
 
 def learned(model, frames, task, prompt=None, steps=8):
@@ -112,7 +112,7 @@ def main() -> None:
     config = load_config(args.config, [f"data.max_side={args.max_side}"])
     _, val = load_scenes(config)
     models = {}
-    for name in ("moefusion-vif", "mmaif-reg", "mmaif-flow"):
+    for name in ("moefusion-vif", "moefusion-vif-full", "mmaif-reg", "mmaif-flow"):
         path = args.weights / f"{name}.safetensors"
         if path.is_file():
             models[name] = load_weights(path)

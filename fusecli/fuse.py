@@ -16,6 +16,7 @@ tiles (bounded memory, no seams) and restores colour:
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 import logging
 import os
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
 }
 
 
+TRAINING_FREE_TILE_SCALE = 6  # training-free methods use tiles this many times --tile
+
+
 @dataclass
 class FuseSettings:
     """Everything besides the frames that decides the result."""
@@ -62,6 +66,7 @@ class FuseSettings:
     align: bool = False
     resize: bool = False
     foreground: np.ndarray | None = None  # (H, W) mask in 0..1 for MoE-Fusion's local experts
+    routing: bool = False  # also collect the model's per-pixel expert weights (for --routing-map)
 
 
 @dataclass
@@ -70,6 +75,8 @@ class FuseResult:
     task: str
     model: str
     notes: list[str] = field(default_factory=list)  # what was inferred / aligned, for the user
+    experts: np.ndarray | None = None  # (H, W, E) expert weights (settings.routing, MoE models)
+    expert_names: list[str] = field(default_factory=list)
 
 
 def default_model(task: str) -> str:
@@ -123,7 +130,8 @@ def blend_chroma(frames: Sequence[np.ndarray]) -> np.ndarray | None:
     return (chroma * weight).sum(0) / weight.sum(0)
 
 
-def _learned_tile(model, task: str, settings: FuseSettings, frames: list[np.ndarray], where: tuple[slice, slice]) -> np.ndarray:
+def _learned_tile(model, task: str, settings: FuseSettings, frames: list[np.ndarray], where: tuple[slice, slice]):
+    """Fused tile, or ``(fused, (H, W, E) expert weights)`` with ``settings.routing``."""
     import torch
 
     from .models.base import FuseOptions, fuse_padded
@@ -137,18 +145,25 @@ def _learned_tile(model, task: str, settings: FuseSettings, frames: list[np.ndar
         foreground = torch.from_numpy(np.ascontiguousarray(settings.foreground[where], np.float32))[None, None].to(device)
     generator = torch.Generator(device=device).manual_seed(settings.seed + 7919 * where[0].start + where[1].start)
     options = FuseOptions(task=task, prompt=settings.prompt, steps=settings.steps, sampler=settings.sampler, gamma=settings.gamma, generator=generator, foreground=foreground)
-    with torch.no_grad():
-        y = fuse_padded(model, x, options).image[0, 0].float().cpu().numpy()
+    with torch.inference_mode():
+        result = fuse_padded(model, x, options)
+    y = result.image[0, 0].float().cpu().numpy()
     if task == "vif":
-        return colorize(y, frames[1]) if frames[1].ndim == 3 else y
-    chroma = blend_chroma(frames)
-    if chroma is None:
-        return y
-    return ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=2))
+        image = colorize(y, frames[1]) if frames[1].ndim == 3 else y
+    else:
+        chroma = blend_chroma(frames)
+        image = y if chroma is None else ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=2))
+    if not settings.routing:
+        return image
+    experts = result.maps.get("experts")
+    if experts is None:
+        experts = torch.zeros(1, 0, *y.shape)
+    return image, experts[0].float().permute(1, 2, 0).cpu().numpy()
 
 
 def _method_tile(name: str, levels: int, frames: list[np.ndarray], where: tuple[slice, slice]) -> np.ndarray:
-    return FUSION_METHODS.get(name)([as_float(f) for f in frames], levels=levels)
+    """Training-free methods take the stored 8/16-bit or float pixels and convert what they need."""
+    return FUSION_METHODS.get(name)(frames, levels=levels)
 
 
 def check_frames(frames: Sequence[np.ndarray], resize: bool) -> list[np.ndarray]:
@@ -202,36 +217,46 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
 
         frames, motions = (align_exposures if task == "mef" else align_focus)(frames)
         notes.append("aligned: " + "; ".join(f"frame {i + 1} {m.describe()}" for i, m in enumerate(motions)))
+    expert_names: list[str] = []
+    experts = None
     if learned:
         if settings.prompt and entry is not None and not entry.prompt:
             notes.append(f"warning: model {name} takes no prompt; ignored")
         model = _cached_model(name, resolve_device(settings.device))
         work = functools.partial(_learned_tile, model, task, settings)
         image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
+        if settings.routing:
+            image, experts = image
+            if experts.shape[-1]:
+                expert_names = model.expert_names
     else:
         if settings.prompt:
             notes.append(f"warning: {name} is training-free and takes no prompt; ignored")
         work = functools.partial(_method_tile, name, pyramid_levels(frames[0].shape[:2]))
-        # Training-free methods are cheap per pixel: 4x larger tiles, far fewer tile borders.
-        image = run_tiled(work, frames, 4 * settings.tile, 4 * settings.overlap)
+        # Training-free methods are cheap per pixel: 6x larger tiles, far fewer tile borders
+        # (a 24 MP frame is one tile with the default --tile; 5 such frames fit in 2 GB).
+        image = run_tiled(work, frames, TRAINING_FREE_TILE_SCALE * settings.tile, TRAINING_FREE_TILE_SCALE * settings.overlap)
     shown = ZOO.get_name(name) if entry is not None else name
-    return FuseResult(np.clip(image, 0, 1).astype(np.float32), task, shown, notes)
+    image = np.clip(image, 0, 1, out=image if image.dtype == np.float32 else None).astype(np.float32, copy=False)
+    return FuseResult(image, task, shown, notes, experts if expert_names else None, expert_names)
 
 
 def read_frames(paths: Sequence[str | os.PathLike]) -> tuple[list[np.ndarray], list[ImageMeta]]:
     """Read files (a multi-page TIFF contributes all its pages) keeping 8/16-bit data as stored
     integers: a 24 MP RGB frame is 72 MB as uint8 against 288 MB as float32; tiles are
     converted to float one at a time."""
-    frames, metas = [], []
-    for path in paths:
+    def read(path) -> tuple[list[np.ndarray], list[ImageMeta]]:
         if Path(path).suffix.lower() in (".tif", ".tiff"):
             pages, meta = read_stack(path, keep_integers=True)
+            return pages, [meta] * len(pages)
+        image, meta = read_image(path, keep_integers=True)
+        return [image], [meta]
+
+    frames, metas = [], []
+    with ThreadPoolExecutor(max(1, min(len(paths), cv2.getNumThreads()))) as pool:  # decoders release the GIL
+        for pages, page_metas in pool.map(read, paths):
             frames += pages
-            metas += [meta] * len(pages)
-        else:
-            image, meta = read_image(path, keep_integers=True)
-            frames.append(image)
-            metas.append(meta)
+            metas += page_metas
     return frames, metas
 
 
@@ -257,12 +282,15 @@ def fuse_files(
         if found is None:
             raise InputMismatchError(f"{boxes}: no boxes for {Path(inputs[0]).stem}")
         settings = FuseSettings(**{**settings.__dict__, "foreground": box_mask((h, w), found).astype(np.float32)})
+    if routing_map is not None:
+        settings = FuseSettings(**{**settings.__dict__, "routing": True})
     result = fuse(frames, settings)
     write_image(output, result.image, bit_depth=bit_depth, meta=output_meta(metas), overwrite=overwrite, inputs=inputs)
     if routing_map is not None:
         from .routing import render_routing_map
 
-        write_image(routing_map, render_routing_map(result.image, frames, result.task), overwrite=overwrite, inputs=inputs)
+        picture = render_routing_map(result.image, frames, result.task, result.experts, result.expert_names)
+        write_image(routing_map, picture, overwrite=overwrite, inputs=inputs)
     return result
 
 

@@ -8,7 +8,7 @@ hand over smoothly instead of meeting at a hard line.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -47,34 +47,71 @@ def ramp(size: int, overlap: int, start_edge: bool, end_edge: bool) -> np.ndarra
     return np.maximum(w, 1e-4)
 
 
+def _scale_strips(array: np.ndarray, rows: np.ndarray, cols: np.ndarray, divide: bool = False) -> None:
+    """Multiply (or divide) ``array`` in place by ``rows[:, None] * cols[None, :]`` touching
+    only the rows/columns where the factor is not 1 (the thin overlap strips)."""
+    op = np.divide if divide else np.multiply
+    for axis, factors in ((0, rows), (1, cols)):
+        where = np.flatnonzero(factors != 1)
+        if where.size == 0:
+            continue
+        for lo, hi in _runs(where):
+            index = (slice(lo, hi),) if axis == 0 else (slice(None), slice(lo, hi))
+            shape = (-1, 1) if axis == 0 else (1, -1)
+            f = factors[lo:hi].reshape(shape + (1,) * (array.ndim - 2))
+            op(array[index], f, out=array[index])
+
+
+def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted ``indices`` as ``[start, stop)`` pairs."""
+    breaks = np.flatnonzero(np.diff(indices) != 1)
+    starts = np.concatenate([[indices[0]], indices[breaks + 1]])
+    stops = np.concatenate([indices[breaks], [indices[-1]]]) + 1
+    return list(zip(starts.tolist(), stops.tolist()))
+
+
 def run_tiled(
-    fuse_tile: Callable[[list[np.ndarray], tuple[slice, slice]], np.ndarray],
+    fuse_tile: Callable[[list[np.ndarray], tuple[slice, slice]], Any],
     frames: Sequence[np.ndarray],
     tile: int,
     overlap: int,
     align: int = 1,
-) -> np.ndarray:
+) -> Any:
     """Apply ``fuse_tile(tile_frames, (rows, cols))`` over overlapping tiles and blend.
 
     ``frames``: ``(H, W)`` or ``(H, W, C)`` arrays of any dtype (converted per tile by
-    ``fuse_tile``); returns float32 ``(H, W)`` or ``(H, W, C)``. ``align``: see :func:`tile_spans`. A single tile when the image
-    fits in ``tile * 1.25`` on both sides.
+    ``fuse_tile``); returns float32 ``(H, W)`` or ``(H, W, C)``, or a tuple of such arrays
+    (each blended alike) when ``fuse_tile`` returns a tuple. ``align``: see :func:`tile_spans`.
+    A single tile when the image fits in ``tile * 1.25`` on both sides.
+
+    The blend weight of a tile is ``ramp_y (x) ramp_x``, so the normaliser is separable too:
+    only the overlap strips are ever scaled, the interiors are copied once.
     """
     h, w = frames[0].shape[:2]
     if h <= tile * 1.25 and w <= tile * 1.25:
         return fuse_tile(list(frames), (slice(0, h), slice(0, w)))
-    out: np.ndarray | None = None
-    norm = np.zeros((h, w), np.float32)
-    for y, y_end in tile_spans(h, tile, overlap, align):
-        for x, x_end in tile_spans(w, tile, overlap, align):
-            rows, cols = slice(y, y_end), slice(x, x_end)
-            result = fuse_tile([f[rows, cols] for f in frames], (rows, cols))
-            th, tw = result.shape[:2]
-            weight = np.outer(ramp(th, overlap, y == 0, y + th >= h), ramp(tw, overlap, x == 0, x + tw >= w))
-            if out is None:
-                out = np.zeros((h, w, *result.shape[2:]), np.float32)
-            out[rows, cols] += result * (weight[..., None] if result.ndim == 3 else weight)
-            norm[rows, cols] += weight
-    assert out is not None
-    out /= norm[..., None] if out.ndim == 3 else norm
-    return out
+    row_spans, col_spans = tile_spans(h, tile, overlap, align), tile_spans(w, tile, overlap, align)
+    norm_rows, norm_cols = np.zeros(h, np.float32), np.zeros(w, np.float32)
+    for y, y_end in row_spans:
+        norm_rows[y:y_end] += ramp(y_end - y, overlap, y == 0, y_end >= h)
+    for x, x_end in col_spans:
+        norm_cols[x:x_end] += ramp(x_end - x, overlap, x == 0, x_end >= w)
+    jobs = [(slice(y, y_end), slice(x, x_end)) for y, y_end in row_spans for x, x_end in col_spans]
+
+    outs: list[np.ndarray] = []
+    is_tuple = False
+    for rows, cols in jobs:
+        result = fuse_tile([f[rows, cols] for f in frames], (rows, cols))
+        is_tuple = isinstance(result, tuple)
+        parts = result if is_tuple else (result,)
+        ry = ramp(rows.stop - rows.start, overlap, rows.start == 0, rows.stop >= h)
+        rx = ramp(cols.stop - cols.start, overlap, cols.start == 0, cols.stop >= w)
+        if not outs:
+            outs = [np.zeros((h, w, *part.shape[2:]), np.float32) for part in parts]
+        for out, part in zip(outs, parts):
+            part = np.array(part, np.float32)  # own copy: scaled in place
+            _scale_strips(part, ry, rx)
+            out[rows, cols] += part
+    for out in outs:
+        _scale_strips(out, norm_rows, norm_cols, divide=True)
+    return tuple(outs) if is_tuple else outs[0]

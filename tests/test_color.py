@@ -69,3 +69,4 @@ def test_colorize_errors_and_resize(rng):
     out = colorize(np.zeros((4, 6)), np.full((8, 12, 3), 0.5, np.float32), resize=True)
     assert out.shape == (4, 6, 3)
     assert np.allclose(luminance(np.ones((2, 2, 3))), 1.0)
+

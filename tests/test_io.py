@@ -185,3 +185,19 @@ def test_outputs_get_the_usual_permissions_not_private_temp_ones(tmp_path, rng):
     finally:
         os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("channels", [None, 1, 3, 4])
+def test_quantisation_rounds_and_saturates(depth, channels, rng):
+    from fusecli.io import _quantise
+
+    shape = (9, 11) if channels is None else (9, 11, channels)
+    image = (rng.random(shape) * 1.4 - 0.2).astype(np.float32)
+    image.flat[:3] = [np.nan, np.inf, -np.inf]
+    out = _quantise(image, depth)
+    peak = 2**depth - 1
+    expected = np.round(np.clip(np.nan_to_num(image.astype(np.float64), nan=0, posinf=1, neginf=0), 0, 1) * peak)
+    assert out.dtype == (np.uint8 if depth == 8 else np.uint16) and out.shape == shape
+    assert np.abs(out - expected).max() <= 0.5 + 1e-6
+    assert out.flat[0] == 0 and out.flat[1] == peak and out.flat[2] == 0

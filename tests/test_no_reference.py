@@ -30,12 +30,17 @@ def test_niqe_matches_scikit_video(name, expected):
     assert niqe(gray) == pytest.approx(expected, abs=0.01)
 
 
-def test_niqe_rises_with_noise_and_blur():
+@pytest.mark.parametrize("name,margin_noise,margin_blur", [("NIQE", 5, 2), ("BRISQUE", 20, 20)])
+def test_no_reference_scores_rise_with_noise_and_blur(name, margin_noise, margin_blur):
+    from fusecli.metrics.brisque import brisque
+
+    metric = {"NIQE": niqe, "BRISQUE": brisque}[name]
     gray = data.camera().astype(np.float64)
     noisy = np.clip(gray + np.random.default_rng(0).normal(0, 15, gray.shape), 0, 255)
     blurred = cv2.GaussianBlur(gray, (0, 0), 2.0)
-    clean = niqe(gray)
-    assert niqe(noisy) > clean + 5 and niqe(blurred) > clean + 2
+    clean = metric(gray)
+    assert metric(noisy) > clean + margin_noise and metric(blurred) > clean + margin_blur
+    assert score_arrays(gray.astype(np.float32) / 255, metrics=[name])[name] == pytest.approx(clean, abs=0.05)
 
 
 def test_niqe_through_score_arrays_and_errors(monkeypatch, tmp_path):
@@ -94,3 +99,45 @@ def test_piqe_direction_and_featureless_image():
     assert 0 < clean < piqe(noisy) and clean < piqe(blocky) <= 100
     assert piqe(np.full((64, 64), 90.0)) == 100.0  # nothing active: worst score, as defined
     assert score_arrays(gray.astype(np.float32) / 255, metrics=["PIQE"])["PIQE"] == pytest.approx(clean, abs=0.5)
+
+
+# ----------------------------------------------------------------------------- BRISQUE
+
+# Reference: brisque 0.2.0 (PyPI) BRISQUE().score's computation on the same gray images, given
+# as R = G = B (its score() needs one fix under NumPy 2: its features are shape-(1,) arrays,
+# flattened before scaling; the libsvm prediction is libsvm's own): camera -7.87940,
+# astronaut 10.79486, coffee 3.04793, moon 18.81898.
+@pytest.mark.parametrize("name,expected", [("camera", -7.87940), ("astronaut", 10.79486), ("coffee", 3.04793), ("moon", 18.81898)])
+def test_brisque_matches_the_brisque_package(name, expected):
+    from fusecli.metrics.brisque import brisque
+
+    image = getattr(data, name)()
+    gray = image.astype(np.float64) if image.ndim == 2 else color.rgb2gray(image) * 255
+    assert brisque(gray) == pytest.approx(expected, abs=2e-3)
+
+
+def test_brisque_model_files_json_ranges_and_refused_pickles(monkeypatch, tmp_path):
+    import json
+    import pickle
+
+    from fusecli.metrics import brisque as b
+
+    source = b._model_dir()
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "svm.txt").write_bytes((source / "svm.txt").read_bytes())
+    low, high = b.read_ranges(source / "normalize.pickle")
+    (folder / "normalize.json").write_text(json.dumps({"min_": low.tolist(), "max_": high.tolist()}))
+    monkeypatch.setenv("FUSECLI_BRISQUE_MODEL", str(folder))
+    gray = data.camera().astype(np.float64)
+    assert b.brisque(gray) == pytest.approx(-7.87940, abs=2e-3)
+    # a range file that would run code is refused
+    (tmp_path / "evil").mkdir()
+    (tmp_path / "evil" / "svm.txt").write_bytes((source / "svm.txt").read_bytes())
+    (tmp_path / "evil" / "normalize.pickle").write_bytes(pickle.dumps({"min_": np.zeros(36), "max_": np.ones(36)}))
+    monkeypatch.setenv("FUSECLI_BRISQUE_MODEL", str(tmp_path / "evil"))
+    with pytest.raises(MissingModelError, match="refusing"):
+        b.brisque(gray)
+    monkeypatch.setenv("FUSECLI_BRISQUE_MODEL", str(tmp_path / "nowhere"))
+    with pytest.raises(MissingModelError, match="svm.txt"):
+        b.brisque(gray)

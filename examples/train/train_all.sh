@@ -9,6 +9,8 @@ export_best() { python -m fusecli models export "runs/$1/checkpoints/best.safete
 (
   python -m fusecli -q train examples/train/moefusion-vif.toml $T
   export_best moefusion-vif
+  python -m fusecli -q train examples/train/moefusion-vif-full.toml $T
+  export_best moefusion-vif-full
 ) > runs/chain-a.log 2>&1 &
 (
   python -m fusecli -q train examples/train/autoencoder.toml $T

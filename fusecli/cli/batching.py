@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import click
 
-from ..batch import BatchItem, BatchReport, run_batch
 from .options import Settings
-from .progress import progress_bar
+
+if TYPE_CHECKING:
+    from ..batch import BatchItem
 
 
 def run_batch_cli(
@@ -22,13 +23,15 @@ def run_batch_cli(
     dry_run: bool = False,
 ) -> int:
     """Run ``items`` with a progress bar and print a summary; returns the exit code."""
+    from ..batch import run_batch  # imported here: single-item commands start faster without
+    from .progress import progress_bar  # multiprocessing and rich
     if dry_run:
         for item in items:
             state = "skip (done)" if item.done() and not overwrite else "run"
             click.echo(f"{state:12s} {item.name} -> {', '.join(str(p) for p in item.outputs)}")
         return 0
     with progress_bar(len(items), description, quiet=settings.quiet) as advance:
-        report: BatchReport = run_batch(items, work, jobs=jobs, overwrite=overwrite, on_progress=lambda n, ok: advance())
+        report = run_batch(items, work, jobs=jobs, overwrite=overwrite, on_progress=lambda n, ok: advance())
     for name, message in report.failed:
         click.secho(f"failed: {name}: {message}", err=True, fg="red")
     if not settings.quiet:

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from .options import Settings, jobs_option, overwrite_option, pass_settings
-from .progress import progress_bar
 
 
 class GreedyOptionsCommand(click.Command):
@@ -161,6 +160,8 @@ def _score(settings, target, sources, reference, names, convention, boxes, regio
     for line in warnings:
         click.secho(f"warning: {line}", err=True, fg="yellow")
     options = ScoreOptions(names, convention, boxes, regions)
+    from .progress import progress_bar  # rich: imported when needed (start-up time)
+
     with progress_bar(len(items), f"scoring {target.name}", quiet=settings.quiet or len(items) < 2) as advance:
         results = score_items(items, options, jobs=jobs, on_progress=advance)
     for r in results:

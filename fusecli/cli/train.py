@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from .options import Settings
-from .progress import progress_bar
 
 
 @click.command("train")
@@ -42,6 +41,8 @@ def command(settings: Settings, config: Path | None, overrides: tuple[str, ...],
     extra = list(overrides) + ([f"out={json.dumps(str(out.resolve()))}"] if out else [])
     extra += [f"device={json.dumps(device)}"] if device else []
     cfg = load_config(config, extra)
+    from .progress import progress_bar  # rich: imported when needed (start-up time)
+
     with progress_bar(cfg.steps, f"training {cfg.name}", quiet=settings.quiet, status=True) as advance:
         shown = 0  # a resumed run starts the bar at its checkpoint's step
 

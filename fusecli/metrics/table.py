@@ -18,6 +18,7 @@ from . import fmi as _fmi
 from . import functional as fn
 from . import gradient as gr
 from . import mef_ssim as ms
+from . import brisque as _brisque
 from . import niqe as _niqe
 from . import piqe as _piqe
 from .conventions import Convention
@@ -218,6 +219,11 @@ def default_metrics(task: str | None, n_sources: int) -> tuple[str, ...]:
 @_add("NIQE", "fused", False, "natural image quality evaluator (Mittal 2013), no reference; needs fusecli[niqe]")
 def _niqe_metric(x: Inputs, c: Convention) -> float:
     return _niqe.niqe(x.fused)
+
+
+@_add("BRISQUE", "fused", False, "blind/referenceless spatial quality evaluator (Mittal 2012), no reference; needs fusecli[brisque]")
+def _brisque_metric(x: Inputs, c: Convention) -> float:
+    return _brisque.brisque(x.fused)
 
 
 @_add("PIQE", "fused", False, "perception-based image quality evaluator (Venkatanath 2015), 0..100, no reference")

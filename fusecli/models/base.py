@@ -3,6 +3,10 @@
 A model fuses luminance: ``frames`` is ``(B, N, 1, H, W)`` in 0..1 (N >= 2 sources; for VIF
 frame 0 is infrared and frame 1 visible), and :meth:`FusionModel.fuse` returns the fused
 ``(B, 1, H, W)`` plus optional maps for ``--routing-map``. Colour is handled outside.
+
+Mixture-of-experts models put ``maps["experts"]``: ``(B, E, H, W)`` routing weights of the
+last forward at full resolution, named by :attr:`FusionModel.expert_names`; the pipeline
+blends them across tiles and draws the dominant expert per pixel.
 """
 
 from __future__ import annotations
@@ -78,6 +82,11 @@ class FusionModel(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    @property
+    def expert_names(self) -> list[str]:
+        """Legend for the channels of ``maps["experts"]`` (empty: the model has no such map)."""
+        return []
 
     @property
     def multiple(self) -> int:

@@ -8,13 +8,15 @@ without seams or halos. Working in float keeps 16-bit inputs exact.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
-from ..color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
+from ..color import colorize, luminance
 from ..errors import InputMismatchError
+from ..io import as_float
 from ..registry import Registry
 
 Frames = Sequence[np.ndarray]
@@ -70,8 +72,9 @@ def pyramid_blend(frames: Frames, weights: np.ndarray, levels: int | None = None
     return np.clip(collapse(result), 0.0, 1.0).astype(np.float32)
 
 
-def _check(frames: Frames) -> list[np.ndarray]:
-    frames = [np.asarray(f, np.float32) for f in frames]
+def _check(frames: Frames, keep_integers: bool = False) -> list[np.ndarray]:
+    """Frames of one size and layout, as float32 in 0..1 (uint8/uint16 kept with ``keep_integers``)."""
+    frames = [f if keep_integers and f.dtype in (np.uint8, np.uint16) else as_float(f) for f in map(np.asarray, frames)]
     if len(frames) < 2:
         raise InputMismatchError(f"fusion needs at least 2 images, got {len(frames)}")
     if len({f.shape[:2] for f in frames}) > 1:
@@ -110,25 +113,76 @@ def exposure_fusion(frames: Frames, contrast: float = 1.0, saturation: float = 1
     """Mertens et al. 2007: weight each shot by contrast (|Laplacian|), saturation (RGB std)
     and well-exposedness (Gaussian around 0.5, sigma 0.2), then blend in a Laplacian pyramid.
 
-    Colour frames blend their luma in the pyramid and their chroma with the same normalised
-    weights at half resolution (chroma carries no fine detail; JPEG stores it at half
-    resolution anyway): three times less pyramid work than blending RGB.
+    Only the luma pyramid's finest level is built at full resolution. The weights are
+    computed on half-resolution shots and enter the pyramid at its second level (the finest
+    level gets their ``pyrUp``: the weight pyramid is a low-pass pyramid, so its finest level
+    is the smoothest relative to its detail), and colour frames blend their chroma with those
+    weights at half resolution (chroma carries little fine detail; JPEG stores it at half
+    resolution anyway). 8/16-bit frames are never converted to float at full resolution:
+    luma and the half-size shots come from 16-bit integer arithmetic (8-bit data scaled by
+    256 first, so nothing is rounded to 8 bits). A 24 MP bracket thus costs a few
+    full-resolution passes per shot, and shots are processed in parallel threads.
     """
-    frames = _check(frames)
-    weights = np.stack([mertens_weights(f, contrast, saturation, exposedness) for f in frames])
-    if frames[0].ndim == 2:
-        return pyramid_blend(frames, weights, levels)
-    y = pyramid_blend([luminance(f) for f in frames], weights, levels)
-    weights /= weights.sum(0, keepdims=True)
-    h, w = y.shape
-    half = (max(1, w // 2), max(1, h // 2))
-    chroma = np.zeros((half[1], half[0], 2), np.float32)
-    for frame, weight in zip(frames, weights):
-        small = cv2.resize(frame, half, interpolation=cv2.INTER_AREA)
-        cbcr = rgb_to_ycbcr(small)[..., 1:]
-        chroma += cbcr * cv2.resize(weight, half, interpolation=cv2.INTER_AREA)[..., None]
-    chroma = cv2.resize(chroma, (w, h), interpolation=cv2.INTER_LINEAR)
-    return ycbcr_to_rgb(np.dstack([y, chroma]))
+    frames = _check(frames, keep_integers=True)
+    h, w = frames[0].shape[:2]
+    n_levels = _levels((h, w), levels)
+    if n_levels < 2 or min(h, w) < 4:  # too small to have a half-resolution level
+        floats = [as_float(f) for f in frames]
+        return pyramid_blend(floats, np.stack([mertens_weights(f, contrast, saturation, exposedness) for f in floats]), levels)
+    half = ((w + 1) // 2, (h + 1) // 2)  # the size pyrDown gives
+
+    def prepare(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        y, small = _luma_and_half(frame, half)
+        return y, small, mertens_weights(small, contrast, saturation, exposedness)
+
+    workers = max(1, min(len(frames), cv2.getNumThreads()))
+    with ThreadPoolExecutor(workers) as pool:  # OpenCV and large NumPy operations release the GIL
+        lumas, smalls, weights = map(list, zip(*pool.map(prepare, frames)))
+        total = sum(weights)
+        weights = [cv2.divide(wt, total) for wt in weights]
+
+        def frame_terms(y: np.ndarray, small: np.ndarray, weight: np.ndarray) -> list[np.ndarray]:
+            """This shot's weighted Laplacian pyramid of luma (the full-resolution work), and
+            its weighted half-size colour last (colour blends with the same weights)."""
+            down = cv2.pyrDown(y)
+            finest = cv2.multiply(cv2.subtract(y, cv2.pyrUp(down, dstsize=(w, h))), cv2.pyrUp(weight, dstsize=(w, h)))
+            terms = [finest, *(l * g for l, g in zip(laplacian_pyramid(down, n_levels - 1), gaussian_pyramid(weight, n_levels - 1)))]
+            return terms + ([small * weight[..., None]] if small.ndim == 3 else [])
+
+        result: list[np.ndarray] | None = None
+        for terms in pool.map(frame_terms, lumas, smalls, weights):
+            result = terms if result is None else [cv2.add(r, t, dst=r) for r, t in zip(result, terms)]
+        assert result is not None
+        del lumas, smalls
+        if frames[0].ndim == 2:
+            y = collapse(result)
+            return np.clip(y, 0.0, 1.0, out=y)
+        colour = result.pop()  # blended half-size RGB
+        y = collapse(result)
+        # RGB = fused luma + the blended colour's chroma, i.e. + (colour - luma(colour)):
+        # computed at half size, upsampled once, added in row bands by the pool.
+        out = cv2.resize(colour - luminance(colour)[..., None], (w, h), interpolation=cv2.INTER_LINEAR)
+
+        def add_luma(band: slice) -> None:
+            out[band] += y[band, :, None]
+            np.clip(out[band], 0.0, 1.0, out=out[band])
+
+        step = -(-h // workers)
+        list(pool.map(add_luma, [slice(i, min(h, i + step)) for i in range(0, h, step)]))
+    return out
+
+
+def _luma_and_half(frame: np.ndarray, half: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """BT.601 luma ``(H, W)`` and the frame at ``half`` size (area average), float32 in 0..1."""
+    if frame.dtype == np.uint8:
+        wide, scale = np.left_shift(frame, 8, dtype=np.uint16), np.float32(1 / (255 * 256))  # exact
+    elif frame.dtype == np.uint16:
+        wide, scale = frame, np.float32(1 / 65535)
+    else:
+        return luminance(frame), cv2.resize(frame, half, interpolation=cv2.INTER_AREA)
+    y = cv2.cvtColor(wide, cv2.COLOR_RGB2GRAY) if wide.ndim == 3 else wide
+    small = cv2.resize(wide, half, interpolation=cv2.INTER_AREA)
+    return np.multiply(y, scale, dtype=np.float32), np.multiply(small, scale, dtype=np.float32)
 
 
 @FUSION_METHODS.register("focus-fusion", aliases=("focus-stack",))
@@ -149,7 +203,7 @@ def focus_fusion(frames: Frames, window: int = 9, levels: int | None = None) -> 
 def pyramid_vif(frames: Frames, levels: int | None = None) -> np.ndarray:
     """Infrared + visible ``[ir, vis]``: Laplacian pyramids of the luminances, details chosen
     by larger magnitude (per pixel, per level), bases averaged; colour from the visible image."""
-    frames = [np.asarray(f, np.float32) for f in frames]
+    frames = [as_float(np.asarray(f)) for f in frames]
     if len(frames) != 2:
         raise InputMismatchError(f"pyramid-vif fuses one infrared and one visible image, got {len(frames)}")
     ir, vis = luminance(frames[0]), luminance(frames[1])

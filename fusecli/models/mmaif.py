@@ -144,11 +144,15 @@ class MMAIF(FusionModel):
         return out
 
     def routing_map(self) -> Tensor | None:
-        """Top-1 routed expert per token of the last block, ``(B, h, w)``, from the last forward."""
+        """Routed experts' gate weights per token of the last block, ``(B*h*w, E)``, from the last forward."""
         stats = self.blocks[-1].ffn.stats
         if stats is None:
             return None
-        return stats.routing.indices[:, 0]
+        return stats.routing.dense_gates()
+
+    @property
+    def expert_names(self) -> list[str]:
+        return [f"expert {i + 1}" for i in range(self.config.routed_experts)]
 
     # -- fusion -----------------------------------------------------------------------------
     def fuse(self, frames: Tensor, options: FuseOptions) -> FusionResult:
@@ -178,8 +182,9 @@ class MMAIF(FusionModel):
             fused = sample_flow(velocity, noise, options.steps, gamma=gamma, generator=options.generator, method=options.method, t_start=start)
         image = self.autoencoder.decode(fused).clamp(0, 1)
         maps = {}
-        experts = self.routing_map()
-        if experts is not None:
-            grid = experts.view(b, h // self.multiple, w // self.multiple)
-            maps["experts"] = grid
+        gates = self.routing_map()
+        if gates is not None:  # tokens cover multiple x multiple pixels each
+            m = self.multiple
+            grid = gates.view(b, h // m, w // m, -1).permute(0, 3, 1, 2)
+            maps["experts"] = grid.repeat_interleave(m, 2).repeat_interleave(m, 3)
         return FusionResult(image, maps)

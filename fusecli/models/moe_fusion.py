@@ -10,6 +10,11 @@
   concatenation of both dense features and both local outputs (64 + 64 + 16 + 16).
 * Gates see average-pooled features, so any size works and the model stays small (the
   official gates flatten a fixed 640x480 map: 97% of its 16.5 M parameters).
+* ``downscale = f > 1`` (a fusecli option, not in the paper) runs the whole network at 1/f
+  resolution on the f*f sub-pixel phases of each source (space-to-depth, as FFDNet does) and
+  puts the decoder's f*f outputs back with a pixel shuffle: nothing is thrown away, but every
+  layer touches f*f times fewer pixels. The convolutions here have 8-16 channels and are
+  memory-bound on CPUs, so this is what makes the shipped model fast.
 
 The foreground mask comes from ``FuseOptions.foreground`` (e.g. ``--boxes``) or, by default,
 :func:`fusecli.models.saliency.saliency_prior` of the first frame. For MEF/MFF the two frames
@@ -22,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .base import FuseOptions, FusionModel, FusionResult, check_frames
@@ -42,6 +48,7 @@ class MoEFusionConfig:
     global_first_kernel: int = 3  # 1 makes the full-resolution 160 -> 64 layer 9x cheaper
     gate_pool: int = 4
     noisy_gating: bool = True
+    downscale: int = 1  # space-to-depth factor: layers run at 1/downscale resolution
 
 
 def conv_relu(cin: int, cout: int, kernel: int = 3) -> nn.Sequential:
@@ -49,11 +56,11 @@ def conv_relu(cin: int, cout: int, kernel: int = 3) -> nn.Sequential:
 
 
 class DenseEncoder(nn.Module):
-    """``(B, 1, H, W)`` -> features ``(B, c, H, W)`` and dense features ``(B, 4c, H, W)``."""
+    """``(B, cin, H, W)`` -> features ``(B, c, H, W)`` and dense features ``(B, 4c, H, W)``."""
 
-    def __init__(self, c: int) -> None:
+    def __init__(self, c: int, cin: int = 1) -> None:
         super().__init__()
-        self.c1 = conv_relu(1, c)
+        self.c1 = conv_relu(cin, c)
         self.dense = nn.ModuleList(conv_relu(c * (i + 1), c) for i in range(3))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -77,15 +84,15 @@ class LocalExpert(nn.Module):
 
 
 class GlobalExpert(nn.Module):
-    """The decoder ``160 -> widths... -> 1`` with a sigmoid output in 0..1."""
+    """The decoder ``160 -> widths... -> cout`` with a sigmoid output in 0..1."""
 
-    def __init__(self, cin: int, widths: tuple[int, ...], first_kernel: int) -> None:
+    def __init__(self, cin: int, widths: tuple[int, ...], first_kernel: int, cout: int = 1) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         for i, width in enumerate(widths):
             layers.append(conv_relu(cin, width, first_kernel if i == 0 else 3))
             cin = width
-        layers += [nn.Conv2d(cin, 1, 3, padding=1), nn.Sigmoid()]
+        layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.Sigmoid()]
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -98,8 +105,11 @@ class MoEFusion(FusionModel):
 
     def __init__(self, config: MoEFusionConfig) -> None:
         super().__init__(config)
+        if config.downscale < 1:
+            raise ValueError(f"downscale must be >= 1, got {config.downscale}")
         c = config.channels
-        self.encoders = nn.ModuleList([DenseEncoder(c)] if config.shared_encoder else [DenseEncoder(c), DenseEncoder(c)])
+        phases = config.downscale**2
+        self.encoders = nn.ModuleList(DenseEncoder(c, phases) for _ in range(1 if config.shared_encoder else 2))
         half = config.local_experts // 2
 
         def local() -> ImageMoE:
@@ -108,21 +118,31 @@ class MoEFusion(FusionModel):
 
         self.local_fg, self.local_bg = local(), local()
         decoder_in = 2 * 4 * c + 2 * c
-        experts = [GlobalExpert(decoder_in, config.global_widths, config.global_first_kernel) for _ in range(config.global_experts)]
+        experts = [GlobalExpert(decoder_in, config.global_widths, config.global_first_kernel, phases) for _ in range(config.global_experts)]
         self.global_moe = ImageMoE(decoder_in, experts, config.global_top_k, pool=config.gate_pool, noisy=config.noisy_gating)
 
+    @property
+    def multiple(self) -> int:
+        return self.config.downscale
+
     def forward(self, first: Tensor, second: Tensor, foreground: Tensor) -> Tensor:
-        """Fuse two ``(B, 1, H, W)`` sources with a ``(B, 1, H, W)`` foreground mask -> ``(B, 1, H, W)``."""
-        enc_a = self.encoders[0]
-        enc_b = self.encoders[-1]
-        feat_a, dense_a = enc_a(first)
-        feat_b, dense_b = enc_b(second)
+        """Fuse two ``(B, 1, H, W)`` sources with a ``(B, 1, H, W)`` foreground mask -> ``(B, 1, H, W)``.
+
+        ``H`` and ``W`` must be multiples of ``config.downscale``.
+        """
+        f = self.config.downscale
+        if f > 1:
+            first, second = F.pixel_unshuffle(first, f), F.pixel_unshuffle(second, f)
+            foreground = F.avg_pool2d(foreground, f)
+        feat_a, dense_a = self.encoders[0](first)
+        feat_b, dense_b = self.encoders[-1](second)
         stacked = torch.stack([feat_a, feat_b], dim=1)  # (B, 2, c, H, W)
         fg = stacked * foreground[:, None]
         bg = stacked * (1 - foreground[:, None])
         local_fg = self.local_fg(fg, fg.flatten(1, 2))
         local_bg = self.local_bg(bg, bg.flatten(1, 2))
-        return self.global_moe(torch.cat([dense_a, dense_b, local_fg, local_bg], dim=1))
+        fused = self.global_moe(torch.cat([dense_a, dense_b, local_fg, local_bg], dim=1))
+        return F.pixel_shuffle(fused, f) if f > 1 else fused
 
     def gates(self) -> dict[str, Tensor]:
         """Per-image dense gate matrices ``(B, E)`` of the last forward, by MoE name."""
@@ -142,4 +162,19 @@ class MoEFusion(FusionModel):
         for i in range(1, frames.shape[1]):
             mask = foreground if foreground is not None else saliency_prior(fused if options.task == "vif" else frames[:, i])
             fused = self(fused, frames[:, i], mask)
-        return FusionResult(fused, {"foreground": mask, **{f"gates_{k}": v for k, v in self.gates().items()}})
+        gates = self.gates()
+        maps = {"foreground": mask, **{f"gates_{k}": v for k, v in gates.items()}}
+        if "local_fg" in gates and "local_bg" in gates:
+            # Which local expert shaped each pixel: the foreground mixture's gates where the
+            # mask is on, the background mixture's elsewhere (gates are per image).
+            fg = gates["local_fg"][:, :, None, None]
+            bg = gates["local_bg"][:, :, None, None]
+            maps["experts"] = torch.cat([fg * mask, bg * (1 - mask)], dim=1)
+        return FusionResult(fused, maps)
+
+    @property
+    def expert_names(self) -> list[str]:
+        """Local experts: the first half see the infrared (first) source, the second half the visible."""
+        n, half = self.config.local_experts, self.config.local_experts // 2
+        kinds = [f"{'IR' if i < half else 'VIS'} expert {i % half + 1 if i < half else i - half + 1}" for i in range(n)]
+        return [f"fg {k}" for k in kinds] + [f"bg {k}" for k in kinds]
