@@ -74,6 +74,23 @@ def test_foreground_from_boxes_and_saliency():
     assert prior[0, 0, 35, 35] > 0.9 and prior[0, 0, 5, 5] == 0
 
 
+def test_moefusion_half_resolution_variant(frames):
+    """``downscale = 2``: the layers see 2x2 space-to-depth phases (4 input channels, half the
+    size), the output is shuffled back to full size; odd sizes are padded and cropped."""
+    model = MoEFusion(MoEFusionConfig(channels=4, local_hidden=4, global_widths=(8, 4), global_first_kernel=1, downscale=2)).eval()
+    assert model.multiple == 2 and model.encoders[0].c1[0].in_channels == 4
+    seen = []
+    hook = model.encoders[0].register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].shape))
+    with torch.no_grad():
+        out = fuse_padded(model, frames, FuseOptions(task="vif"))
+    hook.remove()
+    assert seen[0][-2:] == ((H + 1) // 2, (W + 1) // 2)
+    assert out.image.shape == (2, 1, H, W) and 0 <= float(out.image.min()) and float(out.image.max()) <= 1
+    assert out.maps["experts"].shape == (2, 8, H, W)
+    with pytest.raises(ValueError, match="downscale"):
+        MoEFusion(MoEFusionConfig(downscale=0))
+
+
 @pytest.mark.parametrize("variant", ["regression", "flow"])
 def test_mmaif_any_size_range_and_routing_map(frames, variant):
     model = small_mmaif(variant).eval()

@@ -28,7 +28,7 @@ def test_round_trip_is_bit_exact_with_config_and_provenance(saved):
     assert loaded.provenance == {"steps": 12, "data": "unit test"}
     assert not loaded.training
     meta = read_metadata(path)
-    assert meta["arch"] == "moe-fusion" and meta["config"]["channels"] == 8
+    assert meta["arch"] == "moe-fusion" and meta["config"] == {**meta["config"], "channels": 12, "downscale": 2}
 
 
 def test_every_zoo_network_builds_and_round_trips(tmp_path):
