@@ -156,8 +156,8 @@ def _learned_tile(model, task: str, settings: FuseSettings, frames: list[np.ndar
     if not settings.routing:
         return image
     experts = result.maps.get("experts")
-    if experts is None:
-        experts = torch.zeros(1, 0, *y.shape)
+    if experts is None:  # not a mixture-of-experts model: no expert channels
+        return image, np.zeros((*y.shape, 0), np.float32)
     return image, experts[0].float().permute(1, 2, 0).cpu().numpy()
 
 
