@@ -66,8 +66,19 @@ def _list_metrics() -> None:
     for col in ("name", "better", "needs", "what"):
         table.add_column(col)
     for name, spec in METRICS.items():
-        table.add_row(spec.name, "higher" if spec.higher_better else "lower", spec.needs, spec.summary)
+        needs = f"{spec.needs} + weights" if spec.learned else spec.needs
+        table.add_row(spec.name, "higher" if spec.higher_better else "lower", needs, spec.summary)
     Console().print(table)
+
+
+def _parse_weights(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, Path]:
+    out = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise click.BadParameter(f"expected NAME=PATH, got {value!r}", ctx, param)
+        out[name.strip()] = Path(path)
+    return out
 
 
 @click.command("metrics", cls=GreedyOptionsCommand)
@@ -88,11 +99,14 @@ def _list_metrics() -> None:
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="With --compare: draw a bar chart per metric (PNG).")
 @click.option("--explain", metavar="PRESET", help="Show how a preset's conventions differ from the standard, then exit.")
 @click.option("--list", "list_metrics", is_flag=True, help="List the available metrics, then exit.")
+@click.option("--weights", "weight_files", multiple=True, metavar="NAME=PATH", callback=_parse_weights,
+              help="Pretrained weights of a learned metric (MUSIQ, CLIP-IQA), e.g. --weights MUSIQ=musiq_koniq.pth; "
+                   "default: looked up by file name in $FUSECLI_METRIC_WEIGHTS (~/.cache/fusecli/metrics).")
 @jobs_option
 @overwrite_option
 @pass_settings
 def command(settings: Settings, fused, sources, reference, metric_names, task, preset, per_channel, boxes, region,
-            compare, csv_path, json_path, plot, explain, list_metrics, jobs, overwrite) -> None:
+            compare, csv_path, json_path, plot, explain, list_metrics, weight_files, jobs, overwrite) -> None:
     """Score fused images with the standard fusion metrics.
 
     \b
@@ -102,6 +116,7 @@ def command(settings: Settings, fused, sources, reference, metric_names, task, p
     Compare:      fusecli metrics --compare ours/ theirs/ --sources ir/ vis/ --plot chart.png
     Reproduce:    fusecli metrics ... --preset cddfuse      (see --explain cddfuse)
     Local:        fusecli metrics ... --boxes labels/ --region both
+    Learned:      fusecli metrics --fused out/ --metrics MUSIQ,CLIP-IQA --weights MUSIQ=musiq.pth --weights CLIP-IQA=RN50.pt
 
     Defaults are the documented definitions: MI in bits, SSIM with an 11×11 Gaussian and
     L = 255, PSNR with peak 255, on 0..255 BT.601 luminance.
@@ -115,6 +130,7 @@ def command(settings: Settings, fused, sources, reference, metric_names, task, p
     from dataclasses import replace
 
     from ..metrics.conventions import get_preset
+    from ..metrics.score import prepare_learned_metrics
     from ..metrics.table import METRICS, default_metrics
 
     convention = get_preset(preset)
@@ -137,10 +153,11 @@ def command(settings: Settings, fused, sources, reference, metric_names, task, p
     if reference is not None and not metric_names:
         names += ("PSNR-ref", "SSIM-ref", "MAE")
     regions = () if boxes is None else (("fg", "bg") if region == "both" else (region,))
+    learned = prepare_learned_metrics(names, weight_files)
     method_results = {}
     for target in targets:
         method_results[target.name if compare else str(target)] = _score(
-            settings, target, sources, reference, names, convention, boxes, regions, jobs
+            settings, target, sources, reference, names, convention, boxes, regions, learned, jobs
         )
     columns = list(names) + [f"{n}@{r}" for r in regions for n in names]
     if compare:
@@ -153,13 +170,13 @@ def command(settings: Settings, fused, sources, reference, metric_names, task, p
     raise SystemExit(code)
 
 
-def _score(settings, target, sources, reference, names, convention, boxes, regions, jobs):
+def _score(settings, target, sources, reference, names, convention, boxes, regions, learned, jobs):
     from ..metrics.score import ScoreOptions, collect_items, score_items
 
     items, warnings = collect_items(target, list(sources), reference)
     for line in warnings:
         click.secho(f"warning: {line}", err=True, fg="yellow")
-    options = ScoreOptions(names, convention, boxes, regions)
+    options = ScoreOptions(names, convention, boxes, regions, learned)
     from .progress import progress_bar  # rich: imported when needed (start-up time)
 
     with progress_bar(len(items), f"scoring {target.name}", quiet=settings.quiet or len(items) < 2) as advance:

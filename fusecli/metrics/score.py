@@ -6,11 +6,12 @@ processes when ``jobs > 1``) and never stops for one bad item.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -67,11 +68,13 @@ def score_arrays(
     convention: Convention = STANDARD,
     reference: np.ndarray | None = None,
     region: np.ndarray | None = None,
+    weights: Mapping[str, Path] | None = None,
 ) -> dict[str, float]:
     """Score one fused image (float in [0, 1], gray or RGB) against its sources.
 
     ``region``: optional boolean ``(H, W)`` mask; pixels outside it are set to 0 in every
-    image before scoring (MoE-Fusion's local metrics). A metric that cannot be computed for
+    image before scoring (MoE-Fusion's local metrics). ``weights``: metric name -> weights
+    file for the learned metrics (MUSIQ, CLIP-IQA). A metric that cannot be computed for
     this input (e.g. MS-SSIM on a small image) gives NaN and a logged warning.
     """
     specs = [METRICS.get(m) for m in metrics]
@@ -89,17 +92,19 @@ def score_arrays(
         if spec.needs == "reference" and reference is None:
             raise FusecliError(f"{spec.name} needs a reference image (--reference)")
     views = _channel_views(fused, sources, reference, convention)
+    color = np.asarray(fused, dtype=np.float32)
     if region is not None:
         keep = region.astype(np.float64)
         views = [
             (f * keep, [s * keep for s in srcs], None if ref is None else ref * keep) for f, srcs, ref in views
         ]
+        color = color * (region[..., None] if color.ndim == 3 else region)
     results: dict[str, float] = {}
     for spec in specs:
         values = []
-        for f, srcs, ref in views:
+        for f, srcs, ref in views[:1] if spec.learned else views:
             try:
-                values.append(spec.compute(Inputs(f, srcs, ref), convention))
+                values.append(spec.compute(Inputs(f, srcs, ref, color, weights or {}), convention))
             except ValueError as exc:
                 log.warning("%s: %s", spec.name, exc)
                 values.append(math.nan)
@@ -126,6 +131,7 @@ class ScoreOptions:
     convention: Convention = STANDARD
     boxes: Path | None = None
     regions: tuple[str, ...] = ()  # "fg", "bg"
+    weights: Mapping[str, Path] = field(default_factory=dict)  # learned metrics' weight files
 
 
 @dataclass
@@ -146,6 +152,27 @@ def _read_sources(paths: Sequence[Path]) -> list[np.ndarray]:
     return images
 
 
+def prepare_learned_metrics(names: Iterable[str], weights: Mapping[str, Path]) -> dict[str, Path]:
+    """Find and load the weights of the learned metrics in ``names`` once, up front, so a
+    missing or wrong file is one clear error before any scoring (not one per image).
+
+    Returns metric name -> weights file for :class:`ScoreOptions`.
+    """
+    from .checkpoints import resolve_weights
+
+    learned = [spec.name for _, spec in METRICS.items() if spec.learned]
+    unknown = [k for k in weights if k.upper() not in {n.upper() for n in learned}]
+    if unknown:
+        raise FusecliError(f"--weights names a metric without weights: {', '.join(unknown)} (use {', '.join(learned)})")
+    resolved: dict[str, Path] = {}
+    for spec in (METRICS.get(n) for n in names):
+        if spec.learned:
+            impl = importlib.import_module(spec.learned)
+            resolved[spec.name] = resolve_weights(spec.name, weights, impl.FILE_NAMES, impl.WHERE)
+            impl.load(resolved[spec.name])
+    return resolved
+
+
 def score_item(item: ScoreItem, options: ScoreOptions) -> ItemResult:
     """Read and score one item; user errors become ``ItemResult.error``."""
     try:
@@ -156,7 +183,9 @@ def score_item(item: ScoreItem, options: ScoreOptions) -> ItemResult:
         if item.reference is not None:
             reference, _ = read_image(item.reference)
             reference = reference[..., :3] if reference.ndim == 3 else reference
-        scores = score_arrays(fused, sources, options.metrics, convention=options.convention, reference=reference)
+        scores = score_arrays(
+            fused, sources, options.metrics, convention=options.convention, reference=reference, weights=options.weights
+        )
         if options.boxes is not None and options.regions:
             boxes = find_boxes(options.boxes, item.fused.stem, fused.shape[1], fused.shape[0])
             if boxes is None:
@@ -165,7 +194,8 @@ def score_item(item: ScoreItem, options: ScoreOptions) -> ItemResult:
             for region in options.regions:
                 keep = mask if region == "fg" else ~mask
                 regional = score_arrays(
-                    fused, sources, options.metrics, convention=options.convention, reference=reference, region=keep
+                    fused, sources, options.metrics, convention=options.convention, reference=reference, region=keep,
+                    weights=options.weights,
                 )
                 scores.update({f"{k}@{region}": v for k, v in regional.items()})
         return ItemResult(item.name, scores)

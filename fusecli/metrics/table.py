@@ -7,9 +7,11 @@ function from ``functional``, ``gradient``, ``mef_ssim`` or ``fmi`` with the cho
 
 from __future__ import annotations
 
+import importlib
 import math
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -26,11 +28,14 @@ from .conventions import Convention
 
 @dataclass(frozen=True)
 class Inputs:
-    """Gray float64 images on 0..255 (after the convention's colour handling)."""
+    """Gray float64 images on 0..255 (after the convention's colour handling); learned metrics
+    get the fused image as it is (``fused_color``, 0..1, gray or RGB) and their weight files."""
 
     fused: np.ndarray
     sources: Sequence[np.ndarray] = ()
     reference: np.ndarray | None = None
+    fused_color: np.ndarray | None = None
+    weights: Mapping[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class MetricSpec:
     higher_better: bool
     compute: Callable[[Inputs, Convention], float]
     summary: str
+    learned: str | None = None  # module of a learned metric: scored once on the colour image, needs weights
 
     @property
     def direction(self) -> str:
@@ -229,3 +235,24 @@ def _brisque_metric(x: Inputs, c: Convention) -> float:
 @_add("PIQE", "fused", False, "perception-based image quality evaluator (Venkatanath 2015), 0..100, no reference")
 def _piqe_metric(x: Inputs, c: Convention) -> float:
     return _piqe.piqe(x.fused)
+
+
+
+def _add_learned(name: str, module: str, summary: str, aliases: tuple[str, ...] = ()) -> None:
+    """A no-reference metric with pretrained weights; ``module`` (imported on first use: torch)
+    has ``FILE_NAMES``, ``WHERE``, ``load(path)`` and ``score(image, path)``."""
+
+    def compute(x: Inputs, c: Convention) -> float:
+        from .checkpoints import resolve_weights
+
+        impl = importlib.import_module(module)
+        return impl.score(x.fused_color, resolve_weights(name, x.weights, impl.FILE_NAMES, impl.WHERE))
+
+    METRICS.register(name, MetricSpec(name, "fused", True, compute, summary, learned=module), aliases=aliases)
+
+
+_add_learned("MUSIQ", "fusecli.metrics.musiq",
+             "multi-scale image quality transformer (Ke 2021), no reference; needs --weights MUSIQ=PATH")
+_add_learned("CLIP-IQA", "fusecli.metrics.clip_iqa",
+             "CLIP antonym-prompt quality (Wang 2023), 0..1, no reference; needs --weights CLIP-IQA=PATH",
+             aliases=("CLIPIQA", "CLIPQA"))
