@@ -140,6 +140,17 @@ def test_musiq_safetensors_through_the_cli_is_deterministic(tmp_path):
     assert other["MUSIQ"] != pytest.approx(outputs[0], abs=1e-6)  # the score depends on the image
 
 
+def test_musiq_attention_in_query_chunks_equals_one_pass(monkeypatch):
+    """Large photos are attended in query chunks (memory); the result must not change."""
+    model = _tiny_musiq(2)
+    x = torch.from_numpy(_image(3)).permute(2, 0, 1)[None]
+    with torch.inference_mode():
+        whole = model(x)
+        monkeypatch.setattr(musiq, "QUERY_CHUNK", 7)
+        chunked = model(x)
+    assert torch.allclose(whole, chunked, atol=1e-6)
+
+
 def test_musiq_reads_pyiqa_style_checkpoints_without_a_config(tmp_path):
     """A ``torch.save({"params": state})`` file as pyiqa publishes: the architecture is read off the
     shapes (heads = hidden / 64; three scales = 224, 384 and the original resolution)."""

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from .checkpoints import CheckpointError, check_keys, load_state_dict
 
 FILE_NAMES = ("musiq_koniq_ckpt-e95806b9.pth", "musiq.safetensors", "musiq.pth")
+QUERY_CHUNK = 2048
 WHERE = "the KonIQ-10k MUSIQ checkpoint of pyiqa's model zoo, or Google's converted to PyTorch"
 
 
@@ -99,7 +100,11 @@ class Attention(nn.Module):
         """``x (B, N, D)``; ``key_mask (B, N)`` bool, False for padding tokens (never attended)."""
         b, n, d = x.shape
         q, k, v = (proj(x).view(b, n, self.heads, d // self.heads).transpose(1, 2) for proj in (self.query, self.key, self.value))
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :])
+        mask = key_mask[:, None, None, :]
+        # queries in chunks: the original-resolution scale of a 24 MP photo is ~23k tokens, and
+        # a full attention matrix would need ~13 GB
+        y = torch.cat([F.scaled_dot_product_attention(q[:, :, i : i + QUERY_CHUNK], k, v, attn_mask=mask)
+                       for i in range(0, n, QUERY_CHUNK)], dim=2)
         return self.out(y.transpose(1, 2).reshape(b, n, d))
 
 
