@@ -48,7 +48,7 @@ def main() -> None:
 
         def run(steps: int) -> None:
             with torch.no_grad():
-                model.fuse(frames, FuseOptions(task="vif", steps=steps, sampler="ode"))
+                model.fuse(frames, FuseOptions(task=entry.tasks[0], steps=steps, sampler="ode"))
 
         if entry.flow:
             one, five = best_time(lambda: run(1), args.repeat), best_time(lambda: run(5), args.repeat)

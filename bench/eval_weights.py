@@ -11,6 +11,10 @@ luminance with ``fusecli.metrics`` (standard convention).
   against the clean sources and against the teacher fusion of the clean frames (PSNR-ref).
 
     python bench/eval_weights.py --out bench/eval_weights.json     # ~10 min on 2 CPU cores
+    python bench/eval_weights.py --tasks mff --clean-only --out /tmp/mff.json   # one quick table
+
+``--split train`` scores the training split instead: only meaningful for a model that never saw
+those scenes (``moefusion-mff`` trains on synthetic defocus pairs, not on real MFF pairs).
 """
 
 from __future__ import annotations
@@ -45,7 +49,11 @@ CLEAN_METRICS = {
 }
 DEGRADED_METRICS = ("Qabf", "SSIM", "PSNR-ref")
 TEACHER = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
-MODELS = {"vif": ("moefusion-vif", "moefusion-vif-full", "mmaif-reg", "mmaif-flow"), "mef": ("mmaif-reg", "mmaif-flow"), "mff": ("mmaif-reg", "mmaif-flow")}
+MODELS = {
+    "vif": ("moefusion-vif", "moefusion-vif-full", "mmaif-reg", "mmaif-flow"),
+    "mef": ("mmaif-reg", "mmaif-flow"),
+    "mff": ("moefusion-mff", "mmaif-reg", "mmaif-flow"),
+}
 
 
 def learned(model, frames, task, prompt=None, steps=8):
@@ -73,12 +81,13 @@ def mean_table(rows):
 def markdown(result: dict) -> str:
     """The MODEL_CARD tables: one per task (clean) and one per task (degraded, rows = settings)."""
     lines = []
+    split = "held-out" if result.get("split", "val") == "val" else "training-split"
     for task in ("vif", "mef", "mff"):
         rows = {k.split("|")[1]: v for k, v in result["clean"].items() if k.startswith(task + "|")}
         if not rows:
             continue
         metrics = [m for m in next(iter(rows.values())) if m != "n"]
-        lines += [f"**{task.upper()}, clean held-out scenes (n = {next(iter(rows.values()))['n']})**", "",
+        lines += [f"**{task.upper()}, clean {split} scenes (n = {next(iter(rows.values()))['n']})**", "",
                   "| method | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
         lines += [f"| {name} | " + " | ".join(f"{row[m]:.4f}" for m in metrics) + " |" for name, row in rows.items()]
         lines.append("")
@@ -107,12 +116,17 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=6, help="held-out scenes per task for the degraded tables")
     parser.add_argument("--max-side", type=int, default=384)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/eval_weights.json")
+    parser.add_argument("--tasks", nargs="+", choices=("vif", "mef", "mff"), default=["vif", "mef", "mff"])
+    parser.add_argument("--clean-only", action="store_true", help="skip the degraded-input tables")
+    parser.add_argument("--split", choices=("val", "train"), default="val",
+                        help="which scenes to score (train: for models that never saw them)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     config = load_config(args.config, [f"data.max_side={args.max_side}"])
-    _, val = load_scenes(config)
+    train, val = load_scenes(config)
     models = {}
-    for name in ("moefusion-vif", "moefusion-vif-full", "mmaif-reg", "mmaif-flow"):
+    val = [s for s in (val if args.split == "val" else train) if s.task in args.tasks]
+    for name in sorted({m for t in args.tasks for m in MODELS[t]}):
         path = args.weights / f"{name}.safetensors"
         if path.is_file():
             models[name] = load_weights(path)
@@ -127,7 +141,7 @@ def main() -> None:
         for method, fused in methods.items():
             clean[f"{scene.task}|{method}"].append(score_arrays(fused, frames, CLEAN_METRICS[scene.task]))
     degraded = defaultdict(list)
-    for task in ("vif", "mef", "mff"):
+    for task in [] if args.clean_only else args.tasks:
         scenes = [s for s in val if s.task == task][: args.scenes]
         settings = [(f"n=1 {op}", {"ops": [op]}) for op in available_ops(task)] + [("n=2", {"n": 2}), ("n=3", {"n": 3})]
         for label, how in settings:
@@ -146,7 +160,8 @@ def main() -> None:
                 for method, fused in methods.items():
                     degraded[f"{task}|{label}|{method}"].append(score_arrays(fused, frames, DEGRADED_METRICS, reference=reference))
     result = {
-        "validation_scenes": {t: sum(s.task == t for s in val) for t in ("vif", "mef", "mff")},
+        "split": args.split,
+        "validation_scenes": {t: sum(s.task == t for s in val) for t in args.tasks},
         "clean": mean_table(clean),
         "degraded": mean_table(degraded),
         "seconds": round(time.perf_counter() - began, 1),

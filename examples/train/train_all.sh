@@ -11,6 +11,8 @@ export_best() { python -m fusecli models export "runs/$1/checkpoints/best.safete
   export_best moefusion-vif
   python -m fusecli -q train examples/train/moefusion-vif-full.toml $T
   export_best moefusion-vif-full
+  python -m fusecli -q train examples/train/moefusion-mff.toml $T
+  export_best moefusion-mff
 ) > runs/chain-a.log 2>&1 &
 (
   python -m fusecli -q train examples/train/autoencoder.toml $T

@@ -51,8 +51,13 @@ MOEFUSION_VIF = {"channels": 12, "global_first_kernel": 1, "global_widths": [32,
 # The same at full resolution (8-channel encoders): better scores, 2.6x slower (weights/MODEL_CARD.md).
 MOEFUSION_VIF_FULL = {"channels": 8, "global_first_kernel": 1, "global_widths": [32, 16, 8]}
 
+# Multi-focus: the same lean MoE-Fusion whose decoder outputs a soft decision map (fused =
+# w A + (1 - w) B), trained on synthetic defocus pairs with the sharp photo as target.
+MOEFUSION_MFF = {**MOEFUSION_VIF, "output": "weights"}
+
 register(ZooEntry("moefusion-vif", "learned", ("vif",), "MoE-Fusion: local (fg/bg) and global mixtures of experts", "moe-fusion", MOEFUSION_VIF))
 register(ZooEntry("moefusion-vif-full", "learned", ("vif",), "MoE-Fusion at full resolution: better scores, 2.6x slower", "moe-fusion", MOEFUSION_VIF_FULL))
+register(ZooEntry("moefusion-mff", "learned", ("mff",), "MoE-Fusion predicting a soft focus map (synthetic-defocus training): on par with focus-fusion", "moe-fusion", MOEFUSION_MFF))
 register(ZooEntry("mmaif-reg", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, regression: degraded inputs, prompts", "mmaif", {"variant": "regression"}, prompt=True))
 register(ZooEntry("mmaif-flow", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, flow matching + SDE sampler", "mmaif", {"variant": "flow"}, prompt=True, flow=True))
 register(ZooEntry("autoencoder", "component", (), "latent autoencoder used by the mmaif models", "autoencoder"))

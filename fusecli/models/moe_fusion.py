@@ -49,6 +49,10 @@ class MoEFusionConfig:
     gate_pool: int = 4
     noisy_gating: bool = True
     downscale: int = 1  # space-to-depth factor: layers run at 1/downscale resolution
+    # "image": the decoder outputs the fused image (the paper). "weights": it outputs the
+    # per-pixel weight w of the first source and fused = w A + (1 - w) B, so every output
+    # pixel is a blend of real source pixels (multi-focus: a soft decision map).
+    output: str = "image"
 
 
 def conv_relu(cin: int, cout: int, kernel: int = 3) -> nn.Sequential:
@@ -107,6 +111,8 @@ class MoEFusion(FusionModel):
         super().__init__(config)
         if config.downscale < 1:
             raise ValueError(f"downscale must be >= 1, got {config.downscale}")
+        if config.output not in ("image", "weights"):
+            raise ValueError(f"output must be 'image' or 'weights', got {config.output!r}")
         c = config.channels
         phases = config.downscale**2
         self.encoders = nn.ModuleList(DenseEncoder(c, phases) for _ in range(1 if config.shared_encoder else 2))
@@ -128,21 +134,27 @@ class MoEFusion(FusionModel):
     def forward(self, first: Tensor, second: Tensor, foreground: Tensor) -> Tensor:
         """Fuse two ``(B, 1, H, W)`` sources with a ``(B, 1, H, W)`` foreground mask -> ``(B, 1, H, W)``.
 
-        ``H`` and ``W`` must be multiples of ``config.downscale``.
+        ``H`` and ``W`` must be multiples of ``config.downscale``. With ``output = "weights"``
+        the weight map of ``first`` is kept in ``self.last_weights``.
         """
         f = self.config.downscale
+        a, b = first, second
         if f > 1:
-            first, second = F.pixel_unshuffle(first, f), F.pixel_unshuffle(second, f)
+            a, b = F.pixel_unshuffle(first, f), F.pixel_unshuffle(second, f)
             foreground = F.avg_pool2d(foreground, f)
-        feat_a, dense_a = self.encoders[0](first)
-        feat_b, dense_b = self.encoders[-1](second)
+        feat_a, dense_a = self.encoders[0](a)
+        feat_b, dense_b = self.encoders[-1](b)
         stacked = torch.stack([feat_a, feat_b], dim=1)  # (B, 2, c, H, W)
         fg = stacked * foreground[:, None]
         bg = stacked * (1 - foreground[:, None])
         local_fg = self.local_fg(fg, fg.flatten(1, 2))
         local_bg = self.local_bg(bg, bg.flatten(1, 2))
-        fused = self.global_moe(torch.cat([dense_a, dense_b, local_fg, local_bg], dim=1))
-        return F.pixel_shuffle(fused, f) if f > 1 else fused
+        out = self.global_moe(torch.cat([dense_a, dense_b, local_fg, local_bg], dim=1))
+        out = F.pixel_shuffle(out, f) if f > 1 else out
+        if self.config.output == "image":
+            return out
+        self.last_weights = out
+        return out * first + (1 - out) * second
 
     def gates(self) -> dict[str, Tensor]:
         """Per-image dense gate matrices ``(B, E)`` of the last forward, by MoE name."""
@@ -164,6 +176,8 @@ class MoEFusion(FusionModel):
             fused = self(fused, frames[:, i], mask)
         gates = self.gates()
         maps = {"foreground": mask, **{f"gates_{k}": v for k, v in gates.items()}}
+        if self.config.output == "weights":
+            maps["weights"] = self.last_weights  # of the running result, for the last pair
         if "local_fg" in gates and "local_bg" in gates:
             # Which local expert shaped each pixel: the foreground mixture's gates where the
             # mask is on, the background mixture's elsewhere (gates are per image).

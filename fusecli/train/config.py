@@ -26,6 +26,10 @@ class DataConfig:
     vif: list[str] = field(default_factory=list)  # folders with ir/ and vi/ (or vis/, visible/) pairs
     mef: list[str] = field(default_factory=list)  # folders of stacks (one sub-folder per scene)
     mff: list[str] = field(default_factory=list)  # folders with A/ and B/ pairs and/or stacks/
+    # Sharp photos (image folders or stack folders) to synthesise MFF pairs with a known
+    # all-in-focus target from (fusecli.train.synthetic_focus); used for MFF training batches.
+    focus_synthetic: list[str] = field(default_factory=list)
+    focus_synthetic_fraction: float = 1.0  # share of MFF batches that are synthetic (rest: data.mff)
     crop: int = 128
     batch: int = 8
     max_side: int = 512  # images are downscaled to this long side when loaded (memory, speed)
@@ -148,6 +152,10 @@ def check(config: TrainConfig) -> TrainConfig:
         raise ConfigError("steps and data.batch must be >= 1 and data.crop >= 16")
     if not 0 <= config.data.val_fraction < 1:
         raise ConfigError("data.val_fraction must be in [0, 1)")
+    if config.data.focus_synthetic and "mff" not in config.tasks:
+        raise ConfigError("data.focus_synthetic makes MFF pairs: add \"mff\" to tasks")
+    if not 0 <= config.data.focus_synthetic_fraction <= 1:
+        raise ConfigError("data.focus_synthetic_fraction must be in [0, 1]")
     if config.data.max_frames < 2:
         raise ConfigError("data.max_frames must be >= 2")
     from .losses import LOSS_NAMES

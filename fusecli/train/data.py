@@ -25,8 +25,9 @@ from ..color import luminance
 from ..degrade.pipeline import sample as degrade_sample
 from ..errors import EmptyInputError
 from ..io import read_stack
-from ..pairs import list_stacks, match_by_stem
+from ..pairs import list_images, list_stacks, match_by_stem
 from .config import ConfigError, TrainConfig
+from .synthetic_focus import defocus_pair, sharpest_frame
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Scene:
     task: str
     name: str
     frames: list[np.ndarray]  # (H, W) float16 in 0..1
+    synthetic: bool = False  # one sharp photo: MFF pairs are synthesised from it (synthetic_focus)
 
 
 @dataclass
@@ -114,6 +116,17 @@ def discover(task: str, folder: Path) -> list[tuple[str, list[Path]]]:
     return found
 
 
+def discover_sharp(folder: Path) -> list[tuple[str, list[Path]]]:
+    """Sharp photos for synthetic MFF pairs: each image directly in ``folder``, or, for a folder
+    of stacks (e.g. MEF scenes), each stack (its best-exposed frame is used)."""
+    if not folder.is_dir():
+        raise ConfigError(f"data folder not found: {folder}")
+    images = list_images(folder, required=False)
+    if images:
+        return [(f"{folder.name}/{p.stem}", [p]) for p in images]
+    return [(f"{folder.name}/{s.name}", list(s.frames)) for s in list_stacks(folder)]
+
+
 def is_validation(name: str, fraction: float) -> bool:
     """Scene-level split from the scene name alone (stable across machines and runs)."""
     return (zlib.crc32(name.encode("utf-8")) % 10_000) < fraction * 10_000
@@ -125,7 +138,7 @@ def load_scenes(config: TrainConfig) -> tuple[list[Scene], list[Scene]]:
     val: list[Scene] = []
     for task in config.tasks:
         folders = getattr(config.data, task)
-        if not folders:
+        if not folders and not (task == "mff" and config.data.focus_synthetic):
             raise ConfigError(f"task {task} has no data folders (data.{task} = [...])")
         for folder in folders:
             for name, paths in discover(task, config.path(folder)):
@@ -139,6 +152,16 @@ def load_scenes(config: TrainConfig) -> tuple[list[Scene], list[Scene]]:
                     continue
                 scene = Scene(task, name, frames)
                 (val if is_validation(name, config.data.val_fraction) else train).append(scene)
+    for folder in config.data.focus_synthetic:
+        for name, paths in discover_sharp(config.path(folder)):
+            if is_validation(name, config.data.val_fraction):
+                continue  # held out for whichever model validates on this scene
+            try:
+                frames = _load_luma(paths, config.data.max_side)
+            except Exception as exc:
+                log.warning("skipping %s: %s", name, exc)
+                continue
+            train.append(Scene("mff", f"synthetic:{name}", [sharpest_frame(frames)], synthetic=True))
     for task in config.tasks:
         if not any(s.task == task for s in train):
             raise EmptyInputError(f"no training scenes for task {task} (all held out or unreadable)")
@@ -186,7 +209,10 @@ def make_batch(
     fuses a fixed number of frames), per-sample crops, flips, degradations and prompts."""
     rng = np.random.default_rng([config.seed, step, rank])
     task = choose_task(config, rng)
-    pool = [s for s in scenes if s.task == task]
+    pool = [s for s in scenes if s.task == task and not s.synthetic]
+    synthetic = [s for s in scenes if s.task == task and s.synthetic]
+    if synthetic and (not pool or rng.random() < config.data.focus_synthetic_fraction):
+        return _synthetic_focus_batch(synthetic, config, step, rank)
     if task == "vif":
         n = 2
     else:
@@ -210,6 +236,19 @@ def make_batch(
     as_tensor = lambda arrays: torch.from_numpy(np.clip(np.stack(arrays), 0, 1).astype(np.float32))  # noqa: E731
     target = as_tensor(targets)[:, None] if targets else None
     return Batch(task, as_tensor(sources)[:, :, None], as_tensor(clean)[:, :, None], target, prompts)
+
+
+def _synthetic_focus_batch(scenes: Sequence[Scene], config: TrainConfig, step: int, rank: int) -> Batch:
+    """MFF pairs made from sharp photos (:mod:`.synthetic_focus`): target = the sharp crop."""
+    sources, targets = [], []
+    for k in range(config.data.batch):
+        r = np.random.default_rng([config.seed, step, rank, k])
+        sharp = _crop(scenes[int(r.integers(len(scenes)))].frames, config.data.crop, r)[0]
+        near, far, _ = defocus_pair(sharp, r)
+        sources.append(np.stack([near, far] if r.random() < 0.5 else [far, near]))
+        targets.append(sharp)
+    pairs = torch.from_numpy(np.stack(sources))[:, :, None]
+    return Batch("mff", pairs, pairs, torch.from_numpy(np.stack(targets))[:, None], [None] * len(targets))
 
 
 def _resize_long(frame: np.ndarray, size: int, multiple: int) -> np.ndarray:

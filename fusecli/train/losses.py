@@ -8,7 +8,9 @@ frame 0 infrared and frame 1 visible); masks ``(B, 1, H, W)`` in 0..1.
 * ``gradient``: MoE-Fusion §6.2 — L1 between ``|Sobel F|`` and the max of ``|Sobel S_k|``.
 * ``ssim``: 1 - the mean SSIM of F with each source (11x11 Gaussian, sigma 1.5).
 * ``mef_ssim``: 1 - MEF-SSIM (Ma et al. 2015) with Gaussian windows, differentiable.
-* ``target_l1`` / ``target_ssim``: distance to a target fused image (teacher fusion).
+* ``target_l1`` / ``target_ssim``: distance to a target fused image (teacher fusion, or
+  the sharp photo of a synthetic multi-focus pair).
+* ``target_gradient``: L1 between the Sobel magnitudes of F and of the target (edges).
 * ``latent`` / ``velocity``: MSE in the autoencoder's latent space (regression target or
   flow-matching velocity ``Z1 - Z0``).
 * ``reconstruction``: the autoencoder's L1 + gradient reconstruction loss.
@@ -137,6 +139,11 @@ def target_ssim_loss(fused: Tensor, target: Tensor) -> Tensor:
     return 1 - ssim_map(fused, target).mean()
 
 
+def target_gradient_loss(fused: Tensor, target: Tensor) -> Tensor:
+    _check_image(fused, "fused")
+    return (sobel_magnitude(fused) - sobel_magnitude(target)).abs().mean()
+
+
 def latent_loss(prediction: Tensor, target: Tensor) -> Tensor:
     """MSE in latent space: regression target or flow velocity ``Z1 - Z0``."""
     return F.mse_loss(prediction, target)
@@ -148,7 +155,7 @@ def reconstruction_loss(decoded: Tensor, image: Tensor) -> Tensor:
     return (decoded - image).abs().mean() + (sobel_magnitude(decoded) - sobel_magnitude(image)).abs().mean()
 
 
-LOSS_NAMES = ("pixel", "gradient", "ssim", "mef_ssim", "target_l1", "target_ssim", "latent", "velocity", "reconstruction", "load")
+LOSS_NAMES = ("pixel", "gradient", "ssim", "mef_ssim", "target_l1", "target_ssim", "target_gradient", "latent", "velocity", "reconstruction", "load")
 
 
 def weighted_sum(terms: dict[str, Tensor], weights: dict[str, float]) -> tuple[Tensor, dict[str, float]]:
