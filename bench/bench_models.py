@@ -4,6 +4,10 @@ Target (issue "model zoo"): each model fuses a 640x480 pair in under 1 s on this
 (the flow variant: per sampling step). Weights are the shipped ones when present, else the
 untrained default config (speed does not depend on the values).
 
+A second table times the whole ``fusecli.fuse.fuse`` call (tiling, clipping; learned networks
+and training-free methods alike) on one gray 640x480 pair per task, so a learned model can be
+compared with the training-free method it competes with.
+
 Run: python bench/bench_models.py [--threads 2] [--repeat 3]
 """
 
@@ -15,6 +19,9 @@ import time
 
 import torch
 
+import numpy as np
+
+from fusecli.fuse import fuse
 from fusecli.models.base import FuseOptions
 from fusecli.models.zoo import ZOO, build_entry
 
@@ -56,6 +63,17 @@ def main() -> None:
             print(f"| {name} | {params:,} | {one + 7 * per_step:.3f} s (8 steps) | {per_step:.3f} s |")
         else:
             print(f"| {name} | {params:,} | {best_time(lambda: run(1), args.repeat):.3f} s | - |")
+    print()
+    print("| zoo entry | task | fusecli.fuse.fuse, gray 640x480 pair |")
+    print("|---|---|---|")
+    pair = [np.asarray(f[0]) for f in frames[0].numpy()]
+    for name in ZOO:
+        entry = ZOO.get(name)
+        if not entry.tasks:
+            continue
+        task = entry.tasks[0]
+        seconds = best_time(lambda: fuse(pair, task=task, model=name, steps=8), args.repeat)
+        print(f"| {name} | {task} | {seconds:.3f} s |")
 
 
 if __name__ == "__main__":

@@ -214,6 +214,27 @@ def test_tiny_moe_fusion_run_through_the_cli_and_fuse_with_it(tmp_path, data_roo
     assert plot.exit_code == 0 and (run / "curves.png").stat().st_size > 1000
 
 
+def test_init_model_fine_tunes_a_whole_weights_file(tmp_path, data_root):
+    from fusecli.models.zoo import build, save_weights
+    from fusecli.train.loop import build_model
+
+    cfg = load_config(_config(tmp_path, data_root, MOE))
+    start = build_model(cfg)
+    with torch.no_grad():
+        for p in start.parameters():
+            p.add_(0.5)  # unlike any fresh initialisation
+    save_weights(start, tmp_path / "start.safetensors")
+    tuned = build_model(load_config(_config(tmp_path, data_root, MOE + 'init = { model = "start.safetensors" }\n')))
+    for key, value in start.state_dict().items():
+        assert torch.equal(tuned.state_dict()[key], value), key
+    save_weights(build("moe-fusion", {"channels": 6}), tmp_path / "other.safetensors")
+    with pytest.raises(ConfigError, match="channels: 6 != 4"):  # the run's model overrides do not fit
+        build_model(load_config(_config(tmp_path, data_root, MOE + 'init = { model = "other.safetensors" }\n')))
+    free = MOE.replace("model = { channels = 4, local_hidden = 4, global_widths = [8, 4], global_first_kernel = 1 }\n", "")
+    other = build_model(load_config(_config(tmp_path, data_root, free + 'init = { model = "other.safetensors" }\n')))
+    assert other.config.channels == 6  # without overrides the config comes from the weights file
+
+
 @pytest.mark.parametrize("variant,first", [("regression", "latent"), ("flow", "velocity")])
 def test_tiny_all_in_one_runs_with_degradation_and_teacher(tmp_path, data_root, variant, first):
     # the autoencoder first (as shipped), then the all-in-one model initialised from it, frozen
@@ -245,6 +266,13 @@ validation = {{ every = 2, items = 2, metric = "PSNR-ref" }}
     ae = load_weights(tmp_path / "ae/checkpoints/best.safetensors")
     for key, value in ae.state_dict().items():  # the frozen autoencoder is unchanged
         assert torch.equal(trained.autoencoder.state_dict()[key], value)
+    # fine-tuning the whole model keeps its latent calibration (not recomputed from the new data)
+    tune = body.split("init = ")[0] + f'init = {{ model = "{tmp_path / "run/checkpoints/last.safetensors"}" }}\nfreeze = ["autoencoder"]\n'
+    result = CliRunner().invoke(cli, ["-q", "train", str(_config(tmp_path, data_root, tune)), "--out", str(tmp_path / "tuned"),
+                                      "--set", "steps=1", "--set", "data.crop=24"])
+    assert result.exit_code == 0, result.output
+    tuned = load_weights(tmp_path / "tuned/checkpoints/last.safetensors")
+    assert tuned.config.autoencoder.latent_scale == trained.config.autoencoder.latent_scale != 1.0
 
 
 def test_mmaif_without_teacher_is_a_clear_error(tmp_path, data_root):

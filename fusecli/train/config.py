@@ -69,7 +69,7 @@ class TrainConfig:
     arch: str = "moe-fusion"
     model: dict[str, Any] = field(default_factory=dict)  # overrides of the architecture's config
     tasks: list[str] = field(default_factory=lambda: ["vif"])
-    init: dict[str, str] = field(default_factory=dict)  # submodule -> weights file, e.g. autoencoder
+    init: dict[str, str] = field(default_factory=dict)  # submodule (or "model": all of it) -> weights file
     freeze: list[str] = field(default_factory=list)  # submodules kept fixed, e.g. ["autoencoder"]
     teacher: dict[str, str] = field(default_factory=dict)  # task -> training-free method or weights file
     losses: dict[str, float] = field(default_factory=dict)

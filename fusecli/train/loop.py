@@ -29,7 +29,7 @@ from torch import nn
 from .. import __version__
 from ..errors import FusecliError
 from ..metrics.score import score_arrays
-from ..models.base import FuseOptions
+from ..models.base import FuseOptions, config_to_dict
 from ..models.zoo import ARCHITECTURES, build, load_weights
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ConfigError, TrainConfig
@@ -91,23 +91,58 @@ def _init_distributed() -> tuple[int, int, int]:
     return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
 
 
+WHOLE_MODEL = "model"  # ``init = { model = FILE }``: start from a complete weights file (fine-tuning)
+
+
+def _merged(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` applied key by key, nested tables merged."""
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _config_difference(have: object, need: object) -> str:
+    """The config fields that differ, ``name: have != need``, for a one-line error."""
+    def flat(d: dict, prefix: str = "") -> dict:
+        return {k2: v2 for k, v in d.items() for k2, v2 in (flat(v, f"{prefix}{k}.").items() if isinstance(v, dict) else [(prefix + k, v)])}
+
+    a, b = flat(config_to_dict(have)), flat(config_to_dict(need))
+    return ", ".join(f"{k}: {a.get(k)!r} != {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+
+
 def build_model(config: TrainConfig) -> nn.Module:
-    """The architecture with its config overrides, initialised parts loaded and frozen parts fixed."""
+    """The architecture with its config overrides, initialised parts loaded and frozen parts fixed.
+
+    ``init.model`` (fine-tuning) takes the architecture config from that weights file, with the
+    run's ``model`` overrides on top (only ones that keep every tensor's shape).
+    """
     if config.arch not in ARCHITECTURES:
         raise ConfigError(f"unknown arch {config.arch!r}; choose from {', '.join(ARCHITECTURES)}")
     if config.arch not in OBJECTIVES:
         raise ConfigError(f"no training objective for arch {config.arch!r}")
+    whole = config.init.get(WHOLE_MODEL)
+    if whole is not None and len(config.init) > 1:
+        raise ConfigError("init.model already sets every part of the model; drop the other init entries")
+    start = load_weights(config.path(whole), arch=config.arch) if whole is not None else None
     try:
-        model = build(config.arch, config.model)
+        model = build(config.arch, _merged(config_to_dict(start.config), config.model) if start is not None else config.model)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"model config: {exc}") from exc
+    if start is not None:
+        try:
+            model.load_state_dict(start.state_dict())
+        except RuntimeError:
+            raise ConfigError(f"init.model: the model overrides do not fit {whole} ({_config_difference(start.config, model.config)})") from None
     for part, path in config.init.items():
+        if part == WHOLE_MODEL:
+            continue
         target = getattr(model, part, None)
         if not isinstance(target, nn.Module):
             raise ConfigError(f"init.{part}: the model has no part {part!r}")
         loaded = load_weights(config.path(path), arch=getattr(target, "arch", None))
         if getattr(loaded, "config", None) != getattr(target, "config", None):
-            raise ConfigError(f"init.{part}: {path} has config {loaded.config}, the model needs {target.config}")
+            raise ConfigError(f"init.{part}: {path} does not fit the model ({_config_difference(loaded.config, target.config)})")
         target.load_state_dict(loaded.state_dict())
     for part in config.freeze:
         target = getattr(model, part, None)
@@ -194,7 +229,8 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, 
         raise ConfigError(f"arch {config.arch} trains against a teacher fusion: set teacher.<task> for {', '.join(config.tasks)}")
     teacher = make_teacher(teacher_spec)
     train_scenes, val_scenes = load_scenes(config)
-    objective.prepare(lambda i: make_batch(train_scenes, config, 10**9 + i, 0, teacher).to(device))
+    if WHOLE_MODEL not in config.init:  # a fine-tuned model keeps the calibration it was trained with
+        objective.prepare(lambda i: make_batch(train_scenes, config, 10**9 + i, 0, teacher).to(device))
     multiple = getattr(model, "tile_alignment", getattr(model, "factor", 1))
     val_items = validation_items(val_scenes, config, multiple, teacher) if rank == 0 else []
     optimizer = make_optimizer(model, config)
