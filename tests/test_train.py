@@ -319,3 +319,15 @@ def test_data_parallel_two_processes_on_cpu(tmp_path, data_root):
     meta = read_metadata(tmp_path / "run/checkpoints/last.safetensors")
     assert "x2 processes" in meta["provenance"]["hardware"] and meta["provenance"]["steps"] == 2
     assert [r["step"] for r in _log(tmp_path / "run") if "val" not in r] == [1, 2]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "examples/train").glob("*.toml")), ids=lambda p: p.stem)
+def test_every_example_config_loads_and_builds_its_model(path):
+    """The shipped configs stay valid as the config schema and the zoo change (their data is not needed)."""
+    from fusecli.models.zoo import ZOO, build_entry
+    from fusecli.train.loop import build_model
+
+    cfg = load_config(path)
+    model = build_model(cfg)  # also loads the shipped weights named in init
+    assert cfg.name in ZOO and model.arch == ZOO.get(cfg.name).arch
+    assert model.config == build_entry(cfg.name).config  # the example trains what the zoo ships
