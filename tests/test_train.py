@@ -273,6 +273,11 @@ validation = {{ every = 2, items = 2, metric = "PSNR-ref" }}
     assert result.exit_code == 0, result.output
     tuned = load_weights(tmp_path / "tuned/checkpoints/last.safetensors")
     assert tuned.config.autoencoder.latent_scale == trained.config.autoencoder.latent_scale != 1.0
+    # the fine-tuned file states the whole lineage: itself <- the all-in-one run <- the autoencoder run
+    lineage = tuned.provenance["initialized_from"]["model"]
+    assert (lineage["file"], lineage["steps"]) == ("last.safetensors", trained.provenance["steps"])
+    assert lineage["initialized_from"]["autoencoder"]["name"] == "tiny-ae"
+    assert lineage["initialized_from"]["autoencoder"]["steps"] == 2
 
 
 def test_mmaif_without_teacher_is_a_clear_error(tmp_path, data_root):
@@ -307,6 +312,17 @@ def test_resume_after_a_kill_replays_the_same_loss_curve(tmp_path, data_root):
     assert missing.exit_code == 2 and "nothing to resume" in missing.output
 
 
+def test_background_workers_make_the_same_batches(tmp_path, data_root):
+    # degradation + teacher in 2 worker processes must replay the in-process run exactly
+    path = _config(tmp_path, data_root, MMAIF.format(variant="regression", first="latent", ae=TINY_AE))
+    train(load_config(path, ["out='inline'", "steps=4"]))
+    train(load_config(path, ["out='workers'", "steps=4", "data.workers=2"]))
+    a, b = _log(tmp_path / "inline"), _log(tmp_path / "workers")
+    assert [r["step"] for r in a] == [r["step"] for r in b] == [1, 2, 3, 3, 4, 4]
+    assert [r.get("loss") for r in a] == pytest.approx([r.get("loss") for r in b], rel=1e-6)
+    assert [r.get("task") for r in a] == [r.get("task") for r in b]
+
+
 def test_data_parallel_two_processes_on_cpu(tmp_path, data_root):
     path = _config(tmp_path, data_root, MOE.replace("steps = 6", "steps = 2").replace("every = 3", "every = 2"))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -331,3 +347,26 @@ def test_every_example_config_loads_and_builds_its_model(path):
     model = build_model(cfg)  # also loads the shipped weights named in init
     assert cfg.name in ZOO and model.arch == ZOO.get(cfg.name).arch
     assert model.config == build_entry(cfg.name).config  # the example trains what the zoo ships
+
+
+def test_packed_data_copy_loads_the_same_scenes(tmp_path, data_root):
+    from fusecli.train.data import load_scenes
+    from fusecli.errors import FusecliError
+    from fusecli.train.pack import pack_data
+
+    path = _config(tmp_path, data_root, MMAIF.format(variant="regression", first="latent", ae=TINY_AE))
+    config = load_config(path, [f'data.focus_synthetic=["{data_root / "mef"}"]'])
+    folders, written = pack_data(config, tmp_path / "packed", "png")
+    assert set(folders) == {"vif", "mef", "mff", "focus_synthetic"} and written > 0
+    packed = load_config(path, [f"data.{k}={json.dumps(v)}" for k, v in folders.items()])
+    for original, copy in zip(load_scenes(config), load_scenes(packed)):
+        # the same names (folder/scene) and so the same validation split
+        assert [(s.task, s.name, s.synthetic) for s in original] == [(s.task, s.name, s.synthetic) for s in copy]
+        for a, b in zip(original, copy):
+            assert len(a.frames) == len(b.frames)
+            for fa, fb in zip(a.frames, b.frames):  # 8-bit PNG: within half a grey level
+                assert np.abs(fa.astype(np.float32) - fb.astype(np.float32)).max() <= 0.5 / 255 + 1e-3
+    _, jpeg_bytes = pack_data(config, tmp_path / "jpeg", "jpg")
+    assert 0 < jpeg_bytes < written
+    with pytest.raises(FusecliError, match="unknown format"):
+        pack_data(config, tmp_path / "x", "bmp")

@@ -36,6 +36,10 @@ class DataConfig:
     max_frames: int = 3  # MEF/MFF stacks: frames drawn per sample (2..max_frames)
     val_fraction: float = 0.1  # share of scenes held out (split by scene name)
     task_weights: dict[str, float] = field(default_factory=dict)  # default: equal
+    # Processes that make batches ahead of the training step (degradation and the teacher run
+    # on the CPU; a GPU step is faster than one core makes a batch). 0: in the training process.
+    # The batches are the same either way (each is a function of the seed and step alone).
+    workers: int = 0
 
 
 @dataclass

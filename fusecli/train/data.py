@@ -14,7 +14,7 @@ import logging
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -236,6 +236,43 @@ def make_batch(
     as_tensor = lambda arrays: torch.from_numpy(np.clip(np.stack(arrays), 0, 1).astype(np.float32))  # noqa: E731
     target = as_tensor(targets)[:, None] if targets else None
     return Batch(task, as_tensor(sources)[:, :, None], as_tensor(clean)[:, :, None], target, prompts)
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Batch ``start + i`` for a DataLoader's workers (a batch is a function of its step)."""
+
+    def __init__(self, scenes: Sequence[Scene], config: TrainConfig, start: int, rank: int, teacher: Teacher | None):
+        self.scenes, self.config, self.start, self.rank, self.teacher = scenes, config, start, rank, teacher
+
+    def __len__(self) -> int:
+        return max(0, self.config.steps - self.start)
+
+    def __getitem__(self, index: int) -> Batch:
+        return make_batch(self.scenes, self.config, self.start + index, self.rank, self.teacher)
+
+
+def _as_is(batch: Batch) -> Batch:
+    return batch
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)  # the workers share the cores; one thread each
+    cv2.setNumThreads(1)
+
+
+def batch_stream(
+    scenes: Sequence[Scene], config: TrainConfig, start: int, rank: int = 0, teacher: Teacher | None = None
+) -> Iterator[Batch]:
+    """The batches of steps ``start..config.steps - 1`` in order, made by ``data.workers``
+    background processes ahead of the training step (or here when it is 0)."""
+    if config.data.workers <= 0:
+        return (make_batch(scenes, config, step, rank, teacher) for step in range(start, config.steps))
+    loader = torch.utils.data.DataLoader(
+        _StepBatches(scenes, config, start, rank, teacher), batch_size=None, shuffle=False,
+        num_workers=config.data.workers, worker_init_fn=_one_thread, prefetch_factor=4,
+        collate_fn=_as_is, multiprocessing_context="spawn",  # fork can deadlock OpenCV's/OpenMP's thread pools
+    )
+    return iter(loader)
 
 
 def _synthetic_focus_batch(scenes: Sequence[Scene], config: TrainConfig, step: int, rank: int) -> Batch:

@@ -30,10 +30,10 @@ from .. import __version__
 from ..errors import FusecliError
 from ..metrics.score import score_arrays
 from ..models.base import FuseOptions, config_to_dict
-from ..models.zoo import ARCHITECTURES, build, load_weights
+from ..models.zoo import ARCHITECTURES, build, load_weights, read_metadata
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ConfigError, TrainConfig
-from .data import Batch, load_scenes, make_batch, validation_items
+from .data import Batch, batch_stream, load_scenes, make_batch, validation_items
 from .losses import weighted_sum
 from .objectives import OBJECTIVES, Objective, make_teacher
 
@@ -150,6 +150,17 @@ def build_model(config: TrainConfig) -> nn.Module:
             raise ConfigError(f"freeze: the model has no part {part!r}")
         target.requires_grad_(False)
     return model
+
+
+def init_lineage(config: TrainConfig) -> dict[str, dict]:
+    """Where each ``init`` part came from (name, steps, hardware, wall time and its own lineage),
+    so a fine-tuned file states the whole training that went into it."""
+    keep = ("name", "steps", "hardware", "wall_seconds", "seed", "initialized_from")
+    out = {}
+    for part, path in config.init.items():
+        provenance = read_metadata(config.path(path))["provenance"]
+        out[part] = {"file": Path(path).name} | {k: provenance[k] for k in keep if k in provenance}
+    return out
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
@@ -274,7 +285,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, 
         "degrade": config.degrade.enabled,
         "seed": config.seed,
         "hardware": hardware(device) + (f" x{world} processes" if world > 1 else ""),
-    }
+    } | ({"initialized_from": init_lineage(config)} if config.init else {})
     model.train()
     began = time.perf_counter()
     previous_seconds = 0.0
@@ -282,9 +293,10 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, 
         lines = [json.loads(x) for x in log_path.read_text(encoding="utf-8").splitlines() if x.strip()]
         previous_seconds = max((x.get("seconds", 0.0) for x in lines), default=0.0)
     loss_value = math.nan
+    batches = batch_stream(train_scenes, config, start, rank, teacher)
     for step in range(start, config.steps):
         torch.manual_seed(step_seed(config.seed, step, rank))
-        batch = make_batch(train_scenes, config, step, rank, teacher).to(device)
+        batch = next(batches).to(device)
         lr = learning_rate(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr

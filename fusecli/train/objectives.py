@@ -157,27 +157,35 @@ class AutoencoderObjective(Objective):
         return self.model(padded)[..., :h, :w].clamp(0, 1)
 
 
-def make_teacher(spec: dict[str, str], device: str = "cpu"):
-    """``task -> method or weights file`` -> ``teacher(task, frames) -> fused (H, W)`` (numpy, 0..1)."""
-    if not spec:
-        return None
-    from ..models.classical import FUSION_METHODS, fuse_frames
+class TeacherFusion:
+    """``teacher(task, frames) -> fused (H, W)`` (numpy, 0..1) from ``task -> method or weights
+    file``; a class (not a closure) so that spawned data workers can receive it."""
 
-    learned: dict[str, nn.Module] = {}
+    def __init__(self, spec: dict[str, str], device: str = "cpu"):
+        self.spec, self.device = dict(spec), device
+        self.learned: dict[str, nn.Module] = {}
 
-    def teacher(task: str, frames: list[np.ndarray]) -> np.ndarray:
-        name = spec.get(task)
+    def __getstate__(self) -> dict:
+        return {"spec": self.spec, "device": self.device, "learned": {}}  # models reload in the worker
+
+    def __call__(self, task: str, frames: list[np.ndarray]) -> np.ndarray:
+        from ..models.classical import FUSION_METHODS, fuse_frames
+
+        name = self.spec.get(task)
         if name is None:
             raise ValueError(f"no teacher for task {task} (config: teacher.{task})")
         if name in FUSION_METHODS:
             return fuse_frames(name, frames)
-        if name not in learned:
+        if name not in self.learned:
             from ..models.zoo import load_model
 
-            learned[name] = load_model(name, device).eval()
-        x = torch.from_numpy(np.stack(frames).astype(np.float32))[None, :, None].to(device)
+            self.learned[name] = load_model(name, self.device).eval()
+        x = torch.from_numpy(np.stack(frames).astype(np.float32))[None, :, None].to(self.device)
         with torch.no_grad():
-            out = fuse_padded(learned[name], x, FuseOptions(task=task)).image
+            out = fuse_padded(self.learned[name], x, FuseOptions(task=task)).image
         return out[0, 0].cpu().numpy()
 
-    return teacher
+
+def make_teacher(spec: dict[str, str], device: str = "cpu") -> TeacherFusion | None:
+    """The teacher fusion of ``spec`` (task -> training-free method or weights file), or None."""
+    return TeacherFusion(spec, device) if spec else None
