@@ -368,5 +368,8 @@ def test_packed_data_copy_loads_the_same_scenes(tmp_path, data_root):
                 assert np.abs(fa.astype(np.float32) - fb.astype(np.float32)).max() <= 0.5 / 255 + 1e-3
     _, jpeg_bytes = pack_data(config, tmp_path / "jpeg", "jpg")
     assert 0 < jpeg_bytes < written
+    for inside in (data_root, data_root / "vif", data_root / "vif" / "packed"):  # never over or into the data
+        with pytest.raises(FusecliError, match="overlaps the data folder"):
+            pack_data(config, inside, "png")
     with pytest.raises(FusecliError, match="unknown format"):
         pack_data(config, tmp_path / "x", "bmp")

@@ -6,8 +6,10 @@
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from fusecli.errors import FusecliError
 from fusecli.train.config import load_config
 from fusecli.train.pack import FORMATS, pack_data
 
@@ -16,6 +18,9 @@ parser.add_argument("config")
 parser.add_argument("dst")
 parser.add_argument("--format", choices=sorted(FORMATS), default="jpg")
 args = parser.parse_args()
-folders, written = pack_data(load_config(args.config), args.dst, args.format)
+try:
+    folders, written = pack_data(load_config(args.config), args.dst, args.format)
+except FusecliError as exc:
+    sys.exit(f"error: {exc}")
 print(f"wrote {written / 1e6:.1f} MB to {args.dst}; train from it with:")
 print(" ".join(f"--set 'data.{key}={json.dumps([str(Path(p).resolve()) for p in paths])}'" for key, paths in folders.items()))

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..errors import FusecliError
+from ..io import write_bytes_atomic
 from .config import TrainConfig
 from .data import _load_luma, discover, discover_sharp
 
@@ -22,11 +23,10 @@ FORMATS = {"jpg": [cv2.IMWRITE_JPEG_QUALITY, 95], "png": [cv2.IMWRITE_PNG_COMPRE
 
 
 def _write(path: Path, frame: np.ndarray, fmt: str) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
     ok, data = cv2.imencode(f".{fmt}", np.round(np.clip(frame.astype(np.float32), 0, 1) * 255).astype(np.uint8), FORMATS[fmt])
     if not ok:
         raise FusecliError(f"could not encode {path}")
-    path.write_bytes(data.tobytes())
+    write_bytes_atomic(path, data.tobytes())
     return len(data)
 
 
@@ -41,9 +41,14 @@ def pack_data(config: TrainConfig, dst: str | Path, fmt: str = "jpg") -> tuple[d
     if fmt not in FORMATS:
         raise FusecliError(f"unknown format {fmt!r}: choose from {', '.join(FORMATS)}")
     dst = Path(dst)
+    keys = [*config.tasks, "focus_synthetic"]
+    sources = [config.path(folder).resolve() for key in keys for folder in getattr(config.data, key)]
+    for src in sources:  # the copy must never write over (or into) the data it copies
+        if src.is_relative_to(dst.resolve()) or dst.resolve().is_relative_to(src):
+            raise FusecliError(f"{dst} overlaps the data folder {src}: pack into a separate folder")
     folders: dict[str, list[str]] = {}
     written = 0
-    for key in [*config.tasks, "focus_synthetic"]:
+    for key in keys:
         for folder in getattr(config.data, key):
             src = config.path(folder)
             out = dst / key / src.name
