@@ -11,22 +11,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import FusecliError
-from ..io import write_bytes_atomic
+from ..io import encode_image, image_format, write_bytes_atomic
 from .config import TrainConfig
 from .data import _load_luma, discover, discover_sharp
 
-FORMATS = {"jpg": [cv2.IMWRITE_JPEG_QUALITY, 95], "png": [cv2.IMWRITE_PNG_COMPRESSION, 9]}
+FORMATS = ("jpg", "png")
 
 
-def _write(path: Path, frame: np.ndarray, fmt: str) -> int:
-    ok, data = cv2.imencode(f".{fmt}", np.round(np.clip(frame.astype(np.float32), 0, 1) * 255).astype(np.uint8), FORMATS[fmt])
-    if not ok:
-        raise FusecliError(f"could not encode {path}")
-    write_bytes_atomic(path, data.tobytes())
+def _write(path: Path, frame: np.ndarray) -> int:
+    """8-bit file of a 0..1 frame, written atomically by fusecli's own writer; returns its size."""
+    data = encode_image(frame, image_format(path), 8)
+    write_bytes_atomic(path, data)
     return len(data)
 
 
@@ -41,10 +39,10 @@ def pack_data(config: TrainConfig, dst: str | Path, fmt: str = "jpg") -> tuple[d
     if fmt not in FORMATS:
         raise FusecliError(f"unknown format {fmt!r}: choose from {', '.join(FORMATS)}")
     dst = Path(dst)
+    root = dst.resolve()
     keys = [*config.tasks, "focus_synthetic"]
-    sources = [config.path(folder).resolve() for key in keys for folder in getattr(config.data, key)]
-    for src in sources:  # the copy must never write over (or into) the data it copies
-        if src.is_relative_to(dst.resolve()) or dst.resolve().is_relative_to(src):
+    for src in (config.path(folder).resolve() for key in keys for folder in getattr(config.data, key)):
+        if src.is_relative_to(root) or root.is_relative_to(src):  # never write over (or into) the data
             raise FusecliError(f"{dst} overlaps the data folder {src}: pack into a separate folder")
     folders: dict[str, list[str]] = {}
     written = 0
@@ -67,6 +65,6 @@ def pack_data(config: TrainConfig, dst: str | Path, fmt: str = "jpg") -> tuple[d
                     targets = [out / f"{scene}.{fmt}"]
                 else:  # a stack: one folder of numbered frames (natural order = original order)
                     targets = [out / scene / f"{i:03d}.{fmt}" for i in range(len(frames))]
-                written += sum(_write(t, f, fmt) for t, f in zip(targets, frames))
+                written += sum(_write(t, f) for t, f in zip(targets, frames))
             folders.setdefault(key, []).append(str(out))
     return folders, written
