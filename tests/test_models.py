@@ -1,5 +1,6 @@
 """Architectures: shapes at odd sizes, value ranges, gradients, prompts, determinism."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -119,6 +120,51 @@ def test_mmaif_stack_lengths_tasks_and_prompts():
         model.fuse(stack, FuseOptions(task="vif"))
     with pytest.raises(ValueError, match="multiple"):
         model.fuse(torch.rand(1, 2, 1, 30, 30), FuseOptions(task="vif"))
+
+
+BASES = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
+
+
+def test_mmaif_classical_base_is_the_residual_start_and_an_input():
+    from fusecli.models.classical import fuse_frames
+
+    torch.manual_seed(2)
+    model = MMAIF(MMAIFConfig(variant="regression", dim=32, depth=2, heads=2, window=4, adaln_rank=8,
+                              text=TextEncoderConfig(dim=32, layers=1, heads=2), base=BASES)).eval()
+    stack = torch.rand(2, 3, 1, 32, 32)
+    base = model.classical_base(stack, "mef")
+    expected = fuse_frames("exposure-fusion", list(stack[1, :, 0].numpy()))
+    np.testing.assert_allclose(base[1, 0].numpy(), expected, atol=1e-6)
+    with torch.no_grad():  # zero head, zero base input: the output is the decoded base exactly
+        out = model.fuse(stack, FuseOptions(task="mef")).image
+        decoded = model.autoencoder.decode(model.autoencoder.encode(base)).clamp(0, 1)
+        torch.testing.assert_close(out, decoded)
+        nn.init.normal_(model.base_proj.weight, std=0.1)
+        nn.init.normal_(model.head.weight, std=0.05)
+        latents = model.encode_sources(stack)
+        cond = model.condition(["mef"] * 2, [None, None])
+        with_base = model.predict(latents, [2, 2, 2], cond, base=model.autoencoder.encode(base))
+        shifted = model.predict(latents, [2, 2, 2], cond, base=model.autoencoder.encode(base) + 0.5)
+    # the base enters twice: as the residual start (+0.5 everywhere) and through base_proj (more)
+    assert not torch.allclose(shifted - with_base, torch.full_like(with_base, 0.5), atol=1e-4)
+    with pytest.raises(ValueError, match="regression variant only"):
+        MMAIF(MMAIFConfig(variant="flow", base=BASES))
+    with pytest.raises(ValueError, match="unknown task"):
+        MMAIF(MMAIFConfig(variant="regression", base={"hdr": "exposure-fusion"}))
+    with pytest.raises(ValueError, match="unknown fusion method"):
+        MMAIF(MMAIFConfig(variant="regression", base={"mef": "no-such-method"}))
+
+
+def test_mmaif_without_a_base_for_a_task_uses_the_mean_latent():
+    torch.manual_seed(3)
+    model = MMAIF(MMAIFConfig(variant="regression", dim=32, depth=2, heads=2, window=4, adaln_rank=8,
+                              text=TextEncoderConfig(dim=32, layers=1, heads=2), base={"mef": "exposure-fusion"})).eval()
+    pair = torch.rand(1, 2, 1, 32, 32)
+    assert model.classical_base(pair, "vif") is None
+    with torch.no_grad():
+        out = model.fuse(pair, FuseOptions(task="vif")).image
+        mean = model.autoencoder.decode(model.encode_sources(pair).mean(1)).clamp(0, 1)
+    torch.testing.assert_close(out, mean)
 
 
 def test_mmaif_flow_sampling_is_seeded():

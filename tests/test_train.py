@@ -235,6 +235,35 @@ def test_init_model_fine_tunes_a_whole_weights_file(tmp_path, data_root):
     assert other.config.channels == 6  # without overrides the config comes from the weights file
 
 
+def test_init_model_with_an_added_part_and_a_reset_head(tmp_path, data_root):
+    from fusecli.models.zoo import save_weights
+    from fusecli.train.loop import build_model
+
+    body = MMAIF.format(variant="regression", first="latent", ae=TINY_AE)
+    start = build_model(load_config(_config(tmp_path, data_root, body)))
+    with torch.no_grad():
+        for p in start.parameters():
+            p.add_(0.5)
+    save_weights(start, tmp_path / "start.safetensors")
+    base = 'base = { mef = "exposure-fusion" }'
+    tune = body.replace("adaln_rank = 4,", f"adaln_rank = 4, {base},") + 'init = { model = "start.safetensors" }\nreset = ["head"]\n'
+    tuned = build_model(load_config(_config(tmp_path, data_root, tune)))
+    state = tuned.state_dict()
+    assert tuned.config.base == {"mef": "exposure-fusion"}
+    assert not state["base_proj.weight"].any() and not state["head.weight"].any()  # new part and reset part: fresh (zero) init
+    for key, value in start.state_dict().items():
+        if not key.startswith("head."):
+            assert torch.equal(state[key], value), key
+    flow = build_model(load_config(_config(tmp_path, data_root, MMAIF.format(variant="flow", first="velocity", ae=TINY_AE))))
+    save_weights(flow, tmp_path / "flow.safetensors")
+    with pytest.raises(ConfigError, match="variant: 'flow' != 'regression'"):  # parts of the file would be dropped
+        build_model(load_config(_config(tmp_path, data_root, body + 'init = { model = "flow.safetensors" }\n')))
+    with pytest.raises(ConfigError, match="no part 'nope'"):
+        build_model(load_config(_config(tmp_path, data_root, body + 'init = { model = "start.safetensors" }\nreset = ["nope"]\n')))
+    with pytest.raises(ConfigError, match="no init.model"):
+        build_model(load_config(_config(tmp_path, data_root, body + 'reset = ["head"]\n')))
+
+
 @pytest.mark.parametrize("variant,first", [("regression", "latent"), ("flow", "velocity")])
 def test_tiny_all_in_one_runs_with_degradation_and_teacher(tmp_path, data_root, variant, first):
     # the autoencoder first (as shipped), then the all-in-one model initialised from it, frozen

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Train the shipped weights on this machine's 2 CPU cores (two chains in parallel, one thread
 # each) and export the best checkpoints to weights/ (float16), then the fine-tunes behind the
-# shipped all-in-one files (weights/MODEL_CARD.md): a longer CPU run of mmaif-reg and, where a
-# CUDA GPU is present, two GPU runs of each (batch 32, 6 data-making processes).
+# shipped all-in-one files (weights/MODEL_CARD.md): a longer CPU run of mmaif-reg, where a CUDA
+# GPU is present two GPU runs of each (batch 32, 6 data-making processes), and last the CPU run
+# that gives mmaif-reg its classical base.
 # Usage: bash examples/train/train_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p runs
 T="--set threads=1"
+# mmaif-reg.toml trains the shipped design (regression on a classical base); the runs before the
+# last one of the shipped chain had no base, so they override the model table back to plain regression
+NOBASE=(--set 'model={variant="regression"}')
 export_best() { python -m fusecli models export "runs/$1/checkpoints/${3:-best}.safetensors" "weights/${2:-$1}.safetensors" --half --overwrite; }
 (
   python -m fusecli -q train examples/train/moefusion-vif.toml $T
@@ -20,7 +24,7 @@ export_best() { python -m fusecli models export "runs/$1/checkpoints/${3:-best}.
 (
   python -m fusecli -q train examples/train/autoencoder.toml $T
   export_best autoencoder
-  python -m fusecli -q train examples/train/mmaif-reg.toml $T
+  python -m fusecli -q train examples/train/mmaif-reg.toml $T "${NOBASE[@]}"
   export_best mmaif-reg
   python -m fusecli -q train examples/train/mmaif-flow.toml $T
   export_best mmaif-flow
@@ -28,24 +32,32 @@ export_best() { python -m fusecli models export "runs/$1/checkpoints/${3:-best}.
 wait
 
 # mmaif-reg: 8,000 more steps on CPU from the exported model (paths below are relative to the config)
-python -m fusecli -q train examples/train/mmaif-reg.toml --set threads=2 --set out=../../runs/mmaif-reg-ft \
+python -m fusecli -q train examples/train/mmaif-reg.toml "${NOBASE[@]}" --set threads=2 --set out=../../runs/mmaif-reg-ft \
   --set 'init={model="../../weights/mmaif-reg.safetensors"}' --set steps=8000 --set optim.lr=5e-4 \
   --set optim.warmup=100 --set validation.every=1000
 export_best mmaif-reg-ft mmaif-reg
 
 if python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then
-  # gpu_tune NAME RUN INIT STEPS SEED LR: one GPU fine-tune of the all-in-one model NAME
+  # gpu_tune NAME RUN INIT STEPS SEED LR [ARGS]: one GPU fine-tune of the all-in-one model NAME
   gpu_tune() {
-    python -m fusecli -q train "examples/train/$1.toml" --set "out=../../runs/$2" --set "init={model=\"../../$3\"}" \
+    python -m fusecli -q train "examples/train/$1.toml" "${@:7}" --set "out=../../runs/$2" --set "init={model=\"../../$3\"}" \
       --set steps="$4" --set seed="$5" --set optim.lr="$6" --set data.batch=32 --set data.workers=6 --set threads=2 \
       --set validation.every=1000
   }
-  gpu_tune mmaif-reg mmaif-reg-gpu1 weights/mmaif-reg.safetensors 1500 1 5e-4 &
+  gpu_tune mmaif-reg mmaif-reg-gpu1 weights/mmaif-reg.safetensors 1500 1 5e-4 "${NOBASE[@]}" &
   gpu_tune mmaif-flow mmaif-flow-gpu1 weights/mmaif-flow.safetensors 1500 1 7e-4 &
   wait
-  gpu_tune mmaif-reg mmaif-reg-gpu2 runs/mmaif-reg-gpu1/checkpoints/best.safetensors 2700 2 2e-4 &
+  gpu_tune mmaif-reg mmaif-reg-gpu2 runs/mmaif-reg-gpu1/checkpoints/best.safetensors 2700 2 2e-4 "${NOBASE[@]}" &
   gpu_tune mmaif-flow mmaif-flow-gpu2 runs/mmaif-flow-gpu1/checkpoints/best.safetensors 2700 2 5e-4 &
   wait
   export_best mmaif-reg-gpu2 mmaif-reg
   export_best mmaif-flow-gpu2 mmaif-flow last  # its validation was still rising at the last step
 fi
+
+# mmaif-reg with its classical base (the config's model table adds it): the network now corrects
+# the training-free fusion of the (degraded) inputs instead of re-making it; fine-tuned on CPU
+# from the file above with a fresh (zero) head, so it starts exactly at the classical fusion
+python -m fusecli -q train examples/train/mmaif-reg.toml --set threads=2 --set out=../../runs/mmaif-reg-base \
+  --set 'init={model="../../weights/mmaif-reg.safetensors"}' --set 'reset=["head"]' \
+  --set steps=6000 --set optim.lr=5e-4 --set optim.warmup=100 --set validation.every=1000
+export_best mmaif-reg-base mmaif-reg

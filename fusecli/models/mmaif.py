@@ -11,8 +11,11 @@ One network fuses VIF, MEF and MFF from degraded inputs, optionally guided by a 
   timestep + task + prompt embeddings;
 * the head maps tokens back to a latent, decoded to pixels.
 
-``variant="regression"`` predicts the fused latent directly (as a residual on the mean source
-latent, no timestep); ``variant="flow"`` predicts the velocity ``v = Z1 - Z0`` of
+``variant="regression"`` predicts the fused latent directly, no timestep, as a residual on a
+base latent: the mean source latent, or (``base = {task: method}``) the latent of a
+training-free fusion of the input frames, which the network also sees as an input. With that
+base the network only has to learn what the classical method gets wrong on degraded inputs
+(restoration, global exposure), not re-learn the fusion itself. ``variant="flow"`` predicts the velocity ``v = Z1 - Z0`` of
 ``Z_t = t Z1 + (1 - t) Z0`` and is sampled with :func:`fusecli.sampling.sample_flow`.
 Cost per step: ``O(H W / (f p)^2 * window^2 * dim)`` for ``f``x autoencoder downsampling and
 ``p``x patches, linear in image area.
@@ -22,12 +25,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..sampling.flow import sample_flow
 from .autoencoder import Autoencoder, AutoencoderConfig
+from .classical import FUSION_METHODS, fuse_frames
 from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
 from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
 from .text_encoder import TextEncoder, TextEncoderConfig
@@ -49,6 +54,8 @@ class MMAIFConfig:
     top_k: int = 2
     adaln_rank: int = 32
     prompt_dropout: float = 0.2
+    # regression only: task -> training-free method whose fusion of the inputs is the residual base
+    base: dict[str, str] = field(default_factory=dict)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
 
@@ -70,12 +77,24 @@ class MMAIF(FusionModel):
         super().__init__(config)
         if config.variant not in ("flow", "regression"):
             raise ValueError(f"variant must be 'flow' or 'regression', got {config.variant!r}")
+        if config.base and config.variant != "regression":
+            raise ValueError("a classical base (config 'base') is for the regression variant only")
+        unknown = sorted(set(config.base) - set(TASKS))
+        if unknown:
+            raise ValueError(f"base: unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
+        for method in config.base.values():
+            if method not in FUSION_METHODS:  # a clear error now, not at the first fusion
+                raise ValueError(f"base: unknown fusion method {method!r}; choose from {', '.join(FUSION_METHODS.names())}")
         c, d, p = config.autoencoder.latent_channels, config.dim, config.patch
         self.autoencoder = Autoencoder(config.autoencoder)
         self.text = TextEncoder(config.text)
         self.source_proj = nn.Conv2d(c, d, p, stride=p)
         self.role = nn.Embedding(len(ROLES), d)
         self.state_proj = nn.Conv2d(c, d, p, stride=p) if config.variant == "flow" else None
+        self.base_proj = nn.Conv2d(c, d, p, stride=p) if config.base else None
+        if self.base_proj is not None:  # starts as "no extra input": fine-tunes begin where they left off
+            nn.init.zeros_(self.base_proj.weight)
+            nn.init.zeros_(self.base_proj.bias)
         self.merge = nn.Linear(3 * d if self.state_proj is not None else 2 * d, d)
         self.task = nn.Embedding(len(TASKS), d)
         self.prompt_proj = nn.Linear(config.text.dim, d)
@@ -105,6 +124,21 @@ class MMAIF(FusionModel):
         z = self.autoencoder.encode(frames.flatten(0, 1))
         return z.view(b, n, *z.shape[1:])
 
+    def classical_base(self, frames: Tensor, task: str) -> Tensor | None:
+        """The configured training-free fusion of ``(B, N, 1, H, W)`` frames, ``(B, 1, H, W)`` in 0..1
+        (None when the model has no base for ``task``: the mean source latent is used)."""
+        method = self.config.base.get(task)
+        if method is None:
+            return None
+        arrays = frames.detach().float().cpu().numpy()
+        fused = [fuse_frames(method, list(item[:, 0])) for item in arrays]
+        return torch.from_numpy(np.stack(fused)[:, None]).to(device=frames.device, dtype=frames.dtype).clamp(0, 1)
+
+    def base_latent(self, frames: Tensor, task: str) -> Tensor | None:
+        """Latent ``(B, C, h, w)`` of :meth:`classical_base` (None: no base for ``task``)."""
+        base = self.classical_base(frames, task)
+        return None if base is None else self.autoencoder.encode(base)
+
     def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:
         """Task + prompt -> ``(B, dim)``; prompts are dropped at random in training."""
         device = self.head.weight.device
@@ -120,8 +154,10 @@ class MMAIF(FusionModel):
             raise ValueError("the regression variant has no timestep")
         return self.time(sinusoidal_embedding(t * 1000.0, self.config.dim))
 
-    def predict(self, source_latents: Tensor, roles: list[int], cond: Tensor, state: Tensor | None = None) -> Tensor:
-        """Network output in latent space ``(B, C, h, w)``: velocity (flow) or fused latent (regression)."""
+    def predict(self, source_latents: Tensor, roles: list[int], cond: Tensor, state: Tensor | None = None, base: Tensor | None = None) -> Tensor:
+        """Network output in latent space ``(B, C, h, w)``: velocity (flow) or fused latent (regression).
+
+        ``base``: the :meth:`base_latent` of the sources (regression with a classical base)."""
         b, n, c, h, w = source_latents.shape
         tokens = self.source_proj(source_latents.flatten(0, 1))  # (B*N, D, h/p, w/p)
         tokens = tokens.view(b, n, *tokens.shape[1:]).permute(0, 1, 3, 4, 2)
@@ -132,6 +168,10 @@ class MMAIF(FusionModel):
                 raise ValueError("the flow variant needs the state Z_t")
             parts.insert(0, self.state_proj(state).permute(0, 2, 3, 1))
         x = self.merge(torch.cat(parts, dim=-1))
+        if base is not None:
+            if self.base_proj is None:
+                raise ValueError("this model has no classical base input")
+            x = x + self.base_proj(base).permute(0, 2, 3, 1)
         first_values = None
         for block in self.blocks:
             x, values = block(x, cond, first_values)
@@ -140,7 +180,7 @@ class MMAIF(FusionModel):
         x = self.head(modulate(self.norm_out(x), shift, scale))  # (B, h/p, w/p, C*p*p)
         out = F.pixel_shuffle(x.permute(0, 3, 1, 2), self.config.patch)
         if self.state_proj is None:
-            out = out + source_latents.mean(1)
+            out = out + (source_latents.mean(1) if base is None else base)
         return out
 
     def routing_map(self) -> Tensor | None:
@@ -166,7 +206,7 @@ class MMAIF(FusionModel):
         tasks, prompts = [options.task] * b, [options.prompt] * b
         cond = self.condition(tasks, prompts)
         if self.config.variant == "regression":
-            fused = self.predict(latents, roles, cond)
+            fused = self.predict(latents, roles, cond, base=self.base_latent(frames, options.task))
         else:
 
             def velocity(z: Tensor, t: float) -> Tensor:

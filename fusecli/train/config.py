@@ -75,6 +75,7 @@ class TrainConfig:
     tasks: list[str] = field(default_factory=lambda: ["vif"])
     init: dict[str, str] = field(default_factory=dict)  # submodule (or "model": all of it) -> weights file
     freeze: list[str] = field(default_factory=list)  # submodules kept fixed, e.g. ["autoencoder"]
+    reset: list[str] = field(default_factory=list)  # with init.model: submodules that start fresh, e.g. ["head"]
     teacher: dict[str, str] = field(default_factory=dict)  # task -> training-free method or weights file
     losses: dict[str, float] = field(default_factory=dict)
     steps: int = 1000

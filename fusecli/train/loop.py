@@ -129,11 +129,10 @@ def build_model(config: TrainConfig) -> nn.Module:
         model = build(config.arch, _merged(config_to_dict(start.config), config.model) if start is not None else config.model)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"model config: {exc}") from exc
+    if config.reset and start is None:
+        raise ConfigError("reset re-initialises parts of an init.model fine-tune; there is no init.model")
     if start is not None:
-        try:
-            model.load_state_dict(start.state_dict())
-        except RuntimeError:
-            raise ConfigError(f"init.model: the model overrides do not fit {whole} ({_config_difference(start.config, model.config)})") from None
+        _load_fine_tune_start(model, start, whole, config.reset)
     for part, path in config.init.items():
         if part == WHOLE_MODEL:
             continue
@@ -150,6 +149,27 @@ def build_model(config: TrainConfig) -> nn.Module:
             raise ConfigError(f"freeze: the model has no part {part!r}")
         target.requires_grad_(False)
     return model
+
+
+def _load_fine_tune_start(model: nn.Module, start: nn.Module, whole: str, reset: list[str]) -> None:
+    """Load ``start`` into ``model``. Parameters the overrides added (absent from ``start``) and
+    the ``reset`` parts keep their fresh initialisation; anything else that does not fit is an error."""
+    fresh = {key: value.clone() for key, value in model.state_dict().items()}
+    for part in reset:
+        if not any(key.startswith(part + ".") for key in fresh):
+            raise ConfigError(f"reset: the model has no part {part!r}")
+    added = [key for key in fresh if key not in start.state_dict()]
+    if added and config_to_dict(start.config) == config_to_dict(model.config):
+        raise ConfigError(f"init.model: {whole} lacks {added[:3]}")
+    try:
+        model.load_state_dict(start.state_dict(), strict=False)
+    except RuntimeError:
+        raise ConfigError(f"init.model: the model overrides do not fit {whole} ({_config_difference(start.config, model.config)})") from None
+    unexpected = [key for key in start.state_dict() if key not in fresh]
+    if unexpected:
+        raise ConfigError(f"init.model: the model overrides drop parts of {whole} ({', '.join(unexpected[:3])}; {_config_difference(start.config, model.config)})")
+    keep = {key: value for key, value in fresh.items() if any(key.startswith(part + ".") for part in reset)}
+    model.load_state_dict(keep, strict=False)
 
 
 def init_lineage(config: TrainConfig) -> dict[str, dict]:

@@ -89,7 +89,8 @@ class MMAIFObjective(Objective):
     """All-in-one MoE-DiT in the autoencoder's latent space.
 
     Regression: predict the teacher's fused latent from the degraded source latents (latent
-    MSE, plus pixel terms on the decoded output). Flow: ``Z_t = t Z1 + (1 - t) Z0`` with
+    MSE, plus pixel terms on the decoded output), as a residual on the model's base (the
+    classical fusion of the degraded frames when configured). Flow: ``Z_t = t Z1 + (1 - t) Z0`` with
     ``t ~ U(0, 1)`` and ``Z0 ~ N(0, I)``; the velocity target is ``Z1 - Z0``; pixel terms use the
     one-step estimate ``Z1 ~ Z_t + (1 - t) v``. MoE balance losses as ``load``.
     """
@@ -116,10 +117,11 @@ class MMAIFObjective(Objective):
         with torch.no_grad():
             latents = model.encode_sources(batch.sources)
             z1 = model.autoencoder.encode(batch.target)
+            base = model.base_latent(batch.sources, batch.task) if model.config.variant == "regression" else None
         cond = model.condition([batch.task] * b, batch.prompts)
         terms: dict[str, Tensor] = {}
         if model.config.variant == "regression":
-            prediction = model.predict(latents, roles, cond)
+            prediction = model.predict(latents, roles, cond, base=base)
             terms["latent"] = L.latent_loss(prediction, z1)
             estimate = prediction
         else:
