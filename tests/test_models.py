@@ -125,12 +125,17 @@ def test_mmaif_stack_lengths_tasks_and_prompts():
 BASES = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
 
 
+def small_regression(seed: int, **config) -> MMAIF:
+    """A small regression model as built (zero head, zero base input), with ``config`` set."""
+    torch.manual_seed(seed)
+    return MMAIF(MMAIFConfig(variant="regression", dim=32, depth=2, heads=2, window=4, adaln_rank=8,
+                             text=TextEncoderConfig(dim=32, layers=1, heads=2), **config))
+
+
 def test_mmaif_classical_base_is_the_residual_start_and_an_input():
     from fusecli.models.classical import fuse_frames
 
-    torch.manual_seed(2)
-    model = MMAIF(MMAIFConfig(variant="regression", dim=32, depth=2, heads=2, window=4, adaln_rank=8,
-                              text=TextEncoderConfig(dim=32, layers=1, heads=2), base=BASES)).eval()
+    model = small_regression(2, base=BASES).eval()
     stack = torch.rand(2, 3, 1, 32, 32)
     base = model.classical_base(stack, "mef")
     expected = fuse_frames("exposure-fusion", list(stack[1, :, 0].numpy()))
@@ -155,10 +160,43 @@ def test_mmaif_classical_base_is_the_residual_start_and_an_input():
         MMAIF(MMAIFConfig(variant="regression", base={"mef": "no-such-method"}))
 
 
+def test_mmaif_detail_gate_passes_the_bases_lost_detail():
+    model = small_regression(4, base=BASES, detail=True).eval()
+    stack = torch.rand(1, 2, 1, 32, 32)
+    base = model.classical_base(stack, "mff")
+    decoded = model.autoencoder.decode(model.autoencoder.encode(base))
+    assert (base - decoded).abs().max() > 0.05  # an untrained autoencoder loses detail
+    with torch.no_grad():
+        nn.init.constant_(model.detail_gate.proj.bias, 30.0)  # gate open: the base itself comes out
+        torch.testing.assert_close(model.fuse(stack, FuseOptions(task="mff")).image, base.clamp(0, 1), atol=1e-5, rtol=0)
+        nn.init.constant_(model.detail_gate.proj.bias, -30.0)  # gate shut: its reconstruction
+        torch.testing.assert_close(model.fuse(stack, FuseOptions(task="mff")).image, decoded.clamp(0, 1), atol=1e-5, rtol=0)
+        nn.init.normal_(model.detail_gate.proj.weight, std=1.0)  # per-token gate from the network's tokens
+        model.fuse(stack, FuseOptions(task="mff"))
+        gate = model.detail_gate.value
+    assert gate.shape == (1, 1, 4, 4) and 0 <= float(gate.min()) and float(gate.max()) <= 1
+    with pytest.raises(ValueError, match="needs a base"):
+        MMAIF(MMAIFConfig(variant="regression", detail=True))
+
+
+def test_training_objective_learns_the_detail_gate():
+    from fusecli.train.data import Batch
+    from fusecli.train.losses import weighted_sum
+    from fusecli.train.objectives import MMAIFObjective
+
+    model = small_regression(5, base=BASES, detail=True).train()
+    nn.init.normal_(model.head.weight, std=0.05)
+    clean = torch.rand(2, 2, 1, 32, 32)
+    noisy = (clean + 0.1 * torch.randn_like(clean)).clamp(0, 1)
+    target = model.classical_base(clean, "mef")
+    terms = MMAIFObjective(model)(Batch("mef", noisy, clean, target, [None, "remove the noise"]))
+    loss, _ = weighted_sum(terms, {"latent": 1.0, "target_l1": 1.0, "gradient": 1.0})
+    loss.backward()
+    assert model.detail_gate.proj.weight.grad.abs().sum() > 0 and model.base_proj.weight.grad.abs().sum() > 0
+
+
 def test_mmaif_without_a_base_for_a_task_uses_the_mean_latent():
-    torch.manual_seed(3)
-    model = MMAIF(MMAIFConfig(variant="regression", dim=32, depth=2, heads=2, window=4, adaln_rank=8,
-                              text=TextEncoderConfig(dim=32, layers=1, heads=2), base={"mef": "exposure-fusion"})).eval()
+    model = small_regression(3, base={"mef": "exposure-fusion"}).eval()
     pair = torch.rand(1, 2, 1, 32, 32)
     assert model.classical_base(pair, "vif") is None
     with torch.no_grad():

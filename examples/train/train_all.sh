@@ -2,8 +2,8 @@
 # Train the shipped weights on this machine's 2 CPU cores (two chains in parallel, one thread
 # each) and export the best checkpoints to weights/ (float16), then the fine-tunes behind the
 # shipped all-in-one files (weights/MODEL_CARD.md): a longer CPU run of mmaif-reg, where a CUDA
-# GPU is present two GPU runs of each (batch 32, 6 data-making processes), and last the CPU run
-# that gives mmaif-reg its classical base.
+# GPU is present two GPU runs of each (batch 32, 6 data-making processes), and last the CPU runs
+# that give mmaif-reg its classical base and then its detail gate.
 # Usage: bash examples/train/train_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,5 +59,11 @@ fi
 # from the file above with a fresh (zero) head, so it starts exactly at the classical fusion
 python -m fusecli -q train examples/train/mmaif-reg.toml --set threads=2 --set out=../../runs/mmaif-reg-base \
   --set 'init={model="../../weights/mmaif-reg.safetensors"}' --set 'reset=["head"]' \
+  --set 'model={variant="regression",base={vif="pyramid-vif",mef="exposure-fusion",mff="focus-fusion"}}' \
   --set steps=6000 --set optim.lr=5e-4 --set optim.warmup=100 --set validation.every=1000
 export_best mmaif-reg-base mmaif-reg
+# ... and then its detail gate (the config's model table adds it, nearly open at the start)
+python -m fusecli -q train examples/train/mmaif-reg.toml --set threads=2 --set out=../../runs/mmaif-reg-detail \
+  --set 'init={model="../../weights/mmaif-reg.safetensors"}' \
+  --set steps=2000 --set optim.lr=3e-4 --set optim.warmup=50 --set validation.every=500
+export_best mmaif-reg-detail mmaif-reg

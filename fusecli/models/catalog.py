@@ -58,8 +58,9 @@ MOEFUSION_MFF = {**MOEFUSION_VIF, "output": "weights"}
 register(ZooEntry("moefusion-vif", "learned", ("vif",), "MoE-Fusion: local (fg/bg) and global mixtures of experts", "moe-fusion", MOEFUSION_VIF))
 register(ZooEntry("moefusion-vif-full", "learned", ("vif",), "MoE-Fusion at full resolution: better scores, 2.6x slower", "moe-fusion", MOEFUSION_VIF_FULL))
 register(ZooEntry("moefusion-mff", "learned", ("mff",), "MoE-Fusion predicting a soft focus map (synthetic-defocus training): on par with focus-fusion", "moe-fusion", MOEFUSION_MFF))
-# The regression model corrects each task's training-free fusion of its inputs (its "base").
-MMAIF_REG = {"variant": "regression", "base": {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}}
+# The regression model corrects each task's training-free fusion of its inputs (its "base"), and
+# passes the base's fine detail that its autoencoder loses through a learned gate.
+MMAIF_REG = {"variant": "regression", "base": {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}, "detail": True}
 
 register(ZooEntry("mmaif-reg", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, regression on the training-free fusion: degraded inputs, prompts", "mmaif", MMAIF_REG, prompt=True))
 register(ZooEntry("mmaif-flow", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, flow matching + SDE sampler", "mmaif", {"variant": "flow"}, prompt=True, flow=True))

@@ -15,7 +15,9 @@ One network fuses VIF, MEF and MFF from degraded inputs, optionally guided by a 
 base latent: the mean source latent, or (``base = {task: method}``) the latent of a
 training-free fusion of the input frames, which the network also sees as an input. With that
 base the network only has to learn what the classical method gets wrong on degraded inputs
-(restoration, global exposure), not re-learn the fusion itself. ``variant="flow"`` predicts the velocity ``v = Z1 - Z0`` of
+(restoration, global exposure), not re-learn the fusion itself; with ``detail = True`` the
+base's fine detail that the ×4 autoencoder cannot hold is added back through a learned per-token
+gate (open for clean detail, shut for noise). ``variant="flow"`` predicts the velocity ``v = Z1 - Z0`` of
 ``Z_t = t Z1 + (1 - t) Z0`` and is sampled with :func:`fusecli.sampling.sample_flow`.
 Cost per step: ``O(H W / (f p)^2 * window^2 * dim)`` for ``f``x autoencoder downsampling and
 ``p``x patches, linear in image area.
@@ -56,6 +58,8 @@ class MMAIFConfig:
     prompt_dropout: float = 0.2
     # regression only: task -> training-free method whose fusion of the inputs is the residual base
     base: dict[str, str] = field(default_factory=dict)
+    # with a base: add back the base's fine detail the autoencoder cannot hold, per token by a learned gate
+    detail: bool = False
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
 
@@ -67,6 +71,23 @@ def source_roles(task: str, n: int) -> list[int]:
             raise ValueError(f"VIF fuses exactly 2 frames (infrared, visible), got {n}")
         return [ROLES["infrared"], ROLES["visible"]]
     return [ROLES["frame"]] * n
+
+
+class DetailGate(nn.Module):
+    """Per-token gate in 0..1 for the base's fine detail; starts nearly open (bias 3, weights 0).
+    ``value`` holds the last forward's gate, ``(B, 1, h, w)`` on the token grid."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(dim, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.constant_(self.proj.bias, 3.0)
+        self.value: Tensor | None = None
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """``(B, h, w, D)`` tokens -> gate ``(B, 1, h, w)``."""
+        self.value = torch.sigmoid(self.proj(tokens)).permute(0, 3, 1, 2)
+        return self.value
 
 
 class MMAIF(FusionModel):
@@ -82,6 +103,8 @@ class MMAIF(FusionModel):
         unknown = sorted(set(config.base) - set(TASKS))
         if unknown:
             raise ValueError(f"base: unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
+        if config.detail and not config.base:
+            raise ValueError("detail passes the classical base's fine detail through; it needs a base")
         for method in config.base.values():
             if method not in FUSION_METHODS:  # a clear error now, not at the first fusion
                 raise ValueError(f"base: unknown fusion method {method!r}; choose from {', '.join(FUSION_METHODS.names())}")
@@ -95,6 +118,7 @@ class MMAIF(FusionModel):
         if self.base_proj is not None:  # starts as "no extra input": fine-tunes begin where they left off
             nn.init.zeros_(self.base_proj.weight)
             nn.init.zeros_(self.base_proj.bias)
+        self.detail_gate = DetailGate(d) if config.detail else None
         self.merge = nn.Linear(3 * d if self.state_proj is not None else 2 * d, d)
         self.task = nn.Embedding(len(TASKS), d)
         self.prompt_proj = nn.Linear(config.text.dim, d)
@@ -134,11 +158,6 @@ class MMAIF(FusionModel):
         fused = [fuse_frames(method, list(item[:, 0])) for item in arrays]
         return torch.from_numpy(np.stack(fused)[:, None]).to(device=frames.device, dtype=frames.dtype).clamp(0, 1)
 
-    def base_latent(self, frames: Tensor, task: str) -> Tensor | None:
-        """Latent ``(B, C, h, w)`` of :meth:`classical_base` (None: no base for ``task``)."""
-        base = self.classical_base(frames, task)
-        return None if base is None else self.autoencoder.encode(base)
-
     def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:
         """Task + prompt -> ``(B, dim)``; prompts are dropped at random in training."""
         device = self.head.weight.device
@@ -157,7 +176,7 @@ class MMAIF(FusionModel):
     def predict(self, source_latents: Tensor, roles: list[int], cond: Tensor, state: Tensor | None = None, base: Tensor | None = None) -> Tensor:
         """Network output in latent space ``(B, C, h, w)``: velocity (flow) or fused latent (regression).
 
-        ``base``: the :meth:`base_latent` of the sources (regression with a classical base)."""
+        ``base``: the latent of :meth:`classical_base` (regression with a classical base)."""
         b, n, c, h, w = source_latents.shape
         tokens = self.source_proj(source_latents.flatten(0, 1))  # (B*N, D, h/p, w/p)
         tokens = tokens.view(b, n, *tokens.shape[1:]).permute(0, 1, 3, 4, 2)
@@ -176,12 +195,28 @@ class MMAIF(FusionModel):
         for block in self.blocks:
             x, values = block(x, cond, first_values)
             first_values = values if first_values is None else first_values
+        if self.detail_gate is not None:
+            self.detail_gate(x)
         shift, scale = self.adaln_out(cond)
         x = self.head(modulate(self.norm_out(x), shift, scale))  # (B, h/p, w/p, C*p*p)
         out = F.pixel_shuffle(x.permute(0, 3, 1, 2), self.config.patch)
         if self.state_proj is None:
             out = out + (source_latents.mean(1) if base is None else base)
         return out
+
+    def decode_fused(self, latent: Tensor, base_image: Tensor | None = None, base: Tensor | None = None) -> Tensor:
+        """Pixels ``(B, 1, H, W)`` of a predicted latent; with ``detail``, plus the gated detail of
+        ``base_image`` that the autoencoder loses (``base - decode(encode(base))``) — so on clean
+        inputs the output can be the classical fusion exactly, not its ×4 reconstruction.
+        ``base``: ``base_image``'s latent when already computed."""
+        image = self.autoencoder.decode(latent)
+        if self.detail_gate is None or base_image is None:
+            return image
+        if base is None:
+            base = self.autoencoder.encode(base_image)
+        lost = base_image - self.autoencoder.decode(base)
+        gate = F.interpolate(self.detail_gate.value, size=lost.shape[-2:], mode="bilinear", align_corners=False)
+        return image + gate * lost
 
     def routing_map(self) -> Tensor | None:
         """Routed experts' gate weights per token of the last block, ``(B*h*w, E)``, from the last forward."""
@@ -205,8 +240,11 @@ class MMAIF(FusionModel):
         latents = self.encode_sources(frames)
         tasks, prompts = [options.task] * b, [options.prompt] * b
         cond = self.condition(tasks, prompts)
+        base_image = base = None
         if self.config.variant == "regression":
-            fused = self.predict(latents, roles, cond, base=self.base_latent(frames, options.task))
+            base_image = self.classical_base(frames, options.task)
+            base = None if base_image is None else self.autoencoder.encode(base_image)
+            fused = self.predict(latents, roles, cond, base=base)
         else:
 
             def velocity(z: Tensor, t: float) -> Tensor:
@@ -220,7 +258,7 @@ class MMAIF(FusionModel):
                 noise = start * latents.mean(1) + (1 - start) * noise
             gamma = options.gamma if options.sampler == "sde" else 0.0
             fused = sample_flow(velocity, noise, options.steps, gamma=gamma, generator=options.generator, method=options.method, t_start=start)
-        image = self.autoencoder.decode(fused).clamp(0, 1)
+        image = self.decode_fused(fused, base_image, base).clamp(0, 1)
         maps = {}
         gates = self.routing_map()
         if gates is not None:  # tokens cover multiple x multiple pixels each

@@ -117,7 +117,8 @@ class MMAIFObjective(Objective):
         with torch.no_grad():
             latents = model.encode_sources(batch.sources)
             z1 = model.autoencoder.encode(batch.target)
-            base = model.base_latent(batch.sources, batch.task) if model.config.variant == "regression" else None
+            base_image = model.classical_base(batch.sources, batch.task) if model.config.variant == "regression" else None
+            base = None if base_image is None else model.autoencoder.encode(base_image)
         cond = model.condition([batch.task] * b, batch.prompts)
         terms: dict[str, Tensor] = {}
         if model.config.variant == "regression":
@@ -132,7 +133,7 @@ class MMAIFObjective(Objective):
             velocity = model.predict(latents, roles, cond + model.time_embedding(t), zt)
             terms["velocity"] = L.latent_loss(velocity, z1 - z0)
             estimate = zt + (1 - tt) * velocity
-        fused = model.autoencoder.decode(estimate)
+        fused = model.decode_fused(estimate, base_image if model.config.variant == "regression" else None, base)
         terms.update(_source_terms(fused, batch))
         terms["load"] = moe_losses(model)
         return terms
