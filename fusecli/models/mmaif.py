@@ -158,6 +158,11 @@ class MMAIF(FusionModel):
         fused = [fuse_frames(method, list(item[:, 0])) for item in arrays]
         return torch.from_numpy(np.stack(fused)[:, None]).to(device=frames.device, dtype=frames.dtype).clamp(0, 1)
 
+    def base_inputs(self, frames: Tensor, task: str) -> tuple[Tensor | None, Tensor | None]:
+        """:meth:`classical_base` of the frames and its latent (both None without a base for ``task``)."""
+        image = self.classical_base(frames, task)
+        return image, (None if image is None else self.autoencoder.encode(image))
+
     def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:
         """Task + prompt -> ``(B, dim)``; prompts are dropped at random in training."""
         device = self.head.weight.device
@@ -242,8 +247,7 @@ class MMAIF(FusionModel):
         cond = self.condition(tasks, prompts)
         base_image = base = None
         if self.config.variant == "regression":
-            base_image = self.classical_base(frames, options.task)
-            base = None if base_image is None else self.autoencoder.encode(base_image)
+            base_image, base = self.base_inputs(frames, options.task)
             fused = self.predict(latents, roles, cond, base=base)
         else:
 

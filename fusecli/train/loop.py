@@ -155,17 +155,18 @@ def _load_fine_tune_start(model: nn.Module, start: nn.Module, whole: str, reset:
     """Load ``start`` into ``model``. Parameters the overrides added (absent from ``start``) and
     the ``reset`` parts keep their fresh initialisation; anything else that does not fit is an error."""
     fresh = {key: value.clone() for key, value in model.state_dict().items()}
+    loaded = start.state_dict()
     for part in reset:
         if not any(key.startswith(part + ".") for key in fresh):
             raise ConfigError(f"reset: the model has no part {part!r}")
-    added = [key for key in fresh if key not in start.state_dict()]
+    added = [key for key in fresh if key not in loaded]
     if added and config_to_dict(start.config) == config_to_dict(model.config):
         raise ConfigError(f"init.model: {whole} lacks {added[:3]}")
     try:
-        model.load_state_dict(start.state_dict(), strict=False)
+        model.load_state_dict(loaded, strict=False)
     except RuntimeError:
         raise ConfigError(f"init.model: the model overrides do not fit {whole} ({_config_difference(start.config, model.config)})") from None
-    unexpected = [key for key in start.state_dict() if key not in fresh]
+    unexpected = [key for key in loaded if key not in fresh]
     if unexpected:
         raise ConfigError(f"init.model: the model overrides drop parts of {whole} ({', '.join(unexpected[:3])}; {_config_difference(start.config, model.config)})")
     keep = {key: value for key, value in fresh.items() if any(key.startswith(part + ".") for part in reset)}

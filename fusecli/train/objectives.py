@@ -117,8 +117,7 @@ class MMAIFObjective(Objective):
         with torch.no_grad():
             latents = model.encode_sources(batch.sources)
             z1 = model.autoencoder.encode(batch.target)
-            base_image = model.classical_base(batch.sources, batch.task) if model.config.variant == "regression" else None
-            base = None if base_image is None else model.autoencoder.encode(base_image)
+            base_image, base = model.base_inputs(batch.sources, batch.task) if model.config.variant == "regression" else (None, None)
         cond = model.condition([batch.task] * b, batch.prompts)
         terms: dict[str, Tensor] = {}
         if model.config.variant == "regression":
@@ -133,7 +132,7 @@ class MMAIFObjective(Objective):
             velocity = model.predict(latents, roles, cond + model.time_embedding(t), zt)
             terms["velocity"] = L.latent_loss(velocity, z1 - z0)
             estimate = zt + (1 - tt) * velocity
-        fused = model.decode_fused(estimate, base_image if model.config.variant == "regression" else None, base)
+        fused = model.decode_fused(estimate, base_image, base)
         terms.update(_source_terms(fused, batch))
         terms["load"] = moe_losses(model)
         return terms
