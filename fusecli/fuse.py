@@ -130,8 +130,9 @@ def blend_chroma(frames: Sequence[np.ndarray]) -> np.ndarray | None:
     return (chroma * weight).sum(0) / weight.sum(0)
 
 
-def _learned_tile(model, task: str, settings: FuseSettings, frames: list[np.ndarray], where: tuple[slice, slice]):
-    """Fused tile, or ``(fused, (H, W, E) expert weights)`` with ``settings.routing``."""
+def _learned_tile(model, task: str, settings: FuseSettings, levels: int, frames: list[np.ndarray], where: tuple[slice, slice]):
+    """Fused tile, or ``(fused, (H, W, E) expert weights)`` with ``settings.routing``; ``levels``:
+    the whole image's pyramid levels, for a model whose base is a classical fusion."""
     import torch
 
     from .models.base import FuseOptions, fuse_padded
@@ -144,7 +145,7 @@ def _learned_tile(model, task: str, settings: FuseSettings, frames: list[np.ndar
     if settings.foreground is not None:
         foreground = torch.from_numpy(np.ascontiguousarray(settings.foreground[where], np.float32))[None, None].to(device)
     generator = torch.Generator(device=device).manual_seed(settings.seed + 7919 * where[0].start + where[1].start)
-    options = FuseOptions(task=task, prompt=settings.prompt, steps=settings.steps, sampler=settings.sampler, gamma=settings.gamma, generator=generator, foreground=foreground)
+    options = FuseOptions(task=task, prompt=settings.prompt, steps=settings.steps, sampler=settings.sampler, gamma=settings.gamma, generator=generator, foreground=foreground, levels=levels)
     with torch.inference_mode():
         result = fuse_padded(model, x, options)
     y = result.image[0, 0].float().cpu().numpy()
@@ -223,7 +224,7 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
         if settings.prompt and entry is not None and not entry.prompt:
             notes.append(f"warning: model {name} takes no prompt; ignored")
         model = _cached_model(name, resolve_device(settings.device))
-        work = functools.partial(_learned_tile, model, task, settings)
+        work = functools.partial(_learned_tile, model, task, settings, pyramid_levels(frames[0].shape[:2]))
         image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
         if settings.routing:
             image, experts = image

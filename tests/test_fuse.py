@@ -105,6 +105,20 @@ def test_learned_models_through_the_cli(weights, vif_pair, bracket, focus_pair, 
     assert read_image(tmp_path / "map.png")[0].shape == (72, 2 * 96, 3)
 
 
+def test_tiles_of_a_learned_model_get_the_whole_images_pyramid_levels(weights, scene, monkeypatch):
+    """mmaif-reg's classical base in every tile uses the levels of the whole image, as the
+    training-free methods' tiles do, not each tile's own."""
+    import fusecli.models.base as base
+    from fusecli.models.classical import pyramid_levels
+
+    seen = []
+    original = base.fuse_padded
+    monkeypatch.setattr(base, "fuse_padded", lambda model, x, options: seen.append(options.levels) or original(model, x, options))
+    scene = np.clip(cv2.resize(scene, (160, 128)), 0, 1)
+    fuse([scene * 0.5, np.clip(scene * 1.6, 0, 1)], task="mef", model=str(weights["mmaif-reg"]), tile=64, overlap=32)
+    assert len(seen) > 1 and set(seen) == {pyramid_levels((128, 160))} != {pyramid_levels((64, 64))}
+
+
 @pytest.mark.parametrize("name,task,experts", [("moefusion-vif", "vif", 8), ("mmaif-reg", "mef", 4)])
 def test_expert_weights_for_the_routing_map(weights, scene, rng, name, task, experts):
     """Per-pixel expert weights are a convex combination, the same tiled and untiled."""

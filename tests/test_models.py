@@ -179,6 +179,22 @@ def test_mmaif_detail_gate_passes_the_bases_lost_detail():
         MMAIF(MMAIFConfig(variant="regression", detail=True))
 
 
+def test_padding_keeps_the_classical_bases_pyramid_levels():
+    """A 63-row image is padded to 64 rows, which would add a pyramid level to the base (and
+    change the whole fusion); the base keeps the levels of the unpadded image."""
+    from fusecli.models.classical import exposure_fusion, pyramid_levels
+
+    model = small_regression(4, base=BASES, detail=True).eval()
+    with torch.no_grad():
+        nn.init.constant_(model.detail_gate.proj.bias, 30.0)  # gate open: the output is the base exactly
+        stack = torch.rand(1, 2, 1, 63, 64, generator=torch.Generator().manual_seed(1))
+        out = fuse_padded(model, stack, FuseOptions(task="mef")).image[0, 0].numpy()
+    assert (pyramid_levels((63, 64)), pyramid_levels((64, 64))) == (2, 3)
+    padded = [np.pad(f[0].numpy(), ((0, 1), (0, 0)), mode="edge") for f in stack[0]]
+    np.testing.assert_allclose(out, exposure_fusion(padded, levels=2)[:63], atol=1e-5)
+    assert np.abs(out - exposure_fusion(padded)[:63]).max() > 0.01  # what the padded size alone would give
+
+
 def test_training_objective_learns_the_detail_gate():
     from fusecli.train.data import Batch
     from fusecli.train.losses import weighted_sum

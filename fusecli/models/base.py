@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .catalog import TASKS  # noqa: F401  (re-exported)
+from .classical import pyramid_levels
 
 
 @dataclass
@@ -35,6 +36,9 @@ class FuseOptions:
     bridge: float = 0.0  # > 0: start the flow from a noised blend of the sources at this t
     generator: torch.Generator | None = None
     foreground: Tensor | None = None  # (B, 1, H, W) soft foreground mask for MoE-Fusion
+    # pyramid levels of a classical base (mmaif-reg); None: from the frames' size. Set from the
+    # size before padding (or the whole image's, for a tile): one padded row can add a level
+    levels: int | None = None
 
 
 @dataclass
@@ -116,6 +120,8 @@ def fuse_padded(model: FusionModel, frames: Tensor, options: FuseOptions) -> Fus
         padded = F.pad(frames.reshape(b * n, c, h, w), (0, pw, 0, ph), mode="replicate").view(b, n, c, h + ph, w + pw)
         if options.foreground is not None:
             options = dataclasses.replace(options, foreground=F.pad(options.foreground, (0, pw, 0, ph), mode="replicate"))
+        if options.levels is None:
+            options = dataclasses.replace(options, levels=pyramid_levels((h, w)))
     result = model.fuse(padded, options)
     maps = {k: (v[..., :h, :w] if v.ndim >= 3 and v.shape[-2:] == (h + ph, w + pw) else v) for k, v in result.maps.items()}
     return FusionResult(result.image[..., :h, :w], maps)

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from ..sampling.flow import sample_flow
 from .autoencoder import Autoencoder, AutoencoderConfig
-from .classical import FUSION_METHODS, fuse_frames
+from .classical import FUSION_METHODS
 from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
 from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
 from .text_encoder import TextEncoder, TextEncoderConfig
@@ -148,19 +148,20 @@ class MMAIF(FusionModel):
         z = self.autoencoder.encode(frames.flatten(0, 1))
         return z.view(b, n, *z.shape[1:])
 
-    def classical_base(self, frames: Tensor, task: str) -> Tensor | None:
+    def classical_base(self, frames: Tensor, task: str, levels: int | None = None) -> Tensor | None:
         """The configured training-free fusion of ``(B, N, 1, H, W)`` frames, ``(B, 1, H, W)`` in 0..1
-        (None when the model has no base for ``task``: the mean source latent is used)."""
+        (None when the model has no base for ``task``: the mean source latent is used).
+        ``levels``: its pyramid levels (default: from the frames' size)."""
         method = self.config.base.get(task)
         if method is None:
             return None
         arrays = frames.detach().float().cpu().numpy()
-        fused = [fuse_frames(method, list(item[:, 0])) for item in arrays]
+        fused = [FUSION_METHODS.get(method)(list(item[:, 0]), levels=levels) for item in arrays]
         return torch.from_numpy(np.stack(fused)[:, None]).to(device=frames.device, dtype=frames.dtype).clamp(0, 1)
 
-    def base_inputs(self, frames: Tensor, task: str) -> tuple[Tensor | None, Tensor | None]:
+    def base_inputs(self, frames: Tensor, task: str, levels: int | None = None) -> tuple[Tensor | None, Tensor | None]:
         """:meth:`classical_base` of the frames and its latent (both None without a base for ``task``)."""
-        image = self.classical_base(frames, task)
+        image = self.classical_base(frames, task, levels)
         return image, (None if image is None else self.autoencoder.encode(image))
 
     def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:
@@ -247,7 +248,7 @@ class MMAIF(FusionModel):
         cond = self.condition(tasks, prompts)
         base_image = base = None
         if self.config.variant == "regression":
-            base_image, base = self.base_inputs(frames, options.task)
+            base_image, base = self.base_inputs(frames, options.task, options.levels)
             fused = self.predict(latents, roles, cond, base=base)
         else:
 
