@@ -246,9 +246,8 @@ class MMAIF(FusionModel):
         latents = self.encode_sources(frames)
         tasks, prompts = [options.task] * b, [options.prompt] * b
         cond = self.condition(tasks, prompts)
-        base_image = base = None
+        base_image, base = self.base_inputs(frames, options.task, options.levels)  # (None, None) without a base
         if self.config.variant == "regression":
-            base_image, base = self.base_inputs(frames, options.task, options.levels)
             fused = self.predict(latents, roles, cond, base=base)
         else:
 

@@ -154,11 +154,12 @@ def build_model(config: TrainConfig) -> nn.Module:
 def _load_fine_tune_start(model: nn.Module, start: nn.Module, whole: str, reset: list[str]) -> None:
     """Load ``start`` into ``model``. Parameters the overrides added (absent from ``start``) and
     the ``reset`` parts keep their fresh initialisation; anything else that does not fit is an error."""
-    fresh = {key: value.clone() for key, value in model.state_dict().items()}
+    fresh = model.state_dict()
     loaded = start.state_dict()
     for part in reset:
         if not any(key.startswith(part + ".") for key in fresh):
             raise ConfigError(f"reset: the model has no part {part!r}")
+    keep = {key: value.clone() for key, value in fresh.items() if any(key.startswith(part + ".") for part in reset)}
     added = [key for key in fresh if key not in loaded]
     if added and config_to_dict(start.config) == config_to_dict(model.config):
         raise ConfigError(f"init.model: {whole} lacks {added[:3]}")
@@ -169,7 +170,6 @@ def _load_fine_tune_start(model: nn.Module, start: nn.Module, whole: str, reset:
     unexpected = [key for key in loaded if key not in fresh]
     if unexpected:
         raise ConfigError(f"init.model: the model overrides drop parts of {whole} ({', '.join(unexpected[:3])}; {_config_difference(start.config, model.config)})")
-    keep = {key: value for key, value in fresh.items() if any(key.startswith(part + ".") for part in reset)}
     model.load_state_dict(keep, strict=False)
 
 

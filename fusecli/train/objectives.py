@@ -117,7 +117,7 @@ class MMAIFObjective(Objective):
         with torch.no_grad():
             latents = model.encode_sources(batch.sources)
             z1 = model.autoencoder.encode(batch.target)
-            base_image, base = model.base_inputs(batch.sources, batch.task) if model.config.variant == "regression" else (None, None)
+            base_image, base = model.base_inputs(batch.sources, batch.task)  # (None, None) without a base
         cond = model.condition([batch.task] * b, batch.prompts)
         terms: dict[str, Tensor] = {}
         if model.config.variant == "regression":
