@@ -6,7 +6,8 @@ untrained default config (speed does not depend on the values).
 
 A second table times the whole ``fusecli.fuse.fuse`` call (tiling, clipping; learned networks
 and training-free methods alike) on one gray 640x480 pair per task, so a learned model can be
-compared with the training-free method it competes with.
+compared with the training-free method it competes with. A third times ``mmaif-reg`` with
+prompts that make it restore its classical base first (``fusecli.restore``), per task.
 
 Run: python bench/bench_models.py [--threads 2] [--repeat 3]
 """
@@ -24,6 +25,17 @@ import numpy as np
 from fusecli.fuse import fuse
 from fusecli.models.base import FuseOptions
 from fusecli.models.zoo import ZOO, build_entry
+
+
+# prompts for the third table: none, then one per restoration the shipped mmaif-reg runs
+PROMPTS = [
+    ("vif", ""),
+    ("vif", "remove the noise"),
+    ("vif", "remove the JPEG artifacts"),
+    ("vif", "fix the stripes in the infrared image"),
+    ("mef", "remove the haze"),
+    ("mff", "increase the contrast"),
+]
 
 
 def best_time(fn, repeat: int) -> float:
@@ -74,6 +86,14 @@ def main() -> None:
         task = entry.tasks[0]
         seconds = best_time(lambda: fuse(pair, task=task, model=name, steps=8), args.repeat)
         print(f"| {name} | {task} | {seconds:.3f} s |")
+    print()
+    print("| mmaif-reg, prompt | task | restorations | fusecli.fuse.fuse, gray 640x480 pair |")
+    print("|---|---|---|---|")
+    model = build_entry("mmaif-reg").eval()
+    for task, prompt in PROMPTS:
+        restorations = ", ".join(model.base_restorations(task, prompt)) or "none"
+        seconds = best_time(lambda: fuse(pair, task=task, model="mmaif-reg", prompt=prompt or None), args.repeat)
+        print(f"| {prompt or '(none)'} | {task} | {restorations} | {seconds:.3f} s |")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ luminance with ``fusecli.metrics`` (standard convention).
 * clean: each model against the task's training-free method on its task's metrics;
 * degraded (``fusecli.degrade``, fixed seeds): per degradation family (n = 1, heavy) and for
   n = 2, 3 (mild, random families): the all-in-one models with and without the prompt against
-  oracle classical restoration (bench/classical_restore.py) + the training-free fusion, scored
+  oracle classical restoration (fusecli.restore) + the training-free fusion, scored
   against the clean sources and against the teacher fusion of the clean frames (PSNR-ref).
 
     python bench/eval_weights.py --out bench/eval_weights.json     # ~10 min on 2 CPU cores
@@ -30,17 +30,14 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from classical_restore import restore  # noqa: E402
-
-from fusecli.degrade.pipeline import available_ops, sample  # noqa: E402
-from fusecli.metrics.score import score_arrays  # noqa: E402
-from fusecli.models.base import FuseOptions, fuse_padded  # noqa: E402
-from fusecli.models.classical import fuse_frames  # noqa: E402
-from fusecli.models.zoo import load_weights  # noqa: E402
-from fusecli.train import load_config  # noqa: E402
-from fusecli.train.data import load_scenes  # noqa: E402
+from fusecli.degrade.pipeline import available_ops, sample
+from fusecli.metrics.score import score_arrays
+from fusecli.models.base import FuseOptions, fuse_padded
+from fusecli.models.classical import fuse_frames
+from fusecli.models.zoo import load_weights
+from fusecli.restore import restore
+from fusecli.train import load_config
+from fusecli.train.data import load_scenes
 
 CLEAN_METRICS = {
     "vif": ("MI", "VIF", "Qabf", "SSIM", "Qcb", "Nabf"),

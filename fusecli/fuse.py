@@ -31,6 +31,7 @@ from .errors import InputMismatchError, UnknownNameError
 from .io import ImageMeta, as_float, check_output_free, output_meta, read_image, read_stack, write_image
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
+from .restore import restoration_stats
 from .tiling import run_tiled
 
 log = logging.getLogger(__name__)
@@ -130,9 +131,10 @@ def blend_chroma(frames: Sequence[np.ndarray]) -> np.ndarray | None:
     return (chroma * weight).sum(0) / weight.sum(0)
 
 
-def _learned_tile(model, task: str, settings: FuseSettings, levels: int, frames: list[np.ndarray], where: tuple[slice, slice]):
-    """Fused tile, or ``(fused, (H, W, E) expert weights)`` with ``settings.routing``; ``levels``:
-    the whole image's pyramid levels, for a model whose base is a classical fusion."""
+def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: list | None, frames: list[np.ndarray], where: tuple[slice, slice]):
+    """Fused tile, or ``(fused, (H, W, E) expert weights)`` with ``settings.routing``; ``levels`` and
+    ``stats``: the whole image's pyramid levels and restoration statistics, for a model whose base
+    is a classical fusion (of restored frames)."""
     import torch
 
     from .models.base import FuseOptions, fuse_padded
@@ -145,7 +147,7 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, frames:
     if settings.foreground is not None:
         foreground = torch.from_numpy(np.ascontiguousarray(settings.foreground[where], np.float32))[None, None].to(device)
     generator = torch.Generator(device=device).manual_seed(settings.seed + 7919 * where[0].start + where[1].start)
-    options = FuseOptions(task=task, prompt=settings.prompt, steps=settings.steps, sampler=settings.sampler, gamma=settings.gamma, generator=generator, foreground=foreground, levels=levels)
+    options = FuseOptions(task=task, prompt=settings.prompt, steps=settings.steps, sampler=settings.sampler, gamma=settings.gamma, generator=generator, foreground=foreground, levels=levels, restore_stats=stats)
     with torch.inference_mode():
         result = fuse_padded(model, x, options)
     y = result.image[0, 0].float().cpu().numpy()
@@ -224,7 +226,12 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
         if settings.prompt and entry is not None and not entry.prompt:
             notes.append(f"warning: model {name} takes no prompt; ignored")
         model = _cached_model(name, resolve_device(settings.device))
-        work = functools.partial(_learned_tile, model, task, settings, pyramid_levels(frames[0].shape[:2]))
+        stats = None
+        restorations = model.base_restorations(task, settings.prompt) if hasattr(model, "base_restorations") else []
+        if restorations:
+            notes.append("the prompt asks for " + ", ".join(restorations) + ": restored before the model's classical base")
+            stats = [restoration_stats(luminance(as_float(f))) for f in frames]
+        work = functools.partial(_learned_tile, model, task, settings, pyramid_levels(frames[0].shape[:2]), stats)
         image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
         if settings.routing:
             image, experts = image

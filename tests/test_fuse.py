@@ -119,6 +119,30 @@ def test_tiles_of_a_learned_model_get_the_whole_images_pyramid_levels(weights, s
     assert len(seen) > 1 and set(seen) == {pyramid_levels((128, 160))} != {pyramid_levels((64, 64))}
 
 
+def test_tiles_of_a_restoring_model_get_the_whole_images_statistics(scene, tmp_path, monkeypatch):
+    """A base that restores what the prompt names (here: stretching contrast) is restored with
+    the whole image's percentiles in every tile, and the user is told what was restored."""
+    import fusecli.models.base as base
+    from fusecli.color import luminance
+    from fusecli.models.catalog import MMAIF_REG
+    from fusecli.models.zoo import build
+    from fusecli.restore import restoration_stats
+
+    torch.manual_seed(0)
+    path = save_weights(build("mmaif", {**MMAIF_REG, "restore": {"mff": ["low_contrast"]}}), tmp_path / "restoring.safetensors")
+    seen = []
+    original = base.fuse_padded
+    monkeypatch.setattr(base, "fuse_padded", lambda model, x, options: seen.append(options.restore_stats) or original(model, x, options))
+    scene = np.clip(cv2.resize(scene, (160, 128)), 0, 1)
+    frames = [cv2.GaussianBlur(scene, (0, 0), 2), scene]
+    result = fuse(frames, task="mff", model=str(path), prompt="Boost the contrast.", tile=64, overlap=32)
+    assert len(seen) > 1 and all(stats == [restoration_stats(luminance(f)) for f in frames] for stats in seen)
+    assert any("low_contrast" in note for note in result.notes)
+    seen.clear()
+    fuse(frames, task="mff", model=str(path), tile=64, overlap=32)  # no prompt: nothing to restore
+    assert seen and all(stats is None for stats in seen)
+
+
 @pytest.mark.parametrize("name,task,experts", [("moefusion-vif", "vif", 8), ("mmaif-reg", "mef", 4)])
 def test_expert_weights_for_the_routing_map(weights, scene, rng, name, task, experts):
     """Per-pixel expert weights are a convex combination, the same tiled and untiled."""

@@ -60,7 +60,13 @@ register(ZooEntry("moefusion-vif-full", "learned", ("vif",), "MoE-Fusion at full
 register(ZooEntry("moefusion-mff", "learned", ("mff",), "MoE-Fusion predicting a soft focus map (synthetic-defocus training): on par with focus-fusion", "moe-fusion", MOEFUSION_MFF))
 # The regression model corrects each task's training-free fusion of its inputs (its "base"), and
 # passes the base's fine detail that its autoencoder loses through a learned gate.
-MMAIF_REG = {"variant": "regression", "base": {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}, "detail": True}
+MMAIF_REG = {
+    "variant": "regression",
+    "base": {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"},
+    "detail": True,
+    # classical restorations of the base's frames that a prompt can ask for, per task (fusecli.restore)
+    "restore": {"vif": ["gaussian_noise", "jpeg", "ir_stripes"], "mef": ["gaussian_noise", "jpeg", "haze"], "mff": ["gaussian_noise", "jpeg", "haze", "low_contrast"]},
+}
 
 register(ZooEntry("mmaif-reg", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, regression on the training-free fusion: degraded inputs, prompts", "mmaif", MMAIF_REG, prompt=True))
 register(ZooEntry("mmaif-flow", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, flow matching + SDE sampler", "mmaif", {"variant": "flow"}, prompt=True, flow=True))

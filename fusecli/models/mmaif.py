@@ -17,7 +17,10 @@ training-free fusion of the input frames, which the network also sees as an inpu
 base the network only has to learn what the classical method gets wrong on degraded inputs
 (restoration, global exposure), not re-learn the fusion itself; with ``detail = True`` the
 base's fine detail that the ×4 autoencoder cannot hold is added back through a learned per-token
-gate (open for clean detail, shut for noise). ``variant="flow"`` predicts the velocity ``v = Z1 - Z0`` of
+gate (open for clean detail, shut for noise). With ``restore = {task: [degradations]}`` the
+frames are first cleaned by the classical restorations (:mod:`fusecli.restore`) that the prompt
+asks for ("remove the haze": dark-channel dehazing), so a prompt also hands the network a better
+starting point; without a prompt the base is the plain fusion. ``variant="flow"`` predicts the velocity ``v = Z1 - Z0`` of
 ``Z_t = t Z1 + (1 - t) Z0`` and is sampled with :func:`fusecli.sampling.sample_flow`.
 Cost per step: ``O(H W / (f p)^2 * window^2 * dim)`` for ``f``x autoencoder downsampling and
 ``p``x patches, linear in image area.
@@ -34,6 +37,7 @@ from torch import Tensor, nn
 
 from ..sampling.flow import sample_flow
 from .autoencoder import Autoencoder, AutoencoderConfig
+from ..restore import PROMPT_PATTERNS, Stats, degradations_in_prompt, restore
 from .classical import FUSION_METHODS
 from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
 from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
@@ -60,6 +64,9 @@ class MMAIFConfig:
     base: dict[str, str] = field(default_factory=dict)
     # with a base: add back the base's fine detail the autoencoder cannot hold, per token by a learned gate
     detail: bool = False
+    # with a base: task -> degradations whose classical restoration (fusecli.restore) is applied to
+    # the frames before the base's fusion when the prompt names them ("remove the haze")
+    restore: dict[str, list[str]] = field(default_factory=dict)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
 
@@ -105,6 +112,12 @@ class MMAIF(FusionModel):
             raise ValueError(f"base: unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
         if config.detail and not config.base:
             raise ValueError("detail passes the classical base's fine detail through; it needs a base")
+        if config.restore and not config.base:
+            raise ValueError("restore cleans the frames of the classical base; it needs a base")
+        for task, names in config.restore.items():
+            unknown = sorted(set(names) - set(PROMPT_PATTERNS))
+            if task not in TASKS or unknown:
+                raise ValueError(f"restore: {task!r} -> {names}: tasks are {', '.join(TASKS)}, degradations {', '.join(PROMPT_PATTERNS)}")
         for method in config.base.values():
             if method not in FUSION_METHODS:  # a clear error now, not at the first fusion
                 raise ValueError(f"base: unknown fusion method {method!r}; choose from {', '.join(FUSION_METHODS.names())}")
@@ -148,30 +161,55 @@ class MMAIF(FusionModel):
         z = self.autoencoder.encode(frames.flatten(0, 1))
         return z.view(b, n, *z.shape[1:])
 
-    def classical_base(self, frames: Tensor, task: str, levels: int | None = None) -> Tensor | None:
+    def base_restorations(self, task: str, prompt: str | None) -> list[str]:
+        """Degradations the prompt names that the base restores for ``task`` (config ``restore``)."""
+        wanted = self.config.restore.get(task, [])
+        return [name for name in degradations_in_prompt(prompt) if name in wanted]
+
+    def classical_base(
+        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[Stats] | None = None
+    ) -> Tensor | None:
         """The configured training-free fusion of ``(B, N, 1, H, W)`` frames, ``(B, 1, H, W)`` in 0..1
         (None when the model has no base for ``task``: the mean source latent is used).
-        ``levels``: its pyramid levels (default: from the frames' size)."""
+        ``levels``: its pyramid levels (default: from the frames' size). ``prompts`` (one per item):
+        the frames are first restored for what each names (:meth:`base_restorations`), with the
+        whole image's ``stats`` per frame when given (tiles). VIF stripes are fixed in the infrared only."""
         method = self.config.base.get(task)
         if method is None:
             return None
         arrays = frames.detach().float().cpu().numpy()
-        fused = [FUSION_METHODS.get(method)(list(item[:, 0]), levels=levels) for item in arrays]
+        fused = []
+        for item, prompt in zip(arrays, prompts or [None] * len(arrays)):
+            sources = list(item[:, 0])
+            ops = self.base_restorations(task, prompt)
+            if ops:
+                sources = [
+                    restore(frame, [op for op in ops if not (task == "vif" and op == "ir_stripes" and i != 0)], None if stats is None else stats[i])
+                    for i, frame in enumerate(sources)
+                ]
+            fused.append(FUSION_METHODS.get(method)(sources, levels=levels))
         return torch.from_numpy(np.stack(fused)[:, None]).to(device=frames.device, dtype=frames.dtype).clamp(0, 1)
 
-    def base_inputs(self, frames: Tensor, task: str, levels: int | None = None) -> tuple[Tensor | None, Tensor | None]:
+    def base_inputs(
+        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[Stats] | None = None
+    ) -> tuple[Tensor | None, Tensor | None]:
         """:meth:`classical_base` of the frames and its latent (both None without a base for ``task``)."""
-        image = self.classical_base(frames, task, levels)
+        image = self.classical_base(frames, task, levels, prompts, stats)
         return image, (None if image is None else self.autoencoder.encode(image))
 
+    def drop_prompts(self, prompts: list[str | None]) -> list[str | None]:
+        """In training, each prompt replaced by None with probability ``prompt_dropout`` (the
+        condition and the base's restorations then both go without it)."""
+        if not self.training or self.config.prompt_dropout <= 0:
+            return list(prompts)
+        drop = torch.rand(len(prompts), device=self.head.weight.device) < self.config.prompt_dropout
+        return [None if d else p for p, d in zip(prompts, drop.tolist())]
+
     def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:
-        """Task + prompt -> ``(B, dim)``; prompts are dropped at random in training."""
+        """Task + prompt -> ``(B, dim)`` (training drops prompts first: :meth:`drop_prompts`)."""
         device = self.head.weight.device
         task_ids = torch.tensor([TASKS.index(task) for task in tasks], device=device)
-        drop = None
-        if self.training and self.config.prompt_dropout > 0:
-            drop = torch.rand(len(prompts), device=device) < self.config.prompt_dropout
-        return self.task(task_ids) + self.prompt_proj(self.text(prompts, drop))
+        return self.task(task_ids) + self.prompt_proj(self.text(prompts))
 
     def time_embedding(self, t: Tensor) -> Tensor:
         """Flow time ``(B,)`` in 0..1 -> ``(B, dim)`` (added to the condition)."""
@@ -246,7 +284,7 @@ class MMAIF(FusionModel):
         latents = self.encode_sources(frames)
         tasks, prompts = [options.task] * b, [options.prompt] * b
         cond = self.condition(tasks, prompts)
-        base_image, base = self.base_inputs(frames, options.task, options.levels)  # (None, None) without a base
+        base_image, base = self.base_inputs(frames, options.task, options.levels, prompts, options.restore_stats)
         if self.config.variant == "regression":
             fused = self.predict(latents, roles, cond, base=base)
         else:

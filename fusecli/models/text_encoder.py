@@ -72,8 +72,8 @@ class TextEncoder(nn.Module):
         nn.init.normal_(self.embed.weight, std=0.02)
         nn.init.normal_(self.position, std=0.02)
 
-    def forward(self, prompts: list[str | None], drop: Tensor | None = None) -> Tensor:
-        """Prompts -> ``(B, dim)``; rows with no words, or with ``drop`` True, get the null embedding."""
+    def forward(self, prompts: list[str | None]) -> Tensor:
+        """Prompts -> ``(B, dim)``; rows with no words (None, empty) get the null embedding."""
         device = self.null.device
         ids = self.tokenizer.batch(prompts, device)
         valid = ids != PAD
@@ -85,5 +85,4 @@ class TextEncoder(nn.Module):
         x = self.transformer(x, src_key_padding_mask=key_padding)
         weights = valid.to(x.dtype)[..., None]
         pooled = (x * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-        use_null = ~has_words if drop is None else (~has_words | drop.to(device))
-        return torch.where(use_null[:, None], self.null.expand_as(pooled), pooled)
+        return torch.where(~has_words[:, None], self.null.expand_as(pooled), pooled)

@@ -114,11 +114,12 @@ class MMAIFObjective(Objective):
             raise ValueError("the mmaif objective needs teacher targets (config: teacher.<task> = method or weights)")
         b, n = batch.sources.shape[:2]
         roles = source_roles(batch.task, n)
+        prompts = model.drop_prompts(batch.prompts)  # the same prompts reach the condition and the base
         with torch.no_grad():
             latents = model.encode_sources(batch.sources)
             z1 = model.autoencoder.encode(batch.target)
-            base_image, base = model.base_inputs(batch.sources, batch.task)  # (None, None) without a base
-        cond = model.condition([batch.task] * b, batch.prompts)
+            base_image, base = model.base_inputs(batch.sources, batch.task, prompts=prompts)  # (None, None) without a base
+        cond = model.condition([batch.task] * b, prompts)
         terms: dict[str, Tensor] = {}
         if model.config.variant == "regression":
             prediction = model.predict(latents, roles, cond, base=base)

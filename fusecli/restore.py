@@ -1,0 +1,133 @@
+"""Classical single-frame restorations, and which ones a prompt asks for.
+
+Two users: the "classical restoration + classical fusion" baseline of the model card (told the
+degradations, an oracle), and ``mmaif-reg``'s classical base, which restores the frames the
+prompt names before the training-free fusion it corrects (config ``restore``), so the network
+starts from a dehazed / denoised / stretched fusion instead of having to undo heavy haze itself.
+
+Frames are ``(H, W)`` float32 in 0..1. Restorations that depend on whole-image statistics
+(airlight, contrast percentiles) take them from :func:`restoration_stats` when given, so tiles
+of a large image are restored alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+Stats = dict[str, float]
+
+
+def _u8(x: np.ndarray) -> np.ndarray:
+    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def denoise(x: np.ndarray, stats: Stats | None = None, strength: float = 12.0) -> np.ndarray:
+    """Non-local means (Buades et al.), OpenCV."""
+    return cv2.fastNlMeansDenoising(_u8(x), None, h=strength, templateWindowSize=7, searchWindowSize=21).astype(np.float32) / 255.0
+
+
+def deblock(x: np.ndarray, stats: Stats | None = None) -> np.ndarray:
+    """JPEG: a gentler non-local means."""
+    return denoise(x, strength=6.0)
+
+
+def remove_streaks(x: np.ndarray, stats: Stats | None = None) -> np.ndarray:
+    """Rain/snow: 5x5 median filter."""
+    return cv2.medianBlur(_u8(x), 5).astype(np.float32) / 255.0
+
+
+def destripe(x: np.ndarray, stats: Stats | None = None) -> np.ndarray:
+    """IR fixed-pattern stripes: remove each column's deviation from its smoothed neighbours."""
+    cols = x.mean(axis=0)
+    smooth = cv2.GaussianBlur(cols[None].astype(np.float32), (0, 0), 5)[0]
+    return np.clip(x - (cols - smooth)[None], 0, 1)
+
+
+def dehaze(x: np.ndarray, stats: Stats | None = None, patch: int = 15, omega: float = 0.95) -> np.ndarray:
+    """Dark-channel prior (He et al. 2009) on one channel, box-smoothed transmission."""
+    dark = cv2.erode(x.astype(np.float32), np.ones((patch, patch), np.uint8))
+    a = (stats or {}).get("airlight", float(np.quantile(x, 0.999)))
+    t = 1 - omega * dark / max(a, 1e-3)
+    t = cv2.blur(t, (patch * 2 + 1, patch * 2 + 1))
+    return np.clip((x - a) / np.maximum(t, 0.1) + a, 0, 1)
+
+
+def brighten(x: np.ndarray, stats: Stats | None = None, target: float = 0.45) -> np.ndarray:
+    """Low exposure: gamma that brings the mean to ``target``."""
+    mean = float(np.clip((stats or {}).get("mean", x.mean()), 1e-3, 0.999))
+    return np.clip(x, 0, 1) ** (np.log(target) / np.log(mean))
+
+
+def stretch(x: np.ndarray, stats: Stats | None = None) -> np.ndarray:
+    """Low contrast: 1st..99th percentile to 0..1."""
+    stats = stats or {}
+    lo = stats.get("p01", float(np.quantile(x, 0.01)))
+    hi = stats.get("p99", float(np.quantile(x, 0.99)))
+    return np.clip((x - lo) / max(hi - lo, 1e-3), 0, 1)
+
+
+def sharpen(x: np.ndarray, stats: Stats | None = None, sigma: float = 2.0, amount: float = 1.0) -> np.ndarray:
+    """Blur / down-sampling: unsharp masking."""
+    return np.clip(x + amount * (x - cv2.GaussianBlur(x.astype(np.float32), (0, 0), sigma)), 0, 1)
+
+
+# Applied in this order: noise-like first, then stripes and haze, tone, and sharpening last.
+RESTORATIONS: dict[str, Callable[..., np.ndarray]] = {
+    "gaussian_noise": denoise,
+    "jpeg": deblock,
+    "rain": remove_streaks,
+    "snow": remove_streaks,
+    "ir_stripes": destripe,
+    "haze": dehaze,
+    "low_exposure": brighten,
+    "low_contrast": stretch,
+    "gaussian_blur": sharpen,
+    "motion_blur": sharpen,
+    "downsample": sharpen,
+}
+
+
+def restoration_stats(frame: np.ndarray) -> Stats:
+    """The whole-image statistics the restorations use: compute once per frame, pass to every tile."""
+    p01, p99, airlight = np.quantile(frame, [0.01, 0.99, 0.999])
+    return {"p01": float(p01), "p99": float(p99), "airlight": float(airlight), "mean": float(frame.mean())}
+
+
+def restore(frame: np.ndarray, ops: Sequence[str], stats: Stats | None = None) -> np.ndarray:
+    """``frame`` ``(H, W)`` with the restorations for the degradations ``ops`` applied, in the
+    order of :data:`RESTORATIONS`; unknown names are an error."""
+    unknown = sorted(set(ops) - set(RESTORATIONS))
+    if unknown:
+        raise ValueError(f"no restoration for {', '.join(unknown)}; known: {', '.join(RESTORATIONS)}")
+    out = frame.astype(np.float32)
+    for name, function in RESTORATIONS.items():
+        if name in ops:
+            out = function(out, stats).astype(np.float32)
+    return out
+
+
+# Words that name a degradation in a request ("remove the haze and the noise"), for the
+# degradations whose classical restoration the all-in-one model's base can use. Checked against
+# every sentence and clause of fusecli.degrade.prompts (tests): "stripe noise" / "compression
+# noise" are not Gaussian noise, and "recover the contrast" is a dehazing phrase.
+PROMPT_PATTERNS: dict[str, re.Pattern[str]] = {
+    name: re.compile(pattern, re.IGNORECASE)
+    for name, pattern in {
+        "gaussian_noise": r"\b(noisy|denois\w*|grain\w*|speckle\w*)\b|(?<!stripe )(?<!compression )\bnoise\b",
+        "jpeg": r"\b(jpe?g|compress\w*|block\w*)\b",
+        "ir_stripes": r"\b(stripe\w*|destripe\w*|striping|banding)\b|\bline artifacts\b",
+        "haze": r"\b(haz\w*|dehaz\w*|fog\w*|defog\w*|mist\w*)\b",
+        "low_contrast": r"(?<!recover the )\bcontrast\b|\b(washed out|faded|dull|flat)\b",
+    }.items()
+}
+
+
+def degradations_in_prompt(prompt: str | None) -> list[str]:
+    """The degradations of :data:`PROMPT_PATTERNS` that a text request mentions ([] for None)."""
+    if not prompt:
+        return []
+    return [name for name, pattern in PROMPT_PATTERNS.items() if pattern.search(prompt)]

@@ -1,0 +1,109 @@
+"""Classical restorations, reading them from a prompt, and mmaif-reg's restored classical base."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import smooth_image
+
+from fusecli.degrade import prompts as P
+from fusecli.degrade.pipeline import sample
+from fusecli.models.base import FuseOptions, fuse_padded
+from fusecli.models.classical import exposure_fusion, fuse_frames, pyramid_levels
+from fusecli.models.mmaif import MMAIF, MMAIFConfig
+from fusecli.models.text_encoder import TextEncoderConfig
+from fusecli.restore import PROMPT_PATTERNS, degradations_in_prompt, restoration_stats, restore
+
+BASES = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
+
+
+@pytest.fixture
+def scene(rng):
+    return smooth_image(rng, 72, 96, 3)
+
+
+@pytest.mark.parametrize("op", sorted(P.SENTENCES))
+def test_every_generated_sentence_and_clause_names_its_degradation(op):
+    """Each hand-written request is read as exactly its own degradation (among those recognised):
+    "stripe noise" is not Gaussian noise, "recover the contrast" after dehazing is not a contrast fix."""
+    expected = [op] if op in PROMPT_PATTERNS else []
+    for text in P.SENTENCES[op] + P.CLAUSES[op]:
+        assert degradations_in_prompt(text) == expected, text
+
+
+def test_composed_prompts_name_exactly_their_degradations():
+    rng = np.random.default_rng(0)
+    frames = [np.full((16, 16), 0.5, np.float32)] * 2
+    for i in range(300):
+        made = sample(frames, ("vif", "mef", "mff")[i % 3], rng, n=1 + i % 3)
+        truth = {op.name for op in made.ops} & set(PROMPT_PATTERNS)
+        assert set(degradations_in_prompt(made.prompt)) == truth, made.prompt
+    assert degradations_in_prompt(None) == [] == degradations_in_prompt("")
+    assert degradations_in_prompt("Please remove the FOG and the grain") == ["gaussian_noise", "haze"]
+
+
+def test_restorations_undo_their_degradation(scene):
+    """Dehazing, stretching and denoising each bring a degraded frame closer to the clean one."""
+    gray = scene.mean(2)
+    clean = (0.02 + 0.96 * (gray - gray.min()) / (gray.max() - gray.min())).astype(np.float32)  # full range, as stretching assumes
+    hazy = 0.35 * clean + 0.65 * 0.9
+    flat = 0.5 + 0.3 * (clean - 0.5)
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 0.04, clean.shape), 0, 1).astype(np.float32)
+    for degraded, op in ((hazy, "haze"), (flat, "low_contrast"), (noisy, "gaussian_noise")):
+        before, after = np.abs(degraded - clean).mean(), np.abs(restore(degraded, [op]) - clean).mean()
+        assert after < 0.8 * before, (op, before, after)
+    with pytest.raises(ValueError, match="no restoration for nonsense"):
+        restore(clean, ["nonsense"])
+
+
+def test_whole_image_statistics_restore_a_tile_like_the_whole(scene):
+    frame = (0.5 + 0.3 * (scene.mean(2) - 0.5)).astype(np.float32)
+    stats = restoration_stats(frame)
+    tile = (slice(10, 60), slice(20, 90))
+    whole = restore(frame, ["low_contrast"])
+    np.testing.assert_allclose(restore(frame[tile], ["low_contrast"], stats), whole[tile], atol=1e-6)
+    assert np.abs(restore(frame[tile], ["low_contrast"]) - whole[tile]).max() > 0.01  # the tile's own percentiles differ
+
+
+def restoring_model(**config) -> MMAIF:
+    torch.manual_seed(0)
+    return MMAIF(MMAIFConfig(variant="regression", dim=32, depth=2, heads=2, window=4, adaln_rank=8,
+                             text=TextEncoderConfig(dim=32, layers=1, heads=2), base=BASES, **config)).eval()
+
+
+def test_the_base_restores_what_the_prompt_names_for_its_task():
+    model = restoring_model(restore={"mff": ["haze", "gaussian_noise"], "vif": ["ir_stripes"]})
+    frames = torch.rand(2, 2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    arrays = [list(item[:, 0].numpy()) for item in frames]
+    base = model.classical_base(frames, "mff", prompts=["Remove the haze, then fix the contrast.", None])[:, 0].numpy()
+    np.testing.assert_allclose(base[0], fuse_frames("focus-fusion", [restore(f, ["haze"]) for f in arrays[0]]), atol=1e-5)
+    np.testing.assert_allclose(base[1], fuse_frames("focus-fusion", arrays[1]), atol=1e-5)  # no prompt, no restoration
+    assert model.base_restorations("mef", "remove the haze") == []  # not configured for MEF
+    vif = model.classical_base(frames[:1], "vif", prompts=["Destripe the infrared frame."])[0, 0].numpy()
+    np.testing.assert_allclose(vif, fuse_frames("pyramid-vif", [restore(arrays[0][0], ["ir_stripes"]), arrays[0][1]]), atol=1e-5)
+
+
+def test_restore_needs_a_base_and_known_degradations():
+    with pytest.raises(ValueError, match="needs a base"):
+        MMAIF(MMAIFConfig(variant="regression", restore={"mff": ["haze"]}))
+    with pytest.raises(ValueError, match="degradations"):
+        restoring_model(restore={"mff": ["rain"]})
+
+
+def test_padding_passes_the_unpadded_frames_statistics():
+    """A 30-row image padded to 32 rows: the base is restored with the statistics of the 30 rows."""
+    model = restoring_model(restore={"mef": ["low_contrast"]}, detail=True)
+    torch.nn.init.constant_(model.detail_gate.proj.bias, 30.0)  # gate open: the output is the base exactly
+    stack = 0.4 + 0.2 * torch.rand(1, 2, 1, 30, 32, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        out = fuse_padded(model, stack, FuseOptions(task="mef", prompt="boost the contrast")).image[0, 0].numpy()
+    frames = [f[0].numpy() for f in stack[0]]
+    padded = [np.pad(f, ((0, 2), (0, 0)), mode="edge") for f in frames]
+    expected = exposure_fusion([restore(p, ["low_contrast"], restoration_stats(f)) for p, f in zip(padded, frames)], levels=pyramid_levels((30, 32)))
+    np.testing.assert_allclose(out, expected[:30], atol=1e-4)
+
+
+def test_training_drops_the_prompt_for_the_condition_and_the_base_together():
+    model = restoring_model(restore={"mef": ["haze"]}, prompt_dropout=1.0).train()
+    assert model.drop_prompts(["remove the haze", "dehaze it"]) == [None, None]
+    model.eval()
+    assert model.drop_prompts(["remove the haze", None]) == ["remove the haze", None]
