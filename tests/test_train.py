@@ -19,7 +19,7 @@ from fusecli.io import write_image
 from fusecli.train import load_config, train
 from fusecli.train import losses as L
 from fusecli.train.config import ConfigError
-from fusecli.train.data import is_validation, load_scenes, make_batch
+from fusecli.train.data import is_validation, load_scenes, make_batch, validation_items
 
 from conftest import smooth_image
 
@@ -187,6 +187,19 @@ def test_batches_are_deterministic_per_step_and_rank(tmp_path, data_root):
     prompts = [p for step in range(12) for p in make_batch(scenes, cfg, step).prompts]
     assert any(p for p in prompts)  # degradations come with prompts
     assert is_validation("x/a", 0.0) is False and is_validation("x/a", 0.25) == is_validation("x/a", 0.25)
+
+
+def test_validation_items_do_not_follow_the_training_seed(tmp_path, data_root):
+    """A fine-tune with another training seed is validated on the very same degraded items."""
+    path = _config(tmp_path, data_root, MMAIF.format(variant="regression", first="latent", ae=TINY_AE))
+    items = {}
+    for overrides in ([], ["seed=5"], ["validation.seed=1"]):
+        cfg = load_config(path, overrides)
+        items[tuple(overrides)] = validation_items(load_scenes(cfg)[1], cfg, 8)
+    same, other = items[("seed=5",)], items[("validation.seed=1",)]
+    for (name, a), (name_b, b), (_, c) in zip(items[()], same, other):
+        assert name == name_b and torch.equal(a.sources, b.sources) and a.prompts == b.prompts
+    assert any(not torch.equal(a.sources, c.sources) for (_, a), (_, c) in zip(items[()], other))
 
 
 def test_tiny_moe_fusion_run_through_the_cli_and_fuse_with_it(tmp_path, data_root):

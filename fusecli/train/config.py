@@ -65,6 +65,9 @@ class ValidationConfig:
     size: int = 256  # long side of validation images
     metric: str = "loss"  # what selects the best checkpoint: "loss" or a metric name, e.g. "Qabf"
     steps: int = 4  # flow models: sampling steps at validation
+    # degradations and prompts of the validation items: fixed apart from the training seed, so
+    # runs with another seed (a fine-tune, a second try) are scored on the same items
+    seed: int = 0
 
 
 @dataclass

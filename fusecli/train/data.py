@@ -299,7 +299,8 @@ def validation_items(
     scenes: Sequence[Scene], config: TrainConfig, multiple: int, teacher: Teacher | None = None
 ) -> list[tuple[str, Batch]]:
     """Fixed validation items: up to ``validation.items`` held-out scenes spread over the tasks,
-    resized to ``validation.size``; degraded with a fixed seed per scene when degradation is on."""
+    resized to ``validation.size``; degraded with ``validation.seed`` (not the training seed) per
+    scene when degradation is on, so every run with the same data is scored on the same items."""
     per_task = {t: [s for s in scenes if s.task == t] for t in config.tasks}
     chosen: list[Scene] = []
     while len(chosen) < config.validation.items and any(per_task.values()):
@@ -308,7 +309,7 @@ def validation_items(
                 chosen.append(per_task[task].pop(0))
     items = []
     for index, scene in enumerate(chosen):
-        r = np.random.default_rng([config.seed, 10**9, index])
+        r = np.random.default_rng([config.validation.seed, 10**9, index])
         n = 2 if scene.task == "vif" else min(len(scene.frames), config.data.max_frames)
         frames = scene.frames if len(scene.frames) == n else [scene.frames[i] for i in np.linspace(0, len(scene.frames) - 1, n).round().astype(int)]
         frames = [_resize_long(f, config.validation.size, multiple) for f in frames]
