@@ -100,6 +100,8 @@ def restoration_stats(frame: np.ndarray) -> Stats:
 def restore(frame: np.ndarray, ops: Sequence[str], stats: Stats | None = None) -> np.ndarray:
     """``frame`` ``(H, W)`` with the restorations for the degradations ``ops`` applied, in the
     order of :data:`RESTORATIONS`; unknown names are an error."""
+    if np.ndim(frame) != 2:
+        raise ValueError(f"restore takes one (H, W) luminance frame, got shape {np.shape(frame)}")
     unknown = sorted(set(ops) - set(RESTORATIONS))
     if unknown:
         raise ValueError(f"no restoration for {', '.join(unknown)}; known: {', '.join(RESTORATIONS)}")

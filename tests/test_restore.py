@@ -42,17 +42,20 @@ def test_composed_prompts_name_exactly_their_degradations():
 
 
 def test_restorations_undo_their_degradation(scene):
-    """Dehazing, stretching and denoising each bring a degraded frame closer to the clean one."""
+    """Dehazing, stretching, denoising and destriping each bring a degraded frame closer to the clean one."""
     gray = scene.mean(2)
     clean = (0.02 + 0.96 * (gray - gray.min()) / (gray.max() - gray.min())).astype(np.float32)  # full range, as stretching assumes
     hazy = 0.35 * clean + 0.65 * 0.9
     flat = 0.5 + 0.3 * (clean - 0.5)
     noisy = np.clip(clean + np.random.default_rng(0).normal(0, 0.04, clean.shape), 0, 1).astype(np.float32)
-    for degraded, op in ((hazy, "haze"), (flat, "low_contrast"), (noisy, "gaussian_noise")):
+    striped = np.clip(clean + np.random.default_rng(1).normal(0, 0.05, clean.shape[1])[None, :], 0, 1).astype(np.float32)
+    for degraded, op in ((hazy, "haze"), (flat, "low_contrast"), (noisy, "gaussian_noise"), (striped, "ir_stripes")):
         before, after = np.abs(degraded - clean).mean(), np.abs(restore(degraded, [op]) - clean).mean()
         assert after < 0.8 * before, (op, before, after)
     with pytest.raises(ValueError, match="no restoration for nonsense"):
         restore(clean, ["nonsense"])
+    with pytest.raises(ValueError, match=r"\(H, W\) luminance frame, got shape \(\d+, \d+, 3\)"):
+        restore(scene, ["haze"])
 
 
 def test_whole_image_statistics_restore_a_tile_like_the_whole(scene):
