@@ -227,7 +227,7 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
             notes.append(f"warning: model {name} takes no prompt; ignored")
         model = _cached_model(name, resolve_device(settings.device))
         stats = None
-        restorations = model.base_restorations(task, settings.prompt) if hasattr(model, "base_restorations") else []
+        restorations = model.base_restorations(task, settings.prompt)
         if restorations:
             notes.append("the prompt asks for " + ", ".join(restorations) + ": restored before the model's classical base")
             stats = [restoration_stats(luminance(as_float(f))) for f in frames]

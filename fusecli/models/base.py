@@ -96,6 +96,11 @@ class FusionModel(nn.Module):
         """Legend for the channels of ``maps["experts"]`` (empty: the model has no such map)."""
         return []
 
+    def base_restorations(self, task: str, prompt: str | None) -> list[str]:
+        """Degradations the prompt names that the model restores classically before fusing
+        (:mod:`fusecli.restore`); those need whole-image statistics (``FuseOptions.restore_stats``)."""
+        return []
+
     @property
     def multiple(self) -> int:
         """Input sizes are padded to a multiple of this (downsampling / patching)."""
@@ -126,7 +131,7 @@ def fuse_padded(model: FusionModel, frames: Tensor, options: FuseOptions) -> Fus
             options = dataclasses.replace(options, foreground=F.pad(options.foreground, (0, pw, 0, ph), mode="replicate"))
         if options.levels is None:
             options = dataclasses.replace(options, levels=pyramid_levels((h, w)))
-        if options.restore_stats is None and options.prompt and b == 1:
+        if options.restore_stats is None and b == 1 and model.base_restorations(options.task, options.prompt):
             options = dataclasses.replace(options, restore_stats=[restoration_stats(f[0].float().cpu().numpy()) for f in frames[0]])
     result = model.fuse(padded, options)
     maps = {k: (v[..., :h, :w] if v.ndim >= 3 and v.shape[-2:] == (h + ph, w + pw) else v) for k, v in result.maps.items()}

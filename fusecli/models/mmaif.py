@@ -183,8 +183,9 @@ class MMAIF(FusionModel):
             sources = list(item[:, 0])
             ops = self.base_restorations(task, prompt)
             if ops:
+                infrared_only = {"ir_stripes"} if task == "vif" else set()  # VIF frame 0 is the infrared
                 sources = [
-                    restore(frame, [op for op in ops if not (task == "vif" and op == "ir_stripes" and i != 0)], None if stats is None else stats[i])
+                    restore(frame, [op for op in ops if i == 0 or op not in infrared_only], None if stats is None else stats[i])
                     for i, frame in enumerate(sources)
                 ]
             fused.append(FUSION_METHODS.get(method)(sources, levels=levels))
