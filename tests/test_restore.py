@@ -85,6 +85,19 @@ def test_the_base_restores_what_the_prompt_names_for_its_task():
     np.testing.assert_allclose(vif, fuse_frames("pyramid-vif", [restore(arrays[0][0], ["ir_stripes"]), arrays[0][1]]), atol=1e-5)
 
 
+def test_the_base_restores_each_item_with_its_own_statistics():
+    """Training crops pass their whole frames' statistics, one list per item."""
+    model = restoring_model(restore={"mef": ["low_contrast"]})
+    frames = 0.4 + 0.2 * torch.rand(2, 2, 1, 32, 32, generator=torch.Generator().manual_seed(3))
+    arrays = [list(item[:, 0].numpy()) for item in frames]
+    identity = {"p01": 0.0, "p99": 1.0, "airlight": 1.0, "mean": 0.5}  # a stretch that changes nothing
+    prompts = ["increase the contrast"] * 2
+    base = model.classical_base(frames, "mef", prompts=prompts, stats=[[identity, identity], [restoration_stats(f) for f in arrays[1]]])[:, 0].numpy()
+    np.testing.assert_allclose(base[0], fuse_frames("exposure-fusion", arrays[0]), atol=1e-5)
+    np.testing.assert_allclose(base[1], fuse_frames("exposure-fusion", [restore(f, ["low_contrast"]) for f in arrays[1]]), atol=1e-5)
+    assert np.abs(base[0] - fuse_frames("exposure-fusion", [restore(f, ["low_contrast"]) for f in arrays[0]])).max() > 0.05
+
+
 def test_restore_needs_a_base_and_known_degradations():
     with pytest.raises(ValueError, match="needs a base"):
         MMAIF(MMAIFConfig(variant="regression", restore={"mff": ["haze"]}))

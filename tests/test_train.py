@@ -189,6 +189,37 @@ def test_batches_are_deterministic_per_step_and_rank(tmp_path, data_root):
     assert is_validation("x/a", 0.0) is False and is_validation("x/a", 0.25) == is_validation("x/a", 0.25)
 
 
+def test_whole_frame_degradation_crops_clean_and_degraded_alike(tmp_path, data_root):
+    """``degrade.whole_frames``: frames are degraded whole, then one window is cropped from the
+    clean and the degraded frames; each sample carries its whole degraded frames' statistics."""
+    from fusecli.train.objectives import MMAIFObjective
+    from fusecli.train.loop import build_model
+
+    path = _config(tmp_path, data_root, MMAIF.format(variant="regression", first="latent", ae=TINY_AE))
+    plain = load_config(path)
+    scenes, _ = load_scenes(plain)
+    assert make_batch(scenes, plain, 3).restore_stats is None
+    untouched = load_config(path, ["degrade.whole_frames=true", "degrade.clean_fraction=1.0"])
+    batch = make_batch(scenes, untouched, 3)  # nothing degraded: the two crops must be the same pixels
+    assert torch.equal(batch.sources, batch.clean)
+    whole = load_config(path, ["degrade.whole_frames=true", "degrade.clean_fraction=0.0"])
+    batches = [make_batch(scenes, whole, step) for step in range(6)]
+    for b in batches:
+        n = b.sources.shape[1]
+        assert b.sources.shape[3:] == (32, 32) and len(b.restore_stats) == b.sources.shape[0]
+        assert all(len(item) == n and set(item[0]) == {"p01", "p99", "airlight", "mean"} for item in b.restore_stats)
+    # whole 64 x 64 frames, 32 x 32 crops: the statistics are not the crops'
+    crop_means = [float(b.sources[i, j].mean()) for b in batches for i in range(len(b.restore_stats)) for j in range(b.sources.shape[1])]
+    whole_means = [item[j]["mean"] for b in batches for item in b.restore_stats for j in range(len(item))]
+    assert max(abs(a - c) for a, c in zip(whole_means, crop_means)) > 0.01
+    config = load_config(path, ["degrade.whole_frames=true", 'model.base={mef="exposure-fusion",mff="focus-fusion",vif="pyramid-vif"}'])
+    model, batch, seen = build_model(config), make_batch(scenes, config, 0, teacher=lambda task, frames: frames[0]), []
+    original = model.classical_base
+    model.classical_base = lambda *args: seen.append(args[4]) or original(*args)
+    terms = MMAIFObjective(model)(batch)
+    assert torch.isfinite(terms["latent"]) and seen == [batch.restore_stats]  # the objective hands them to the base
+
+
 def test_validation_items_do_not_follow_the_training_seed(tmp_path, data_root):
     """A fine-tune with another training seed is validated on the very same degraded items."""
     path = _config(tmp_path, data_root, MMAIF.format(variant="regression", first="latent", ae=TINY_AE))

@@ -167,32 +167,33 @@ class MMAIF(FusionModel):
         return [name for name in degradations_in_prompt(prompt) if name in wanted]
 
     def classical_base(
-        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[Stats] | None = None
+        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[Stats]] | None = None
     ) -> Tensor | None:
         """The configured training-free fusion of ``(B, N, 1, H, W)`` frames, ``(B, 1, H, W)`` in 0..1
         (None when the model has no base for ``task``: the mean source latent is used).
         ``levels``: its pyramid levels (default: from the frames' size). ``prompts`` (one per item):
         the frames are first restored for what each names (:meth:`base_restorations`), with the
-        whole image's ``stats`` per frame when given (tiles). VIF stripes are fixed in the infrared only."""
+        whole image's ``stats`` (per item, per frame) when given (tiles, training crops).
+        VIF stripes are fixed in the infrared only."""
         method = self.config.base.get(task)
         if method is None:
             return None
         arrays = frames.detach().float().cpu().numpy()
         fused = []
-        for item, prompt in zip(arrays, prompts or [None] * len(arrays)):
+        for index, (item, prompt) in enumerate(zip(arrays, prompts or [None] * len(arrays))):
             sources = list(item[:, 0])
             ops = self.base_restorations(task, prompt)
             if ops:
                 infrared_only = {"ir_stripes"} if task == "vif" else set()  # VIF frame 0 is the infrared
                 sources = [
-                    restore(frame, [op for op in ops if i == 0 or op not in infrared_only], None if stats is None else stats[i])
+                    restore(frame, [op for op in ops if i == 0 or op not in infrared_only], None if stats is None else stats[index][i])
                     for i, frame in enumerate(sources)
                 ]
             fused.append(FUSION_METHODS.get(method)(sources, levels=levels))
         return torch.from_numpy(np.stack(fused)[:, None]).to(device=frames.device, dtype=frames.dtype).clamp(0, 1)
 
     def base_inputs(
-        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[Stats] | None = None
+        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[Stats]] | None = None
     ) -> tuple[Tensor | None, Tensor | None]:
         """:meth:`classical_base` of the frames and its latent (both None without a base for ``task``)."""
         image = self.classical_base(frames, task, levels, prompts, stats)
@@ -285,7 +286,8 @@ class MMAIF(FusionModel):
         latents = self.encode_sources(frames)
         tasks, prompts = [options.task] * b, [options.prompt] * b
         cond = self.condition(tasks, prompts)
-        base_image, base = self.base_inputs(frames, options.task, options.levels, prompts, options.restore_stats)
+        stats = None if options.restore_stats is None else [options.restore_stats] * b  # the same image's tiles
+        base_image, base = self.base_inputs(frames, options.task, options.levels, prompts, stats)
         if self.config.variant == "regression":
             fused = self.predict(latents, roles, cond, base=base)
         else:

@@ -47,6 +47,9 @@ class DegradeConfig:
     enabled: bool = False
     n: list[int] = field(default_factory=lambda: [1, 2, 3])
     clean_fraction: float = 0.2  # share of samples left clean (the model must fuse those too)
+    # degrade the whole frames, then crop (not the crop itself): global degradations (haze, contrast,
+    # exposure) and the whole-image statistics of a base's restorations then look as at inference
+    whole_frames: bool = False
 
 
 @dataclass

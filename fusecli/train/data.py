@@ -26,6 +26,7 @@ from ..degrade.pipeline import sample as degrade_sample
 from ..errors import EmptyInputError
 from ..io import read_stack
 from ..pairs import list_images, list_stacks, match_by_stem
+from ..restore import restoration_stats
 from .config import ConfigError, TrainConfig
 from .synthetic_focus import defocus_pair, sharpest_frame
 
@@ -51,7 +52,9 @@ class Batch:
 
     ``sources``: ``(B, N, 1, H, W)`` model inputs (degraded when degradation is on);
     ``clean``: the same frames before degradation; ``target``: ``(B, 1, H, W)`` teacher fusion
-    of the clean frames (or ``None``); ``prompts``: one text or ``None`` per sample.
+    of the clean frames (or ``None``); ``prompts``: one text or ``None`` per sample;
+    ``restore_stats``: per sample, per frame, the whole degraded frame's restoration statistics
+    (``degrade.whole_frames``; ``None``: a base restoring the frames takes them from the crop).
     """
 
     task: str
@@ -59,10 +62,11 @@ class Batch:
     clean: Tensor
     target: Tensor | None
     prompts: list[str | None]
+    restore_stats: list[list[dict[str, float]]] | None = None
 
     def to(self, device: torch.device | str) -> "Batch":
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
-        return Batch(self.task, move(self.sources), move(self.clean), move(self.target), self.prompts)
+        return Batch(self.task, move(self.sources), move(self.clean), move(self.target), self.prompts, self.restore_stats)
 
 
 def _find_child(folder: Path, names: Sequence[str]) -> Path | None:
@@ -219,15 +223,21 @@ def make_batch(
         counts = [c for c in range(2, config.data.max_frames + 1) if any(len(s.frames) >= c for s in pool)]
         n = int(rng.choice(counts))
         pool = [s for s in pool if len(s.frames) >= n]
-    sources, clean, targets, prompts = [], [], [], []
+    sources, clean, targets, prompts, stats = [], [], [], [], []
+    whole = config.degrade.whole_frames
     for k in range(config.data.batch):
         r = np.random.default_rng([config.seed, step, rank, k])
         scene = pool[int(r.integers(len(pool)))]
-        frames = _crop(_pick_frames(scene.frames, n, r), config.data.crop, r)
+        frames = _pick_frames(scene.frames, n, r)
+        frames = [f.astype(np.float32) for f in frames] if whole else _crop(frames, config.data.crop, r)
         degraded, prompt = frames, None
         if config.degrade.enabled and r.random() >= config.degrade.clean_fraction:
             made = degrade_sample(frames, task, r, n=config.degrade.n)
             degraded, prompt = [np.asarray(f, np.float32) for f in made.degraded], made.prompt
+        if whole:  # one crop window for the clean and the degraded frames
+            stats.append([restoration_stats(np.asarray(f, np.float32)) for f in degraded])
+            both = _crop(list(frames) + list(degraded), config.data.crop, r)
+            frames, degraded = both[:n], both[n:]
         sources.append(np.stack(degraded))
         clean.append(np.stack(frames))
         prompts.append(prompt)
@@ -235,7 +245,7 @@ def make_batch(
             targets.append(teacher(task, frames))
     as_tensor = lambda arrays: torch.from_numpy(np.clip(np.stack(arrays), 0, 1).astype(np.float32))  # noqa: E731
     target = as_tensor(targets)[:, None] if targets else None
-    return Batch(task, as_tensor(sources)[:, :, None], as_tensor(clean)[:, :, None], target, prompts)
+    return Batch(task, as_tensor(sources)[:, :, None], as_tensor(clean)[:, :, None], target, prompts, stats if whole else None)
 
 
 class _StepBatches(torch.utils.data.Dataset):

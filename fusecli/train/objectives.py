@@ -118,7 +118,7 @@ class MMAIFObjective(Objective):
         with torch.no_grad():
             latents = model.encode_sources(batch.sources)
             z1 = model.autoencoder.encode(batch.target)
-            base_image, base = model.base_inputs(batch.sources, batch.task, prompts=prompts)  # (None, None) without a base
+            base_image, base = model.base_inputs(batch.sources, batch.task, prompts=prompts, stats=batch.restore_stats)  # (None, None) without a base
         cond = model.condition([batch.task] * b, prompts)
         terms: dict[str, Tensor] = {}
         if model.config.variant == "regression":
