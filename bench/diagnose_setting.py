@@ -1,0 +1,77 @@
+"""One degraded setting of the model-card tables, scene by scene, for `mmaif-reg`.
+
+Why: the tables average PSNR-ref over 6 scenes, and one easy scene can decide a setting. This
+prints, per held-out scene (same scenes, seeds and degradations as ``bench/eval_weights.py``),
+PSNR-ref of plain fusion, classical restoration + fusion, the model with the prompt, the same
+with its detail gate forced open, and the gate's mean (is the gate or the latent correction
+what costs it?).
+
+    python bench/diagnose_setting.py mff low_contrast      # ~20 s on 2 CPU cores
+    python bench/diagnose_setting.py vif downsample --weights runs/x/checkpoints/best.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_weights import ROOT, TEACHER, frames_of, learned  # noqa: E402
+
+from fusecli.degrade.pipeline import sample  # noqa: E402
+from fusecli.metrics.score import score_arrays  # noqa: E402
+from fusecli.models.classical import fuse_frames  # noqa: E402
+from fusecli.models.zoo import load_weights  # noqa: E402
+from fusecli.restore import restore  # noqa: E402
+from fusecli.train import load_config  # noqa: E402
+from fusecli.train.data import load_scenes  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=("vif", "mef", "mff"))
+    parser.add_argument("op", help="one degradation, e.g. downsample, low_contrast, jpeg")
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights/mmaif-reg.safetensors")
+    parser.add_argument("--scenes", type=int, default=6)
+    parser.add_argument("--max-side", type=int, default=384)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    config = load_config(ROOT / "examples/train/mmaif-reg.toml", [f"data.max_side={args.max_side}"])
+    _, val = load_scenes(config)
+    model = load_weights(args.weights)
+    gate = model.detail_gate
+    label = f"n=1 {args.op}"  # the eval script's label: its length is part of the seed
+    print("| scene | plain | restore+ | +prompt | +prompt, gate open | mean gate |\n|---|---|---|---|---|---|")
+    rows = []
+    for index, scene in enumerate([s for s in val if s.task == args.task][: args.scenes]):
+        frames = frames_of(scene)
+        made = sample(frames, args.task, np.random.default_rng([11, index, len(label)]), ops=[args.op])
+        inputs = [np.asarray(f, np.float32) for f in made.degraded]
+        reference = fuse_frames(TEACHER[args.task], frames)
+
+        def psnr(fused: np.ndarray) -> float:
+            return score_arrays(fused, frames, ("PSNR-ref",), reference=reference)["PSNR-ref"]
+
+        row = [psnr(fuse_frames(TEACHER[args.task], inputs)),
+               psnr(fuse_frames(TEACHER[args.task], [restore(f, [args.op]) for f in inputs])),
+               psnr(learned(model, inputs, args.task, made.prompt))]
+        mean_gate = float("nan")
+        if gate is not None:
+            mean_gate = float(gate.value.mean())
+            bias = gate.proj.bias.data.clone()
+            gate.proj.bias.data += 30.0
+            row.append(psnr(learned(model, inputs, args.task, made.prompt)))
+            gate.proj.bias.data.copy_(bias)
+        else:
+            row.append(float("nan"))
+        rows.append(row + [mean_gate])
+        print(f"| {scene.name} | " + " | ".join(f"{v:.2f}" for v in rows[-1]) + " |")
+    print("| mean | " + " | ".join(f"{v:.2f}" for v in np.mean(rows, axis=0)) + " |")
+
+
+if __name__ == "__main__":
+    main()
