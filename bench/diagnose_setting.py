@@ -20,13 +20,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_weights import ROOT, TEACHER, frames_of, learned  # noqa: E402
+from eval_weights import ROOT, classical_columns, degraded_case, learned  # noqa: E402
 
-from fusecli.degrade.pipeline import sample  # noqa: E402
 from fusecli.metrics.score import score_arrays  # noqa: E402
-from fusecli.models.classical import fuse_frames  # noqa: E402
 from fusecli.models.zoo import load_weights  # noqa: E402
-from fusecli.restore import restore  # noqa: E402
 from fusecli.train import load_config  # noqa: E402
 from fusecli.train.data import load_scenes  # noqa: E402
 
@@ -44,21 +41,16 @@ def main() -> None:
     _, val = load_scenes(config)
     model = load_weights(args.weights)
     gate = model.detail_gate
-    label = f"n=1 {args.op}"  # the eval script's label: its length is part of the seed
     print("| scene | plain | restore+ | +prompt | +prompt, gate open | mean gate |\n|---|---|---|---|---|---|")
     rows = []
     for index, scene in enumerate([s for s in val if s.task == args.task][: args.scenes]):
-        frames = frames_of(scene)
-        made = sample(frames, args.task, np.random.default_rng([11, index, len(label)]), ops=[args.op])
-        inputs = [np.asarray(f, np.float32) for f in made.degraded]
-        reference = fuse_frames(TEACHER[args.task], frames)
+        frames, made, inputs, reference = degraded_case(scene, args.task, index, f"n=1 {args.op}", ops=[args.op])
 
         def psnr(fused: np.ndarray) -> float:
             return score_arrays(fused, frames, ("PSNR-ref",), reference=reference)["PSNR-ref"]
 
-        row = [psnr(fuse_frames(TEACHER[args.task], inputs)),
-               psnr(fuse_frames(TEACHER[args.task], [restore(f, [args.op]) for f in inputs])),
-               psnr(learned(model, inputs, args.task, made.prompt))]
+        restored, plain = classical_columns(args.task, inputs, [args.op]).values()
+        row = [psnr(plain), psnr(restored), psnr(learned(model, inputs, args.task, made.prompt))]
         mean_gate = float("nan")
         if gate is not None:
             mean_gate = float(gate.value.mean())

@@ -69,6 +69,22 @@ def frames_of(scene, max_frames=3):
     return frames
 
 
+def degraded_case(scene, task: str, index: int, label: str, **how):
+    """The clean frames of held-out ``scene``, its degraded sample (fixed seed from the scene's
+    index and the setting's ``label``; ``how``: ``ops=[...]`` or ``n=k``), the degraded frames
+    as float32, and the reference: the teacher fusion of the clean frames."""
+    frames = frames_of(scene)
+    made = sample(frames, task, np.random.default_rng([11, index, len(label)]), **how)
+    inputs = [np.asarray(f, np.float32) for f in made.degraded]
+    return frames, made, inputs, fuse_frames(TEACHER[task], frames)
+
+
+def classical_columns(task: str, inputs, ops) -> dict[str, np.ndarray]:
+    """The two baselines: oracle restoration of ``ops`` + the training-free fusion, and that fusion alone."""
+    return {"restore+" + TEACHER[task]: fuse_frames(TEACHER[task], [restore(f, ops) for f in inputs]),
+            TEACHER[task] + " (no restoration)": fuse_frames(TEACHER[task], inputs)}
+
+
 def mean_table(rows):
     out = {}
     for key, values in rows.items():
@@ -147,13 +163,8 @@ def main() -> None:
         settings = [(f"n=1 {op}", {"ops": [op]}) for op in available_ops(task)] + [("n=2", {"n": 2}), ("n=3", {"n": 3})]
         for label, how in settings:
             for index, scene in enumerate(scenes):
-                frames = frames_of(scene)
-                made = sample(frames, task, np.random.default_rng([11, index, len(label)]), **how)
-                inputs = [np.asarray(f, np.float32) for f in made.degraded]
-                reference = fuse_frames(TEACHER[task], frames)
-                ops = [op.name for op in made.ops]
-                methods = {"restore+" + TEACHER[task]: fuse_frames(TEACHER[task], [restore(f, ops) for f in inputs]),
-                           TEACHER[task] + " (no restoration)": fuse_frames(TEACHER[task], inputs)}
+                frames, made, inputs, reference = degraded_case(scene, task, index, label, **how)
+                methods = classical_columns(task, inputs, [op.name for op in made.ops])
                 for name in ("mmaif-reg", "mmaif-flow"):
                     if name in models:
                         methods[name] = learned(models[name], inputs, task)
