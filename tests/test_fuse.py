@@ -58,7 +58,10 @@ def focus_pair(tmp_path, scene):
 def weights(tmp_path_factory):
     folder = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
-    return {name: save_weights(build_entry(name), folder / f"{name}.safetensors") for name in ("moefusion-vif", "mmaif-reg", "mmaif-flow")}
+    models = {name: build_entry(name) for name in ("moefusion-vif", "mmaif-reg", "mmaif-flow")}
+    for part in (models["mmaif-flow"].state_proj, models["mmaif-flow"].head):  # zero at init: make the noise matter
+        torch.nn.init.normal_(part.weight, std=0.05)
+    return {name: save_weights(model, folder / f"{name}.safetensors") for name, model in models.items()}
 
 
 def test_vif_default_method_keeps_visible_colour(vif_pair, tmp_path):

@@ -152,12 +152,85 @@ def test_mmaif_classical_base_is_the_residual_start_and_an_input():
         shifted = model.predict(latents, [2, 2, 2], cond, base=model.autoencoder.encode(base) + 0.5)
     # the base enters twice: as the residual start (+0.5 everywhere) and through base_proj (more)
     assert not torch.allclose(shifted - with_base, torch.full_like(with_base, 0.5), atol=1e-4)
-    with pytest.raises(ValueError, match="regression variant only"):
-        MMAIF(MMAIFConfig(variant="flow", base=BASES))
+    with pytest.raises(ValueError, match="prediction must be"):
+        MMAIF(MMAIFConfig(variant="flow", base=BASES, prediction="noise"))
+    with pytest.raises(ValueError, match="start_noise"):
+        MMAIF(MMAIFConfig(variant="flow", base=BASES, start_noise=0.0))
     with pytest.raises(ValueError, match="unknown task"):
         MMAIF(MMAIFConfig(variant="regression", base={"hdr": "exposure-fusion"}))
     with pytest.raises(ValueError, match="unknown fusion method"):
         MMAIF(MMAIFConfig(variant="regression", base={"mef": "no-such-method"}))
+
+
+def small_flow_on_base(seed: int, **config) -> MMAIF:
+    torch.manual_seed(seed)
+    return MMAIF(MMAIFConfig(variant="flow", prediction="target", start_noise=0.5, base=BASES, detail=True, dim=32, depth=2, heads=2,
+                             window=4, adaln_rank=8, text=TextEncoderConfig(dim=32, layers=1, heads=2), **config))
+
+
+def test_flow_on_a_base_starts_as_the_regression_it_is_fine_tuned_from():
+    """Loaded from a regression file, the flow's new parts (state input, timestep) start at
+    zero, so every sample is the regression's output whatever the noise; trained, it is not."""
+    regression = small_regression(6, base=BASES, detail=True).eval()
+    nn.init.normal_(regression.head.weight, std=0.05)
+    flow = small_flow_on_base(7).eval()
+    missing, unexpected = flow.load_state_dict(regression.state_dict(), strict=False)
+    assert unexpected == [] and {key.split(".")[0] for key in missing} == {"state_proj", "time"}
+    stack = torch.rand(1, 3, 1, 32, 32, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = regression.fuse(stack, FuseOptions(task="mef", prompt="remove the noise")).image
+        for seed in (0, 1):
+            options = FuseOptions(task="mef", prompt="remove the noise", steps=4, gamma=1.0, generator=torch.Generator().manual_seed(seed))
+            torch.testing.assert_close(flow.fuse(stack, options).image, expected, atol=1e-5, rtol=0)
+        nn.init.normal_(flow.state_proj.weight, std=0.1)  # the state now matters: samples differ by seed
+        samples = [flow.fuse(stack, FuseOptions(task="mef", steps=4, generator=torch.Generator().manual_seed(seed))).image for seed in (0, 1)]
+    assert (samples[0] - samples[1]).abs().max() > 1e-3
+
+
+def test_flow_target_prediction_is_trained_on_the_latent_from_a_start_near_the_base():
+    from fusecli.train.data import Batch
+    from fusecli.train.objectives import MMAIFObjective
+
+    model = small_flow_on_base(8).train()
+    nn.init.normal_(model.head.weight, std=0.05)
+    clean = torch.rand(2, 2, 1, 32, 32)
+    target = model.classical_base(clean, "mef")
+    terms = MMAIFObjective(model)(Batch("mef", clean, clean, target, [None, None]))
+    assert "latent" in terms and "velocity" not in terms
+    terms["latent"].backward()
+    assert model.state_proj.weight.grad.abs().sum() > 0 and model.base_proj.weight.grad.abs().sum() > 0
+    state = torch.randn(2, 8, 8, 8)
+    prediction = torch.randn(2, 8, 8, 8)
+    velocity = model.velocity_of(prediction, state, torch.tensor([0.0, 0.75]))
+    torch.testing.assert_close(velocity[1], (prediction[1] - state[1]) * 4)  # (Z1 - Z_t) / (1 - t)
+
+
+def test_old_flow_files_load_with_their_state_folded_into_its_projection(tmp_path):
+    """Flow files from before stop 23 merged [state, mean, max] in one layer; loading one must
+    give the same model (the same samples)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from fusecli.models.zoo import load_weights, save_weights
+
+    model = small_mmaif("flow").eval()
+    d = model.config.dim
+    mixing = torch.eye(d) + 0.1 * torch.randn(d, d, generator=torch.Generator().manual_seed(3))  # invertible
+    unmix = torch.linalg.inv(mixing)
+    old = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    old["merge.weight"] = torch.cat([mixing, old["merge.weight"]], dim=1)  # (D, 3D): state first
+    old["state_proj.weight"] = torch.einsum("ij,jcpq->icpq", unmix, old["state_proj.weight"]).contiguous()
+    old["state_proj.bias"] = unmix @ old["state_proj.bias"]
+    path = save_weights(model, tmp_path / "new.safetensors")
+    with safe_open(str(path), "pt") as f:
+        metadata = f.metadata()
+    save_file(old, str(tmp_path / "old.safetensors"), metadata=metadata)
+    loaded = load_weights(tmp_path / "old.safetensors")
+    x = torch.rand(1, 2, 1, 32, 32, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        options = lambda: FuseOptions(task="vif", steps=3, generator=torch.Generator().manual_seed(0))  # noqa: E731
+        torch.testing.assert_close(loaded.fuse(x, options()).image, model.fuse(x, options()).image, atol=1e-5, rtol=0)
+    assert loaded.merge.weight.shape == (d, 2 * d)
 
 
 def test_mmaif_detail_gate_passes_the_bases_lost_detail():

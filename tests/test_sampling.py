@@ -68,6 +68,22 @@ def test_named_schedules_and_bridge_start(z0):
     assert abs(float(bridged.std()) - SIGMA) < 0.005
 
 
+def test_sde_from_a_centred_start_keeps_the_marginals(z0):
+    """A start Z0 ~ N(C, S^2) (a flow from a classical fusion, blurred by noise): the Langevin
+    term needs that centre and scale, or the SDE pulls the samples toward N(0, 1)'s score."""
+    c, s = -2.0, 0.3
+
+    def velocity(z, t):
+        var = t * t * SIGMA**2 + (1 - t) ** 2 * s**2
+        return MU - c + (t * SIGMA**2 - (1 - t) * s**2) / var * (z - t * MU - (1 - t) * c)
+
+    start = c + s * z0
+    centred = sample_flow(velocity, start, 50, gamma=2.0, generator=torch.Generator().manual_seed(1), centre=torch.tensor(c, dtype=torch.float64), scale=s)
+    assert float(centred.mean()) == pytest.approx(MU, abs=0.01) and abs(float(centred.std()) - SIGMA) < 0.006
+    wrong = sample_flow(velocity, start, 50, gamma=2.0, generator=torch.Generator().manual_seed(1))
+    assert abs(float(wrong.mean()) - MU) > 0.05 or abs(float(wrong.std()) - SIGMA) > 0.05
+
+
 def test_bad_arguments_fail_clearly(z0):
     with pytest.raises(ValueError, match="steps"):
         run(z0, 0, 0.0)

@@ -34,7 +34,7 @@ class FuseOptions:
     sampler: str = "sde"  # "ode" | "sde"
     gamma: float = 0.5
     method: str = "euler"  # "euler" | "heun"
-    bridge: float = 0.0  # > 0: start the flow from a noised blend of the sources at this t
+    bridge: float = 0.0  # > 0: start the flow at this t, from a noised blend of the sources (or of the classical base)
     generator: torch.Generator | None = None
     foreground: Tensor | None = None  # (B, 1, H, W) soft foreground mask for MoE-Fusion
     # pyramid levels of a classical base (mmaif-reg); None: from the frames' size. Set from the

@@ -68,8 +68,12 @@ MMAIF_REG = {
     "restore": {"vif": ["gaussian_noise", "jpeg", "ir_stripes"], "mef": ["gaussian_noise", "jpeg", "haze"], "mff": ["gaussian_noise", "jpeg", "haze", "low_contrast"]},
 }
 
+# The flow variant bridges from the same base: it starts at the base latent plus noise and
+# predicts the fused latent (fine-tuned from mmaif-reg, stop 23).
+MMAIF_FLOW = {**MMAIF_REG, "variant": "flow", "prediction": "target", "start_noise": 0.5}
+
 register(ZooEntry("mmaif-reg", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, regression on the training-free fusion: degraded inputs, prompts", "mmaif", MMAIF_REG, prompt=True))
-register(ZooEntry("mmaif-flow", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, flow matching + SDE sampler", "mmaif", {"variant": "flow"}, prompt=True, flow=True))
+register(ZooEntry("mmaif-flow", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, flow matching from the training-free fusion + SDE sampler", "mmaif", MMAIF_FLOW, prompt=True, flow=True))
 register(ZooEntry("autoencoder", "component", (), "latent autoencoder used by the mmaif models", "autoencoder"))
 register(ZooEntry("exposure-fusion", "training-free", ("mef",), "Mertens exposure fusion, Laplacian pyramid"))
 register(ZooEntry("focus-fusion", "training-free", ("mff",), "focus measure + consistency + pyramid blending"))

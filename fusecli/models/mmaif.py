@@ -20,8 +20,12 @@ base's fine detail that the ×4 autoencoder cannot hold is added back through a 
 gate (open for clean detail, shut for noise). With ``restore = {task: [degradations]}`` the
 frames are first cleaned by the classical restorations (:mod:`fusecli.restore`) that the prompt
 asks for ("remove the haze": dark-channel dehazing), so a prompt also hands the network a better
-starting point; without a prompt the base is the plain fusion. ``variant="flow"`` predicts the velocity ``v = Z1 - Z0`` of
-``Z_t = t Z1 + (1 - t) Z0`` and is sampled with :func:`fusecli.sampling.sample_flow`.
+starting point; without a prompt the base is the plain fusion. ``variant="flow"`` learns the flow
+``Z_t = t Z1 + (1 - t) Z0`` and is sampled with :func:`fusecli.sampling.sample_flow`; it predicts
+the velocity ``v = Z1 - Z0`` or (``prediction = "target"``) ``Z1`` itself, as the same residual
+on the base as regression, from which ``v = (Z1 - Z_t) / (1 - t)``. With a base, the flow starts
+near it, ``Z0 = base + start_noise * N(0, I)`` (a bridge from the classical fusion), so sampling
+only has to carry that fusion to the restored one.
 Cost per step: ``O(H W / (f p)^2 * window^2 * dim)`` for ``f``x autoencoder downsampling and
 ``p``x patches, linear in image area.
 """
@@ -60,7 +64,12 @@ class MMAIFConfig:
     top_k: int = 2
     adaln_rank: int = 32
     prompt_dropout: float = 0.2
-    # regression only: task -> training-free method whose fusion of the inputs is the residual base
+    # flow only: what the network predicts, "velocity" (Z1 - Z0) or "target" (Z1, as a residual on the base)
+    prediction: str = "velocity"
+    # flow only: std of the start Z0 around its centre (the base latent, or 0 without a base)
+    start_noise: float = 1.0
+    # task -> training-free method whose fusion of the inputs is the residual base (and, for the
+    # flow variant, the centre of its start)
     base: dict[str, str] = field(default_factory=dict)
     # with a base: add back the base's fine detail the autoencoder cannot hold, per token by a learned gate
     detail: bool = False
@@ -105,8 +114,10 @@ class MMAIF(FusionModel):
         super().__init__(config)
         if config.variant not in ("flow", "regression"):
             raise ValueError(f"variant must be 'flow' or 'regression', got {config.variant!r}")
-        if config.base and config.variant != "regression":
-            raise ValueError("a classical base (config 'base') is for the regression variant only")
+        if config.prediction not in ("velocity", "target"):
+            raise ValueError(f"prediction must be 'velocity' or 'target', got {config.prediction!r}")
+        if config.start_noise <= 0:
+            raise ValueError(f"start_noise must be > 0, got {config.start_noise}")
         unknown = sorted(set(config.base) - set(TASKS))
         if unknown:
             raise ValueError(f"base: unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
@@ -128,14 +139,21 @@ class MMAIF(FusionModel):
         self.role = nn.Embedding(len(ROLES), d)
         self.state_proj = nn.Conv2d(c, d, p, stride=p) if config.variant == "flow" else None
         self.base_proj = nn.Conv2d(c, d, p, stride=p) if config.base else None
-        if self.base_proj is not None:  # starts as "no extra input": fine-tunes begin where they left off
-            nn.init.zeros_(self.base_proj.weight)
-            nn.init.zeros_(self.base_proj.bias)
+        # Extra inputs added to the merged sources start as "no input" where a fine-tune adds
+        # them (a base to any model; a flow state to a model with a base, e.g. from regression):
+        # the fine-tune begins where the loaded model left off.
+        for extra in (self.base_proj, self.state_proj if config.base else None):
+            if extra is not None:
+                nn.init.zeros_(extra.weight)
+                nn.init.zeros_(extra.bias)
         self.detail_gate = DetailGate(d) if config.detail else None
-        self.merge = nn.Linear(3 * d if self.state_proj is not None else 2 * d, d)
+        self.merge = nn.Linear(2 * d, d)  # mean and max over the source frames
         self.task = nn.Embedding(len(TASKS), d)
         self.prompt_proj = nn.Linear(config.text.dim, d)
         self.time = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d)) if config.variant == "flow" else None
+        if self.time is not None:  # the timestep starts as no change to the condition
+            nn.init.zeros_(self.time[2].weight)
+            nn.init.zeros_(self.time[2].bias)
         self.blocks = nn.ModuleList(
             DiTBlock(d, config.heads, config.window, i % 2 == 1, config.mlp_ratio, config.routed_experts, config.shared_experts, config.top_k, config.adaln_rank)
             for i in range(config.depth)
@@ -145,6 +163,23 @@ class MMAIF(FusionModel):
         self.head = nn.Linear(d, c * p * p)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+
+    def upgrade_state_dict(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Files of flow models from before stop 23 merged ``[state, mean, max]`` in one linear
+        layer (``merge.weight`` of ``(D, 3D)``); now the state's projection is added to the merged
+        sources. ``W_s (P z + b) = (W_s P) z + W_s b``, so the old weights fold exactly into
+        ``state_proj``."""
+        merge = tensors.get("merge.weight")
+        d = self.config.dim
+        if self.state_proj is None or merge is None or merge.shape[1] != 3 * d:
+            return tensors
+        tensors = dict(tensors)
+        w_state = merge[:, :d].float()
+        weight, bias = tensors["state_proj.weight"], tensors["state_proj.bias"]
+        tensors["state_proj.weight"] = torch.einsum("ij,jcpq->icpq", w_state, weight.float())  # float32: no rounding
+        tensors["state_proj.bias"] = w_state @ bias.float()
+        tensors["merge.weight"] = merge[:, d:].contiguous()
+        return tensors
 
     @property
     def multiple(self) -> int:
@@ -219,20 +254,23 @@ class MMAIF(FusionModel):
             raise ValueError("the regression variant has no timestep")
         return self.time(sinusoidal_embedding(t * 1000.0, self.config.dim))
 
-    def predict(self, source_latents: Tensor, roles: list[int], cond: Tensor, state: Tensor | None = None, base: Tensor | None = None) -> Tensor:
-        """Network output in latent space ``(B, C, h, w)``: velocity (flow) or fused latent (regression).
+    @property
+    def predicts_target(self) -> bool:
+        """True when :meth:`predict` returns the fused latent (regression, or flow with ``prediction = "target"``)."""
+        return self.config.variant == "regression" or self.config.prediction == "target"
 
-        ``base``: the latent of :meth:`classical_base` (regression with a classical base)."""
+    def predict(self, source_latents: Tensor, roles: list[int], cond: Tensor, state: Tensor | None = None, base: Tensor | None = None) -> Tensor:
+        """Network output in latent space ``(B, C, h, w)``: the fused latent (:attr:`predicts_target`)
+        or the flow's velocity. ``state``: the flow's ``Z_t``; ``base``: the latent of :meth:`classical_base`."""
         b, n, c, h, w = source_latents.shape
         tokens = self.source_proj(source_latents.flatten(0, 1))  # (B*N, D, h/p, w/p)
         tokens = tokens.view(b, n, *tokens.shape[1:]).permute(0, 1, 3, 4, 2)
         tokens = tokens + self.role(torch.tensor(roles, device=tokens.device))[None, :, None, None]
-        parts = [tokens.mean(1), tokens.amax(1)]
+        x = self.merge(torch.cat([tokens.mean(1), tokens.amax(1)], dim=-1))
         if self.state_proj is not None:
             if state is None:
                 raise ValueError("the flow variant needs the state Z_t")
-            parts.insert(0, self.state_proj(state).permute(0, 2, 3, 1))
-        x = self.merge(torch.cat(parts, dim=-1))
+            x = x + self.state_proj(state).permute(0, 2, 3, 1)
         if base is not None:
             if self.base_proj is None:
                 raise ValueError("this model has no classical base input")
@@ -246,9 +284,16 @@ class MMAIF(FusionModel):
         shift, scale = self.adaln_out(cond)
         x = self.head(modulate(self.norm_out(x), shift, scale))  # (B, h/p, w/p, C*p*p)
         out = F.pixel_shuffle(x.permute(0, 3, 1, 2), self.config.patch)
-        if self.state_proj is None:
+        if self.predicts_target:
             out = out + (source_latents.mean(1) if base is None else base)
         return out
+
+    def velocity_of(self, prediction: Tensor, state: Tensor, t: Tensor) -> Tensor:
+        """The flow's velocity from :meth:`predict`'s output at ``(Z_t, t)``, ``t`` of shape ``(B,)``:
+        ``(Z1 - Z_t) / (1 - t)`` for a predicted target (``1 - t`` kept >= 1e-3), the output itself otherwise."""
+        if not self.predicts_target:
+            return prediction
+        return (prediction - state) / (1.0 - t).clamp_min(1e-3)[:, None, None, None]
 
     def decode_fused(self, latent: Tensor, base_image: Tensor | None = None, base: Tensor | None = None) -> Tensor:
         """Pixels ``(B, 1, H, W)`` of a predicted latent; with ``detail``, plus the gated detail of
@@ -293,16 +338,20 @@ class MMAIF(FusionModel):
         else:
 
             def velocity(z: Tensor, t: float) -> Tensor:
-                time = self.time_embedding(torch.full((b,), t, device=z.device))
-                return self.predict(latents, roles, cond + time, z)
+                times = torch.full((b,), t, device=z.device)
+                return self.velocity_of(self.predict(latents, roles, cond + self.time_embedding(times), z, base), z, times)
 
-            noise = torch.randn(latents.shape[0], *latents.shape[2:], generator=options.generator, device=frames.device, dtype=latents.dtype)
-            start = 0.0
-            if options.bridge > 0:
-                start = float(options.bridge)
-                noise = start * latents.mean(1) + (1 - start) * noise
+            # Z0 = centre + start_noise * N(0, I): the base latent (or 0) blurred by noise
+            scale = self.config.start_noise
+            noise = scale * torch.randn(latents.shape[0], *latents.shape[2:], generator=options.generator, device=frames.device, dtype=latents.dtype)
+            start = noise if base is None else base + noise
+            t_start = 0.0
+            if options.bridge > 0:  # start later on the path, from a blend with a guess of Z1
+                t_start = float(options.bridge)
+                start = t_start * (latents.mean(1) if base is None else base) + (1 - t_start) * start
             gamma = options.gamma if options.sampler == "sde" else 0.0
-            fused = sample_flow(velocity, noise, options.steps, gamma=gamma, generator=options.generator, method=options.method, t_start=start)
+            fused = sample_flow(velocity, start, options.steps, gamma=gamma, generator=options.generator, method=options.method,
+                                t_start=t_start, centre=base, scale=scale)
         image = self.decode_fused(fused, base_image, base).clamp(0, 1)
         maps = {}
         gates = self.routing_map()

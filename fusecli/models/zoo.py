@@ -122,6 +122,9 @@ def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu", ar
         tensors = load_safetensors_bytes(path.read_bytes())
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{path} is corrupt ({exc})") from None
+    upgrade = getattr(model, "upgrade_state_dict", None)  # older files of an architecture, converted exactly
+    if upgrade is not None:
+        tensors = upgrade(tensors)
     missing, unexpected = _state_mismatch(model, tensors)
     if missing or unexpected:
         raise WeightsError(f"{path} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}")

@@ -9,6 +9,11 @@ marginal-preserving SDE of eq. 15, written here without any division:
 
 integrated with Euler-Maruyama. The last step is a plain ODE step (no noise), so nothing is
 injected that cannot be removed. ``gamma = 0`` is exactly the Euler ODE.
+
+For a start ``Z0 = c + s N(0, I)`` (centred on ``c``, e.g. a classical fusion, with std ``s``),
+``t v - Z = -(c + s eps)``, so the score is ``(t v - Z + c) / ((1 - t) s^2)`` and the same SDE reads
+
+    dZ = [v + gamma_t (t v - Z + c)] dt + s sqrt(2 gamma_t (1 - t)) dW.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ def sample_flow(
     *,
     method: str = "euler",
     t_start: float = 0.0,
+    centre: Tensor | None = None,
+    scale: float = 1.0,
     return_trajectory: bool = False,
 ) -> Tensor | tuple[Tensor, list[Tensor]]:
     """Integrate from ``z0`` at ``t_start`` to ``t = 1`` in ``steps`` equal steps.
@@ -66,8 +73,9 @@ def sample_flow(
     ``velocity(z, t)`` returns ``v`` for a batch ``z`` at scalar time ``t``. ``method`` is
     ``"euler"`` (one evaluation per step) or ``"heun"`` (two; second-order on the drift).
     ``t_start > 0`` with ``z0`` a noised blend of the sources is the bridge start (seed 000
-    section 2.2): fewer steps, since part of the path is skipped. Noise is drawn from
-    ``generator``, so a seeded generator gives the same sample.
+    section 2.2): fewer steps, since part of the path is skipped. ``centre`` and ``scale``: the
+    mean and std of the model's start distribution (default N(0, I)), for the Langevin term.
+    Noise is drawn from ``generator``, so a seeded generator gives the same sample.
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
@@ -89,11 +97,11 @@ def sample_flow(
         if method == "heun":  # second order on the ODE part; the Langevin term stays Euler
             d = 0.5 * (v + velocity(z + v * dt, t_next))
         if g > 0:
-            d = d + g * (t * v - z)
+            d = d + g * (t * v - z + (0.0 if centre is None else centre))
         z = z + d * dt
         if g > 0:
             noise = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
-            z = z + math.sqrt(2.0 * g * (1.0 - t) * dt) * noise
+            z = z + scale * math.sqrt(2.0 * g * (1.0 - t) * dt) * noise
         if return_trajectory:
             trajectory.append(z)
     return (z, trajectory) if return_trajectory else z

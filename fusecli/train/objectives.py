@@ -91,8 +91,10 @@ class MMAIFObjective(Objective):
     Regression: predict the teacher's fused latent from the degraded source latents (latent
     MSE, plus pixel terms on the decoded output), as a residual on the model's base (the
     classical fusion of the degraded frames when configured). Flow: ``Z_t = t Z1 + (1 - t) Z0`` with
-    ``t ~ U(0, 1)`` and ``Z0 ~ N(0, I)``; the velocity target is ``Z1 - Z0``; pixel terms use the
-    one-step estimate ``Z1 ~ Z_t + (1 - t) v``. MoE balance losses as ``load``.
+    ``t ~ U(0, 1)`` and ``Z0 = base + start_noise * N(0, I)`` (base 0 without one); the target is
+    the velocity ``Z1 - Z0`` (pixel terms on the one-step estimate ``Z1 ~ Z_t + (1 - t) v``) or,
+    with ``prediction = "target"``, ``Z1`` itself (``latent`` loss, as regression). MoE balance
+    losses as ``load``.
     """
 
     needs_teacher = True
@@ -127,12 +129,16 @@ class MMAIFObjective(Objective):
             estimate = prediction
         else:
             t = torch.rand(b, device=z1.device)
-            z0 = torch.randn_like(z1)
+            z0 = model.config.start_noise * torch.randn_like(z1) + (0.0 if base is None else base)
             tt = t[:, None, None, None]
             zt = tt * z1 + (1 - tt) * z0
-            velocity = model.predict(latents, roles, cond + model.time_embedding(t), zt)
-            terms["velocity"] = L.latent_loss(velocity, z1 - z0)
-            estimate = zt + (1 - tt) * velocity
+            output = model.predict(latents, roles, cond + model.time_embedding(t), zt, base)
+            if model.predicts_target:  # the fused latent itself: the same loss as regression
+                terms["latent"] = L.latent_loss(output, z1)
+                estimate = output
+            else:
+                terms["velocity"] = L.latent_loss(output, z1 - z0)
+                estimate = zt + (1 - tt) * output
         fused = model.decode_fused(estimate, base_image, base)
         terms.update(_source_terms(fused, batch))
         terms["load"] = moe_losses(model)
