@@ -17,29 +17,18 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_weights import ROOT, classical_columns, degraded_case, learned  # noqa: E402
+from eval_weights import classical_columns, degraded_case, learned, setting_study  # noqa: E402
 
 from fusecli.metrics.score import score_arrays  # noqa: E402
-from fusecli.models.zoo import load_weights  # noqa: E402
-from fusecli.train import load_config  # noqa: E402
-from fusecli.train.data import load_scenes  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("task", choices=("vif", "mef", "mff"))
     parser.add_argument("op", help="one degradation, e.g. downsample, low_contrast, jpeg")
-    parser.add_argument("--weights", type=Path, default=ROOT / "weights/mmaif-reg.safetensors")
-    parser.add_argument("--scenes", type=int, default=6)
-    parser.add_argument("--max-side", type=int, default=384)
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    config = load_config(ROOT / "examples/train/mmaif-reg.toml", [f"data.max_side={args.max_side}"])
-    _, val = load_scenes(config)
-    model = load_weights(args.weights)
+    args, val, model = setting_study(parser, "mmaif-reg.safetensors")
     gate = model.detail_gate
     print("| scene | plain | restore+ | +prompt | +prompt, gate open | mean gate |\n|---|---|---|---|---|---|")
     rows = []

@@ -62,6 +62,23 @@ def learned(model, frames, task, prompt=None, steps=8):
         return fuse_padded(model, x, options).image[0, 0].numpy()
 
 
+def setting_study(parser: argparse.ArgumentParser, weights: str):
+    """For the per-setting scripts (diagnose_setting, flow_sampling): parse ``parser`` with the
+    shared ``--weights`` (default ``weights/WEIGHTS``), ``--scenes``, ``--max-side`` options and
+    return the arguments, the held-out scenes and the loaded model."""
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights" / weights)
+    parser.add_argument("--scenes", type=int, default=6)
+    parser.add_argument("--max-side", type=int, default=384)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    return args, held_out(args.max_side)[1], load_weights(args.weights)
+
+
+def held_out(max_side: int = 384, config_path: Path = ROOT / "examples/train/mmaif-reg.toml"):
+    """The training configs' (training, held-out) scenes at ``max_side`` px."""
+    return load_scenes(load_config(config_path, [f"data.max_side={max_side}"]))
+
+
 def frames_of(scene, max_frames=3):
     frames = [f.astype(np.float32) for f in scene.frames]
     if scene.task != "vif" and len(frames) > max_frames:
@@ -139,8 +156,7 @@ def main() -> None:
                         help="which scenes to score (train: for models that never saw them)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    config = load_config(args.config, [f"data.max_side={args.max_side}"])
-    train, val = load_scenes(config)
+    train, val = held_out(args.max_side, args.config)
     models = {}
     val = [s for s in (val if args.split == "val" else train) if s.task in args.tasks]
     for name in sorted({m for t in args.tasks for m in MODELS[t]}):

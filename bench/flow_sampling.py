@@ -19,13 +19,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_weights import ROOT, degraded_case  # noqa: E402
+from eval_weights import degraded_case, setting_study  # noqa: E402
 
 from fusecli.metrics.score import score_arrays  # noqa: E402
 from fusecli.models.base import FuseOptions, fuse_padded  # noqa: E402
-from fusecli.models.zoo import load_weights  # noqa: E402
-from fusecli.train import load_config  # noqa: E402
-from fusecli.train.data import load_scenes  # noqa: E402
 
 # (label, sampler, steps, seed)
 RUNS = [("SDE 8, seed 0", "sde", 8, 0), ("SDE 8, seed 1", "sde", 8, 1), ("SDE 8, seed 2", "sde", 8, 2), ("SDE 8, seed 3", "sde", 8, 3),
@@ -34,15 +31,8 @@ RUNS = [("SDE 8, seed 0", "sde", 8, 0), ("SDE 8, seed 1", "sde", 8, 1), ("SDE 8,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", type=Path, default=ROOT / "weights/mmaif-flow.safetensors")
     parser.add_argument("--setting", default="n=2", help="n=2, n=3 or one degradation, e.g. gaussian_noise")
-    parser.add_argument("--scenes", type=int, default=6)
-    parser.add_argument("--max-side", type=int, default=384)
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    config = load_config(ROOT / "examples/train/mmaif-reg.toml", [f"data.max_side={args.max_side}"])
-    _, val = load_scenes(config)
-    model = load_weights(args.weights)
+    args, val, model = setting_study(parser, "mmaif-flow.safetensors")
     label, how = (args.setting, {"n": int(args.setting[2:])}) if args.setting.startswith("n=") else (f"n=1 {args.setting}", {"ops": [args.setting]})
     print(f"PSNR-ref (dB), {label} +prompt, mean over {args.scenes} held-out scenes; spread = largest per-scene range over the 4 SDE seeds\n")
     print("| task | " + " | ".join(run[0] for run in RUNS) + " | seed spread |\n|---|" + "---|" * (len(RUNS) + 1))
