@@ -453,3 +453,23 @@ def test_packed_data_copy_loads_the_same_scenes(tmp_path, data_root):
             pack_data(config, inside, "png")
     with pytest.raises(FusecliError, match="unknown format"):
         pack_data(config, tmp_path / "x", "bmp")
+
+
+def test_a_regression_model_on_a_base_fine_tunes_into_a_flow_from_that_base(tmp_path, data_root):
+    """How the shipped mmaif-flow was made (examples/train/mmaif-flow.toml): a regression file
+    with a classical base, turned into a flow predicting the target by model overrides."""
+    base = 'variant = "regression", base = { vif = "pyramid-vif", mef = "exposure-fusion", mff = "focus-fusion" }, detail = true'
+    body = MMAIF.format(variant="regression", first="latent", ae=TINY_AE).replace('variant = "regression"', base)
+    result = CliRunner().invoke(cli, ["-q", "train", str(_config(tmp_path, data_root, body)), "--set", "steps=2"])
+    assert result.exit_code == 0, result.output
+    start = tmp_path / "run/checkpoints/last.safetensors"
+    tune = body + f'init = {{ model = "{start}" }}\n'
+    result = CliRunner().invoke(cli, ["-q", "train", str(_config(tmp_path, data_root, tune)), "--out", str(tmp_path / "flow"), "--set", "steps=2",
+                                      "--set", 'model={variant="flow",prediction="target",start_noise=0.5}'])
+    assert result.exit_code == 0, result.output
+    assert all("latent" in r and "velocity" not in r for r in _log(tmp_path / "flow") if "val" not in r)
+    from fusecli.models.zoo import load_weights
+
+    flow = load_weights(tmp_path / "flow/checkpoints/last.safetensors")
+    assert (flow.config.variant, flow.config.prediction, flow.config.start_noise) == ("flow", "target", 0.5)
+    assert flow.config.base == load_weights(start).config.base and flow.provenance["initialized_from"]["model"]["steps"] == 2
