@@ -1,13 +1,15 @@
 """One degraded setting of the model-card tables, scene by scene, for `mmaif-reg`.
 
 Why: the tables average PSNR-ref over 6 scenes, and one easy scene can decide a setting. This
-prints, per held-out scene (same scenes, seeds and degradations as ``bench/eval_weights.py``),
+prints, per held-out scene (same scenes, seeds and degradations as ``bench/eval_weights.py``;
+``--split train``: training-split scenes instead),
 PSNR-ref of plain fusion, classical restoration + fusion, the model with the prompt, the same
 with its detail gate forced open, and the gate's mean (is the gate or the latent correction
 what costs it?).
 
     python bench/diagnose_setting.py mff low_contrast      # ~20 s on 2 CPU cores
     python bench/diagnose_setting.py vif downsample --weights runs/x/checkpoints/best.safetensors
+    python bench/diagnose_setting.py vif downsample --split train --scenes 12   # on scenes it trained on
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("task", choices=("vif", "mef", "mff"))
     parser.add_argument("op", help="one degradation, e.g. downsample, low_contrast, jpeg")
-    args, val, model = setting_study(parser, "mmaif-reg.safetensors")
+    args, scenes_of, model = setting_study(parser, "mmaif-reg.safetensors")
     gate = model.detail_gate
     print("| scene | plain | restore+ | +prompt | +prompt, gate open | mean gate |\n|---|---|---|---|---|---|")
     rows = []
-    for index, scene in enumerate([s for s in val if s.task == args.task][: args.scenes]):
+    for index, scene in enumerate(scenes_of(args.task)):
         frames, made, inputs, reference = degraded_case(scene, args.task, index, f"n=1 {args.op}", ops=[args.op])
 
         def psnr(fused: np.ndarray) -> float:

@@ -64,14 +64,25 @@ def learned(model, frames, task, prompt=None, steps=8):
 
 def setting_study(parser: argparse.ArgumentParser, weights: str):
     """For the per-setting scripts (diagnose_setting, flow_sampling): parse ``parser`` with the
-    shared ``--weights`` (default ``weights/WEIGHTS``), ``--scenes``, ``--max-side`` options and
-    return the arguments, the held-out scenes and the loaded model."""
+    shared ``--weights`` (default ``weights/WEIGHTS``), ``--scenes``, ``--max-side`` and
+    ``--split`` options and return the arguments, a function ``task -> scenes`` and the loaded
+    model. ``--split train`` takes real training-split scenes spread over the list (did the model
+    learn the setting on scenes it saw, or not at all?)."""
     parser.add_argument("--weights", type=Path, default=ROOT / "weights" / weights)
     parser.add_argument("--scenes", type=int, default=6)
     parser.add_argument("--max-side", type=int, default=384)
+    parser.add_argument("--split", choices=("val", "train"), default="val")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    return args, held_out(args.max_side)[1], load_weights(args.weights)
+    train, val = held_out(args.max_side)
+
+    def scenes_of(task: str) -> list:
+        if args.split == "val":
+            return [s for s in val if s.task == task][: args.scenes]
+        real = [s for s in train if s.task == task and not s.synthetic]
+        return real[:: max(1, len(real) // args.scenes)][: args.scenes]
+
+    return args, scenes_of, load_weights(args.weights)
 
 
 def held_out(max_side: int = 384, config_path: Path = ROOT / "examples/train/mmaif-reg.toml"):

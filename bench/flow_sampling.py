@@ -32,13 +32,13 @@ RUNS = [("SDE 8, seed 0", "sde", 8, 0), ("SDE 8, seed 1", "sde", 8, 1), ("SDE 8,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setting", default="n=2", help="n=2, n=3 or one degradation, e.g. gaussian_noise")
-    args, val, model = setting_study(parser, "mmaif-flow.safetensors")
+    args, scenes_of, model = setting_study(parser, "mmaif-flow.safetensors")
     label, how = (args.setting, {"n": int(args.setting[2:])}) if args.setting.startswith("n=") else (f"n=1 {args.setting}", {"ops": [args.setting]})
-    print(f"PSNR-ref (dB), {label} +prompt, mean over {args.scenes} held-out scenes; spread = largest per-scene range over the 4 SDE seeds\n")
+    print(f"PSNR-ref (dB), {label} +prompt, mean over {args.scenes} {args.split} scenes; spread = largest per-scene range over the 4 SDE seeds\n")
     print("| task | " + " | ".join(run[0] for run in RUNS) + " | seed spread |\n|---|" + "---|" * (len(RUNS) + 1))
     for task in ("vif", "mef", "mff"):
         table = []
-        for index, scene in enumerate([s for s in val if s.task == task][: args.scenes]):
+        for index, scene in enumerate(scenes_of(task)):
             frames, made, inputs, reference = degraded_case(scene, task, index, label, **how)
             x = torch.from_numpy(np.stack(inputs).astype(np.float32))[None, :, None]
             row = []
