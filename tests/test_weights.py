@@ -87,6 +87,7 @@ def test_shipped_mmaif_flow_samples_from_the_classical_base_close_to_mmaif_reg()
     """The shipped flow starts around mmaif-reg's classical base and was fine-tuned from it
     (weights/MODEL_CARD.md: level with it); its samples depend on the seed, a little."""
     from fusecli.fuse import fuse
+    from fusecli.metrics.functional import psnr_reference
 
     flow = load_model("mmaif-flow")
     assert flow.config.variant == "flow" and flow.config.prediction == "target"
@@ -99,8 +100,8 @@ def test_shipped_mmaif_flow_samples_from_the_classical_base_close_to_mmaif_reg()
     reg = fuse(frames, task="mef", model="mmaif-reg").image
     first, again, other = sample(0), sample(0), sample(1)
 
-    def psnr(a: np.ndarray, b: np.ndarray) -> float:
-        return float(10 * np.log10(1.0 / np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)))
+    def psnr(a: np.ndarray, b: np.ndarray) -> float:  # images in 0..1
+        return psnr_reference(np.asarray(a, np.float64) * 255, np.asarray(b, np.float64) * 255)
 
     assert np.array_equal(first, again) and not np.array_equal(first, other)
     assert psnr(first, other) > 40.0  # seeds move it little
