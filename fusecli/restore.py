@@ -124,6 +124,7 @@ PROMPT_PATTERNS: dict[str, re.Pattern[str]] = {
         "ir_stripes": r"\b(stripe\w*|destripe\w*|striping|banding)\b|\bline artifacts\b",
         "haze": r"\b(haz\w*|dehaz\w*|fog\w*|defog\w*|mist\w*)\b",
         "low_contrast": r"(?<!recover the )\bcontrast\b|\b(washed out|faded|dull|flat)\b",
+        "downsample": r"\b(resolution|upscal\w*|super-resolv\w*|pixelated|downsampled|lost details)\b",
     }.items()
 }
 

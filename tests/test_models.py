@@ -11,6 +11,7 @@ from fusecli.models.layers.dit import DiTBlock, WindowAttention
 from fusecli.models.layers.moe import moe_losses
 from fusecli.models.mmaif import MMAIF, MMAIFConfig
 from fusecli.models.moe_fusion import MoEFusion, MoEFusionConfig
+from fusecli.models.restorer import Restorer, RestorerConfig
 from fusecli.metrics.local import box_mask
 from fusecli.models.saliency import saliency_prior
 from fusecli.models.text_encoder import TextEncoder, TextEncoderConfig
@@ -160,6 +161,49 @@ def test_mmaif_classical_base_is_the_residual_start_and_an_input():
         MMAIF(MMAIFConfig(variant="regression", base={"hdr": "exposure-fusion"}))
     with pytest.raises(ValueError, match="unknown fusion method"):
         MMAIF(MMAIFConfig(variant="regression", base={"mef": "no-such-method"}))
+
+
+def test_restorer_keeps_any_size_and_range_and_is_local():
+    torch.manual_seed(0)
+    model = Restorer(RestorerConfig(width=8, depth=3))
+    x = torch.rand(2, 1, 33, 47)
+    out = model(x)
+    assert out.shape == x.shape and 0 <= out.min() and out.max() <= 1 and not torch.allclose(out, x)
+    # local: a pixel far from a change does not move (the receptive field is bounded)
+    changed = x.clone()
+    changed[..., :4, :4] = 0.0
+    far = model.receptive_radius + 4
+    torch.testing.assert_close(model(changed)[..., far:, far:], out[..., far:, far:])
+    with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
+        model(torch.rand(1, 3, 16, 16))
+
+
+def test_learned_restore_replaces_the_classical_one_in_the_base_in_restoration_order():
+    from fusecli.models.classical import fuse_frames
+    from fusecli.restore import restore
+
+    restorer = RestorerConfig(width=8, depth=3, ops=["jpeg", "downsample"])
+    model = small_regression(3, base=BASES, restore={"mef": ["gaussian_noise", "jpeg"]}, learned_restore=["jpeg"], restorer=restorer).eval()
+    nn.init.normal_(model.restorer.body[-1].weight, std=0.1)
+    stack = torch.rand(1, 2, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    frames = list(stack[0, :, 0].numpy())
+
+    def learned(arrays):
+        with torch.no_grad():
+            return list(model.restorer(torch.from_numpy(np.stack(arrays)[:, None]))[:, 0].numpy())
+
+    def base(prompt):
+        return model.classical_base(stack, "mef", prompts=[prompt])[0, 0].numpy()
+
+    np.testing.assert_allclose(base(None), fuse_frames("exposure-fusion", frames), atol=1e-6)
+    np.testing.assert_allclose(base("remove the jpeg blocking"), fuse_frames("exposure-fusion", learned(frames)), atol=1e-5)
+    # noise is restored classically first (the restorations' order), then the learned JPEG step
+    denoised = [restore(f, ["gaussian_noise"]) for f in frames]
+    np.testing.assert_allclose(base("remove the noise and the jpeg blocks"), fuse_frames("exposure-fusion", learned(denoised)), atol=1e-5)
+    with pytest.raises(ValueError, match="not trained for haze"):
+        small_regression(0, base=BASES, restore={"mef": ["haze"]}, learned_restore=["haze"])
+    with pytest.raises(ValueError, match="needs restore"):
+        small_regression(0, base=BASES, learned_restore=["jpeg"])
 
 
 def small_flow_on_base(seed: int, **config) -> MMAIF:

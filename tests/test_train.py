@@ -473,3 +473,64 @@ def test_a_regression_model_on_a_base_fine_tunes_into_a_flow_from_that_base(tmp_
     flow = load_weights(tmp_path / "flow/checkpoints/last.safetensors")
     assert (flow.config.variant, flow.config.prediction, flow.config.start_noise) == ("flow", "target", 0.5)
     assert flow.config.base == load_weights(start).config.base and flow.provenance["initialized_from"]["model"]["steps"] == 2
+
+
+RESTORER = """
+name = "tiny-restorer"
+arch = "restorer"
+model = { width = 4, depth = 3, ops = ["jpeg", "downsample"] }
+tasks = ["vif", "mef", "mff"]
+steps = 3
+log_every = 1
+losses = { reconstruction = 1.0 }
+validation = { every = 3, items = 2, metric = "PSNR-ref" }
+degrade = { enabled = true, n = [1], allowed = ["jpeg", "downsample"] }
+"""
+
+
+def test_tiny_restorer_run_and_its_insertion_into_the_all_in_one_model(tmp_path, data_root):
+    """The restorer trains through the CLI on frames degraded only by its ops, and a later run
+    loads it into an mmaif model (init.model + init.restorer), frozen, as the base's JPEG restorer."""
+    from fusecli.models.zoo import load_weights, save_weights
+    from fusecli.train.loop import build_model
+
+    result = CliRunner().invoke(cli, ["-q", "train", str(_config(tmp_path, data_root, RESTORER)), "--out", str(tmp_path / "restorer")])
+    assert result.exit_code == 0, result.output
+    log = _log(tmp_path / "restorer")
+    assert all("reconstruction" in r for r in log if "val" not in r) and "PSNR-ref" in log[-1]["val"]
+    restorer = load_weights(tmp_path / "restorer/checkpoints/last.safetensors")
+    assert restorer.arch == "restorer" and restorer.config.ops == ["jpeg", "downsample"]
+
+    body = MMAIF.format(variant="regression", first="latent", ae=TINY_AE).replace("adaln_rank = 4,", 'adaln_rank = 4, base = { mef = "exposure-fusion" }, restore = { mef = ["jpeg"] },')
+    save_weights(build_model(load_config(_config(tmp_path, data_root, body))), tmp_path / "start.safetensors")
+    learned = body.replace('restore = { mef = ["jpeg"] },', 'restore = { mef = ["jpeg"] }, learned_restore = ["jpeg"], restorer = { width = 4, depth = 3, ops = ["jpeg", "downsample"] },')
+    tune = learned + f'init = {{ model = "start.safetensors", restorer = "{tmp_path / "restorer/checkpoints/last.safetensors"}" }}\nfreeze = ["autoencoder", "restorer"]\n'
+    result = CliRunner().invoke(cli, ["-q", "train", str(_config(tmp_path, data_root, tune)), "--out", str(tmp_path / "tuned"), "--set", "steps=1"])
+    assert result.exit_code == 0, result.output
+    tuned = load_weights(tmp_path / "tuned/checkpoints/last.safetensors")
+    for key, value in restorer.state_dict().items():
+        assert torch.equal(tuned.restorer.state_dict()[key], value), key
+    # a part that init.model already holds cannot also come from another file
+    clash = body + f'init = {{ model = "start.safetensors", autoencoder = "{tmp_path / "start.safetensors"}" }}\n'
+    with pytest.raises(ConfigError, match="init.model already sets that part"):
+        build_model(load_config(_config(tmp_path, data_root, clash)))
+    with pytest.raises(ConfigError, match="unknown degradation"):
+        load_config(_config(tmp_path, data_root, RESTORER), ['degrade.allowed=["jpg"]'])
+
+
+def test_restorer_objective_trains_only_on_the_frames_the_degradation_changed():
+    from fusecli.models.restorer import Restorer, RestorerConfig
+    from fusecli.train.data import Batch
+    from fusecli.train.objectives import OBJECTIVES
+
+    torch.manual_seed(0)
+    objective = OBJECTIVES["restorer"](Restorer(RestorerConfig(width=4, depth=3)))
+    clean = torch.rand(2, 2, 1, 16, 16)
+    sources = clean.clone()
+    sources[0, 1] = (sources[0, 1] * 8).round() / 8  # one degraded (quantised) frame of four
+    loss = objective(Batch("mef", sources, clean, None, [None, None]))["reconstruction"]
+    expected = L.reconstruction_loss(objective.model(sources[0, 1:2]), clean[0, 1:2])
+    torch.testing.assert_close(loss, expected)
+    # no frame changed (a clean batch): all of them, rather than nothing
+    loss = objective(Batch("mef", clean, clean, None, [None, None]))["reconstruction"]
+    torch.testing.assert_close(loss, L.reconstruction_loss(objective.model(clean.flatten(0, 1)), clean.flatten(0, 1)))

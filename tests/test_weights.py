@@ -106,3 +106,32 @@ def test_shipped_mmaif_flow_samples_from_the_classical_base_close_to_mmaif_reg()
     assert np.array_equal(first, again) and not np.array_equal(first, other)
     assert psnr(first, other) > 40.0  # seeds move it little
     assert psnr(first, reg) > 30.0  # and it stays close to the regression it started from
+
+
+def test_shipped_all_in_one_models_undo_jpeg_with_the_shipped_restorer_when_the_prompt_asks():
+    """Both files carry the shipped restorer unchanged (it was frozen in their fine-tunes), and a
+    JPEG prompt makes mmaif-reg restore the frames with it before its base: the result is closer
+    to the clean frames' exposure fusion than without the prompt, and than plain exposure fusion
+    of the compressed frames (weights/MODEL_CARD.md: MEF JPEG, stop 24)."""
+    from fusecli.degrade.pipeline import sample
+    from fusecli.fuse import fuse
+    from fusecli.metrics.functional import psnr_reference
+
+    restorer = load_model("restorer").state_dict()
+    for name in ("mmaif-reg", "mmaif-flow"):
+        model = load_model(name)
+        assert model.config.learned_restore == ["jpeg"]
+        for key, value in restorer.items():
+            assert torch.equal(model.restorer.state_dict()[key], value), (name, key)
+    frames = [np.squeeze(read_image(path, channels=1)[0]).astype(np.float32) for path in INPUTS["mef"]]
+    made = sample(frames, "mef", 1, ops=["jpeg"], level="heavy")
+    compressed = [np.asarray(f, np.float32) for f in made.degraded]
+    clean = fuse(frames, task="mef", model="exposure-fusion").image
+
+    def psnr(image: np.ndarray) -> float:
+        return psnr_reference(np.asarray(image, np.float64) * 255, np.asarray(clean, np.float64) * 255)
+
+    asked = fuse(compressed, task="mef", model="mmaif-reg", prompt="Remove the JPEG compression artifacts.")
+    assert any("jpeg (learned restorer)" in note for note in asked.notes)
+    assert psnr(asked.image) > psnr(fuse(compressed, task="mef", model="mmaif-reg").image) + 0.3
+    assert psnr(asked.image) > psnr(fuse(compressed, task="mef", model="exposure-fusion").image) + 0.3

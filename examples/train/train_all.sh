@@ -13,6 +13,10 @@ T="--set threads=1"
 # mmaif-reg.toml trains the shipped design (regression on a classical base); the runs before the
 # last one of the shipped chain had no base, so they override the model table back to plain regression
 NOBASE=(--set 'model={variant="regression"}')
+# the runs before stop 24 had no learned restorer: nothing of it to freeze, and (where a run takes
+# the model table of mmaif-reg.toml) its stop-21 model without the restorer parts
+BEFORE24=(--set 'freeze=["autoencoder"]')
+STOP21=(--set 'model={variant="regression",base={vif="pyramid-vif",mef="exposure-fusion",mff="focus-fusion"},detail=true,restore={vif=["gaussian_noise","jpeg","ir_stripes"],mef=["gaussian_noise","jpeg","haze"],mff=["gaussian_noise","jpeg","haze","low_contrast"]}}')
 export_best() { python -m fusecli models export "runs/$1/checkpoints/${3:-best}.safetensors" "weights/${2:-$1}.safetensors" --half --overwrite; }
 (
   python -m fusecli -q train examples/train/moefusion-vif.toml $T
@@ -25,13 +29,16 @@ export_best() { python -m fusecli models export "runs/$1/checkpoints/${3:-best}.
 (
   python -m fusecli -q train examples/train/autoencoder.toml $T
   export_best autoencoder
-  python -m fusecli -q train examples/train/mmaif-reg.toml $T "${NOBASE[@]}"
+  python -m fusecli -q train examples/train/restorer.toml $T  # (trained in stop 24; needs only the data)
+  export_best restorer
+  python -m fusecli -q train examples/train/mmaif-reg.toml $T "${NOBASE[@]}" "${BEFORE24[@]}" \
+    --set 'init={autoencoder="../../weights/autoencoder.safetensors"}'
   export_best mmaif-reg
 ) > runs/chain-b.log 2>&1 &
 wait
 
 # mmaif-reg: 8,000 more steps on CPU from the exported model (paths below are relative to the config)
-python -m fusecli -q train examples/train/mmaif-reg.toml "${NOBASE[@]}" --set threads=2 --set out=../../runs/mmaif-reg-ft \
+python -m fusecli -q train examples/train/mmaif-reg.toml "${NOBASE[@]}" "${BEFORE24[@]}" --set threads=2 --set out=../../runs/mmaif-reg-ft \
   --set 'init={model="../../weights/mmaif-reg.safetensors"}' --set steps=8000 --set optim.lr=5e-4 \
   --set optim.warmup=100 --set validation.every=1000
 export_best mmaif-reg-ft mmaif-reg
@@ -45,39 +52,51 @@ if python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then
   }
   # (the one GPU session ran these side by side with two runs of the old noise-started mmaif-flow, which
   # stop 23 replaced by the flow from the base below)
-  gpu_tune mmaif-reg mmaif-reg-gpu1 weights/mmaif-reg.safetensors 1500 1 5e-4 "${NOBASE[@]}"
-  gpu_tune mmaif-reg mmaif-reg-gpu2 runs/mmaif-reg-gpu1/checkpoints/best.safetensors 2700 2 2e-4 "${NOBASE[@]}"
+  gpu_tune mmaif-reg mmaif-reg-gpu1 weights/mmaif-reg.safetensors 1500 1 5e-4 "${NOBASE[@]}" "${BEFORE24[@]}"
+  gpu_tune mmaif-reg mmaif-reg-gpu2 runs/mmaif-reg-gpu1/checkpoints/best.safetensors 2700 2 2e-4 "${NOBASE[@]}" "${BEFORE24[@]}"
   export_best mmaif-reg-gpu2 mmaif-reg
 fi
 
 # mmaif-reg with its classical base (the config's model table adds it): the network now corrects
 # the training-free fusion of the (degraded) inputs instead of re-making it; fine-tuned on CPU
 # from the file above with a fresh (zero) head, so it starts exactly at the classical fusion
-python -m fusecli -q train examples/train/mmaif-reg.toml --set threads=2 --set out=../../runs/mmaif-reg-base \
+python -m fusecli -q train examples/train/mmaif-reg.toml "${BEFORE24[@]}" --set threads=2 --set out=../../runs/mmaif-reg-base \
   --set 'init={model="../../weights/mmaif-reg.safetensors"}' --set 'reset=["head"]' \
   --set 'model={variant="regression",base={vif="pyramid-vif",mef="exposure-fusion",mff="focus-fusion"}}' \
   --set steps=6000 --set optim.lr=5e-4 --set optim.warmup=100 --set validation.every=1000
 export_best mmaif-reg-base mmaif-reg
 # ... and then its detail gate (nearly open at the start)
-python -m fusecli -q train examples/train/mmaif-reg.toml --set threads=2 --set out=../../runs/mmaif-reg-detail \
+python -m fusecli -q train examples/train/mmaif-reg.toml "${BEFORE24[@]}" --set threads=2 --set out=../../runs/mmaif-reg-detail \
   --set 'init={model="../../weights/mmaif-reg.safetensors"}' \
   --set 'model={variant="regression",base={vif="pyramid-vif",mef="exposure-fusion",mff="focus-fusion"},detail=true}' \
   --set steps=2000 --set optim.lr=3e-4 --set optim.warmup=50 --set validation.every=500
 export_best mmaif-reg-detail mmaif-reg
 # ... and last with the config's whole model table: the base restores what the prompt names
 # (stop 21: 939 s on 2 cores; the best validation step was the last)
-python -m fusecli -q train examples/train/mmaif-reg.toml --set threads=2 --set out=../../runs/mmaif-reg-restore \
+python -m fusecli -q train examples/train/mmaif-reg.toml "${BEFORE24[@]}" "${STOP21[@]}" --set threads=2 --set out=../../runs/mmaif-reg-restore \
   --set 'init={model="../../weights/mmaif-reg.safetensors"}' \
   --set steps=2000 --set optim.lr=3e-4 --set optim.warmup=50 --set validation.every=500
 export_best mmaif-reg-restore mmaif-reg
 # ... and on 256² crops (batch 4): its corrections of haze and tone, learned on 128² crops, did
 # not carry over to whole images (stop 21: best at step 1,000, 909 s on 2 cores)
-python -m fusecli -q train examples/train/mmaif-reg.toml --set threads=2 --set out=../../runs/mmaif-reg-crop256 \
+python -m fusecli -q train examples/train/mmaif-reg.toml "${BEFORE24[@]}" "${STOP21[@]}" --set threads=2 --set out=../../runs/mmaif-reg-crop256 \
   --set 'init={model="../../weights/mmaif-reg.safetensors"}' --set seed=1 --set data.crop=256 --set data.batch=4 \
   --set steps=1500 --set optim.lr=2e-4 --set optim.warmup=50 --set validation.every=500
 export_best mmaif-reg-crop256 mmaif-reg
 # mmaif-flow: the shipped mmaif-reg as a flow from its classical base (start = base latent + 0.5
 # noise, predicting the fused latent); its new state and time inputs start at zero, so the run
 # begins at mmaif-reg's output (stop 23: best at step 500, 395 s on 2 cores)
-python -m fusecli -q train examples/train/mmaif-flow.toml --set threads=2
+python -m fusecli -q train examples/train/mmaif-flow.toml --set threads=2 "${BEFORE24[@]}"
 export_best mmaif-flow
+
+# stop 24: the restorer (trained in chain b) put, frozen, into both all-in-one models, which run
+# it on their base's frames for JPEG prompts; a short fine-tune each so the correction adapts.
+LEARNED=(--set seed=6 --set data.crop=256 --set data.batch=4 --set steps=400 --set optim.lr=5e-5 --set optim.warmup=20
+         --set validation.every=200 --set threads=2)
+python -m fusecli -q train examples/train/mmaif-reg.toml --set out=../../runs/mmaif-reg-learned "${LEARNED[@]}" \
+  --set 'init={model="../../weights/mmaif-reg.safetensors",restorer="../../weights/restorer.safetensors"}'
+export_best mmaif-reg-learned mmaif-reg
+python -m fusecli -q train examples/train/mmaif-flow.toml --set out=../../runs/mmaif-flow-learned "${LEARNED[@]}" \
+  --set 'init={model="../../weights/mmaif-flow.safetensors",restorer="../../weights/restorer.safetensors"}' \
+  --set 'model={learned_restore=["jpeg"],restorer={ops=["jpeg","downsample"]}}'
+export_best mmaif-flow-learned mmaif-flow

@@ -66,6 +66,9 @@ MMAIF_REG = {
     "detail": True,
     # classical restorations of the base's frames that a prompt can ask for, per task (fusecli.restore)
     "restore": {"vif": ["gaussian_noise", "jpeg", "ir_stripes"], "mef": ["gaussian_noise", "jpeg", "haze"], "mff": ["gaussian_noise", "jpeg", "haze", "low_contrast"]},
+    # JPEG blocking is undone by the learned full-resolution restorer (stop 24), not non-local means
+    "learned_restore": ["jpeg"],
+    "restorer": {"ops": ["jpeg", "downsample"]},
 }
 
 # The flow variant bridges from the same base: it starts at the base latent plus noise and
@@ -75,6 +78,7 @@ MMAIF_FLOW = {**MMAIF_REG, "variant": "flow", "prediction": "target", "start_noi
 register(ZooEntry("mmaif-reg", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, regression on the training-free fusion: degraded inputs, prompts", "mmaif", MMAIF_REG, prompt=True))
 register(ZooEntry("mmaif-flow", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, flow matching from the training-free fusion + SDE sampler", "mmaif", MMAIF_FLOW, prompt=True, flow=True))
 register(ZooEntry("autoencoder", "component", (), "latent autoencoder used by the mmaif models", "autoencoder"))
+register(ZooEntry("restorer", "component", (), "full-resolution JPEG / down-sampling frame restorer of mmaif-reg's base", "restorer", {"ops": ["jpeg", "downsample"]}))
 register(ZooEntry("exposure-fusion", "training-free", ("mef",), "Mertens exposure fusion, Laplacian pyramid"))
 register(ZooEntry("focus-fusion", "training-free", ("mff",), "focus measure + consistency + pyramid blending"))
 register(ZooEntry("pyramid-vif", "training-free", ("vif",), "Laplacian pyramid VIF, max-abs detail"))

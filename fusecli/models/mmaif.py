@@ -41,7 +41,8 @@ from torch import Tensor, nn
 
 from ..sampling.flow import sample_flow
 from .autoencoder import Autoencoder, AutoencoderConfig
-from ..restore import PROMPT_PATTERNS, Stats, degradations_in_prompt, restore
+from .restorer import Restorer, RestorerConfig
+from ..restore import PROMPT_PATTERNS, RESTORATIONS, Stats, degradations_in_prompt, restore
 from .classical import FUSION_METHODS
 from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
 from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
@@ -76,6 +77,10 @@ class MMAIFConfig:
     # with a base: task -> degradations whose classical restoration (fusecli.restore) is applied to
     # the frames before the base's fusion when the prompt names them ("remove the haze")
     restore: dict[str, list[str]] = field(default_factory=dict)
+    # of those, the degradations the learned full-resolution restorer (fusecli.models.restorer)
+    # undoes instead of the classical restoration (a submodule, trained on its own: init.restorer)
+    learned_restore: list[str] = field(default_factory=list)
+    restorer: RestorerConfig = field(default_factory=RestorerConfig)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
 
@@ -129,6 +134,11 @@ class MMAIF(FusionModel):
             unknown = sorted(set(names) - set(PROMPT_PATTERNS))
             if task not in TASKS or unknown:
                 raise ValueError(f"restore: {task!r} -> {names}: tasks are {', '.join(TASKS)}, degradations {', '.join(PROMPT_PATTERNS)}")
+        untrained = sorted(set(config.learned_restore) - set(config.restorer.ops))
+        if untrained:
+            raise ValueError(f"learned_restore: the restorer is not trained for {', '.join(untrained)} (restorer.ops: {', '.join(config.restorer.ops)})")
+        if config.learned_restore and not config.restore:
+            raise ValueError("learned_restore replaces some of the base's restorations; it needs restore")
         for method in config.base.values():
             if method not in FUSION_METHODS:  # a clear error now, not at the first fusion
                 raise ValueError(f"base: unknown fusion method {method!r}; choose from {', '.join(FUSION_METHODS.names())}")
@@ -147,6 +157,7 @@ class MMAIF(FusionModel):
                 nn.init.zeros_(extra.weight)
                 nn.init.zeros_(extra.bias)
         self.detail_gate = DetailGate(d) if config.detail else None
+        self.restorer = Restorer(config.restorer) if config.learned_restore else None
         self.merge = nn.Linear(2 * d, d)  # mean and max over the source frames
         self.task = nn.Embedding(len(TASKS), d)
         self.prompt_proj = nn.Linear(config.text.dim, d)
@@ -219,13 +230,29 @@ class MMAIF(FusionModel):
             sources = list(item[:, 0])
             ops = self.base_restorations(task, prompt)
             if ops:
-                infrared_only = {"ir_stripes"} if task == "vif" else set()  # VIF frame 0 is the infrared
-                sources = [
-                    restore(frame, [op for op in ops if i == 0 or op not in infrared_only], None if stats is None else stats[index][i])
-                    for i, frame in enumerate(sources)
-                ]
+                sources = self._restore_frames(sources, task, ops, None if stats is None else stats[index])
             fused.append(FUSION_METHODS.get(method)(sources, levels=levels))
         return torch.from_numpy(np.stack(fused)[:, None]).to(device=frames.device, dtype=frames.dtype).clamp(0, 1)
+
+    def _restore_frames(self, sources: list[np.ndarray], task: str, ops: list[str], stats: list[Stats] | None) -> list[np.ndarray]:
+        """``sources`` ``(H, W)`` with the restorations ``ops`` applied in :data:`fusecli.restore.RESTORATIONS`
+        order: the classical ones, and the learned restorer where it takes over (``learned_restore``)."""
+        infrared_only = {"ir_stripes"} if task == "vif" else set()  # VIF frame 0 is the infrared
+
+        def classical(frames: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
+            if not names:
+                return frames
+            return [restore(f, [op for op in names if i == 0 or op not in infrared_only], None if stats is None else stats[i]) for i, f in enumerate(frames)]
+
+        ordered = [op for op in RESTORATIONS if op in ops]
+        learned = [i for i, op in enumerate(ordered) if op in self.config.learned_restore] if self.restorer is not None else []
+        if not learned:
+            return classical(sources, ordered)
+        sources = classical(sources, ordered[: learned[0]])
+        with torch.no_grad():
+            frames = torch.from_numpy(np.stack(sources)[:, None]).to(next(self.restorer.parameters()).device)
+            sources = list(self.restorer(frames)[:, 0].float().cpu().numpy())
+        return classical(sources, [op for op in ordered[learned[0] + 1 :] if op not in self.config.learned_restore])
 
     def base_inputs(
         self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[Stats]] | None = None

@@ -29,9 +29,10 @@ from .autoencoder import Autoencoder
 from .base import config_from_dict, config_to_dict
 from .mmaif import MMAIF
 from .moe_fusion import MoEFusion
+from .restorer import Restorer
 
 ARCHITECTURES: Registry[type[nn.Module]] = Registry("architecture")
-for _cls in (MoEFusion, MMAIF, Autoencoder):
+for _cls in (MoEFusion, MMAIF, Autoencoder, Restorer):
     ARCHITECTURES.register(_cls.arch, _cls)
 
 FORMAT = "fusecli-weights-1"

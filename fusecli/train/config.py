@@ -47,6 +47,7 @@ class DegradeConfig:
     enabled: bool = False
     n: list[int] = field(default_factory=lambda: [1, 2, 3])
     clean_fraction: float = 0.2  # share of samples left clean (the model must fuse those too)
+    allowed: list[str] = field(default_factory=list)  # the degradations drawn from (default: all)
     # degrade the whole frames, then crop (not the crop itself): global degradations (haze, contrast,
     # exposure) and the whole-image statistics of a base's restorations then look as at inference
     whole_frames: bool = False
@@ -169,7 +170,12 @@ def check(config: TrainConfig) -> TrainConfig:
         raise ConfigError("data.focus_synthetic_fraction must be in [0, 1]")
     if config.data.max_frames < 2:
         raise ConfigError("data.max_frames must be >= 2")
+    from ..degrade.ops import DEGRADATIONS
     from .losses import LOSS_NAMES
+
+    unknown = sorted(set(config.degrade.allowed) - set(DEGRADATIONS.names()))
+    if unknown:
+        raise ConfigError(f"unknown degradation(s) {', '.join(unknown)} in degrade.allowed; choose from {', '.join(DEGRADATIONS.names())}")
 
     unknown = sorted(set(config.losses) - set(LOSS_NAMES) - {"load_local", "load_global"})
     if unknown:

@@ -232,7 +232,7 @@ def make_batch(
         frames = [f.astype(np.float32) for f in frames] if whole else _crop(frames, config.data.crop, r)
         degraded, prompt = frames, None
         if config.degrade.enabled and r.random() >= config.degrade.clean_fraction:
-            made = degrade_sample(frames, task, r, n=config.degrade.n)
+            made = degrade_sample(frames, task, r, n=config.degrade.n, allowed=config.degrade.allowed or None)
             degraded, prompt = [np.asarray(f, np.float32) for f in made.degraded], made.prompt
         if whole:  # one crop window for the clean and the degraded frames
             stats.append([restoration_stats(np.asarray(f, np.float32)) for f in degraded])
@@ -325,7 +325,7 @@ def validation_items(
         frames = [_resize_long(f, config.validation.size, multiple) for f in frames]
         degraded, prompt = frames, None
         if config.degrade.enabled:
-            made = degrade_sample(frames, scene.task, r, n=config.degrade.n)
+            made = degrade_sample(frames, scene.task, r, n=config.degrade.n, allowed=config.degrade.allowed or None)
             degraded, prompt = [np.asarray(f, np.float32) for f in made.degraded], made.prompt
         target = None if teacher is None else torch.from_numpy(np.clip(teacher(scene.task, frames), 0, 1).astype(np.float32))[None, None]
         stack = lambda fs: torch.from_numpy(np.clip(np.stack(fs), 0, 1).astype(np.float32))[None, :, None]  # noqa: E731

@@ -115,16 +115,18 @@ def build_model(config: TrainConfig) -> nn.Module:
     """The architecture with its config overrides, initialised parts loaded and frozen parts fixed.
 
     ``init.model`` (fine-tuning) takes the architecture config from that weights file, with the
-    run's ``model`` overrides on top (only ones that keep every tensor's shape).
+    run's ``model`` overrides on top (only ones that keep every tensor's shape); other ``init``
+    entries then load only parts that the overrides add (e.g. a trained restorer into mmaif-reg).
     """
     if config.arch not in ARCHITECTURES:
         raise ConfigError(f"unknown arch {config.arch!r}; choose from {', '.join(ARCHITECTURES)}")
     if config.arch not in OBJECTIVES:
         raise ConfigError(f"no training objective for arch {config.arch!r}")
     whole = config.init.get(WHOLE_MODEL)
-    if whole is not None and len(config.init) > 1:
-        raise ConfigError("init.model already sets every part of the model; drop the other init entries")
     start = load_weights(config.path(whole), arch=config.arch) if whole is not None else None
+    for part in config.init:
+        if start is not None and part != WHOLE_MODEL and any(key.startswith(part + ".") for key in start.state_dict()):
+            raise ConfigError(f"init.{part}: init.model already sets that part; drop init.{part}")
     try:
         model = build(config.arch, _merged(config_to_dict(start.config), config.model) if start is not None else config.model)
     except (ValueError, TypeError) as exc:
@@ -224,7 +226,7 @@ def validate(objective: Objective, items: list[tuple[str, Batch]], config: Train
                 options = FuseOptions(task=item.task, steps=config.validation.steps, generator=generator)
                 fused = objective.fuse(item, options)[0, 0].float().cpu().numpy()
                 clean = [f[0].float().cpu().numpy() for f in item.clean[0]]
-                if config.arch == "autoencoder":
+                if objective.scores_first_frame:
                     scores = score_arrays(fused, metrics=("PSNR-ref",), reference=clean[0])
                 else:
                     names = VALIDATION_METRICS[item.task] + (("PSNR-ref",) if item.target is not None else ())

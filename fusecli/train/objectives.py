@@ -35,6 +35,8 @@ def register(arch: str) -> Callable[[type], type]:
 
 class Objective(nn.Module):
     needs_teacher = False
+    # validation scores fuse()'s output against the first clean frame (PSNR-ref), not as a fusion
+    scores_first_frame = False
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -157,6 +159,8 @@ class AutoencoderObjective(Objective):
         frames = torch.cat([batch.clean.flatten(0, 1), batch.sources.flatten(0, 1)])
         return {"reconstruction": L.reconstruction_loss(self.model(frames), frames)}
 
+    scores_first_frame = True
+
     def fuse(self, batch: Batch, options: FuseOptions) -> Tensor:
         """Validation of an autoencoder = reconstruction of the first clean frame (scored against it)."""
         x = batch.clean[:, 0]
@@ -164,6 +168,28 @@ class AutoencoderObjective(Objective):
         h, w = x.shape[-2:]
         padded = torch.nn.functional.pad(x, (0, (-w) % m, 0, (-h) % m), mode="replicate")
         return self.model(padded)[..., :h, :w].clamp(0, 1)
+
+
+@register("restorer")
+class RestorerObjective(Objective):
+    """Single-frame restoration: each frame the degradation changed back to its clean frame (L1
+    on pixels plus L1 on Sobel gradients: the ``reconstruction`` loss). Frames a sample left
+    clean are left out: with them in the batch (half of the frames of n = 1 samples), the
+    restorer learned to leave everything alone (MEF JPEG frames +0.01 dB after 900 steps, against
+    +0.58 dB without them). It runs only on frames a prompt says are degraded."""
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        frames, clean = batch.sources.flatten(0, 1), batch.clean.flatten(0, 1)
+        changed = (frames != clean).flatten(1).any(1)
+        if changed.any():
+            frames, clean = frames[changed], clean[changed]
+        return {"reconstruction": L.reconstruction_loss(self.model(frames), clean)}
+
+    scores_first_frame = True
+
+    def fuse(self, batch: Batch, options: FuseOptions) -> Tensor:
+        """Validation of a restorer = the first degraded frame restored (scored against the clean one)."""
+        return self.model(batch.sources[:, 0])
 
 
 class TeacherFusion:

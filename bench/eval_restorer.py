@@ -1,0 +1,57 @@
+"""The learned frame restorer on held-out frames: PSNR against the clean frame, before and after.
+
+Why: the restorer (``weights/restorer.safetensors``) runs inside the all-in-one models' base
+when a prompt names JPEG artifacts; this checks it on its own, per degradation and task, on
+the same held-out scenes, seeds and degradations as ``bench/eval_weights.py`` (n = 1). Frames
+the degradation left clean (a VIF sample degrades one of its two frames) are scored apart:
+the restorer is trained on degraded frames only, so it is expected to change them a little.
+
+    python bench/eval_restorer.py            # ~11 s on 2 CPU cores
+    python bench/eval_restorer.py --weights runs/restorer/checkpoints/best.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_weights import ROOT, degraded_case, held_out  # noqa: E402
+
+from fusecli.metrics.functional import psnr_reference  # noqa: E402
+from fusecli.models.zoo import load_weights  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights" / "restorer.safetensors")
+    parser.add_argument("--scenes", type=int, default=6)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    model = load_weights(args.weights).eval()
+    _, val = held_out(384)
+    print("| degradation | task | degraded frames (n) | PSNR before | after | frames left clean (n) | PSNR after |\n|---|---|---|---|---|---|---|")
+    for op in model.config.ops:
+        for task in ("vif", "mef", "mff"):
+            degraded, clean = [], []
+            for index, scene in enumerate([s for s in val if s.task == task][: args.scenes]):
+                frames, _, inputs, _ = degraded_case(scene, task, index, f"n=1 {op}", ops=[op])
+                with torch.no_grad():
+                    restored = model(torch.from_numpy(np.stack(inputs)[:, None]))[:, 0].numpy()
+                for before, after, truth in zip(inputs, restored, frames):
+                    before, after, truth = (255.0 * np.asarray(x, np.float64) for x in (before, after, truth))
+                    if np.array_equal(before, truth):
+                        clean.append(psnr_reference(after, truth))
+                    else:
+                        degraded.append((psnr_reference(before, truth), psnr_reference(after, truth)))
+            before, after = np.mean(degraded, axis=0)
+            kept = f"{len(clean)} | {np.mean(clean):.2f}" if clean else "0 | —"
+            print(f"| {op} | {task} | {len(degraded)} | {before:.2f} | {after:.2f} | {kept} |")
+
+
+if __name__ == "__main__":
+    main()
