@@ -20,7 +20,10 @@ base's fine detail that the ×4 autoencoder cannot hold is added back through a 
 gate (open for clean detail, shut for noise). With ``restore = {task: [degradations]}`` the
 frames are first cleaned by the classical restorations (:mod:`fusecli.restore`) that the prompt
 asks for ("remove the haze": dark-channel dehazing), so a prompt also hands the network a better
-starting point; without a prompt the base is the plain fusion. ``variant="flow"`` learns the flow
+starting point; without a prompt the base is the plain fusion. Degradations listed under
+``learned_restore`` (JPEG in the shipped files) are undone by a small full-resolution
+:class:`~fusecli.models.restorer.Restorer` inside the model instead, which does better than
+their classical restoration on detail the ×4 latent cannot hold. ``variant="flow"`` learns the flow
 ``Z_t = t Z1 + (1 - t) Z0`` and is sampled with :func:`fusecli.sampling.sample_flow`; it predicts
 the velocity ``v = Z1 - Z0`` or (``prediction = "target"``) ``Z1`` itself, as the same residual
 on the base as regression, from which ``v = (Z1 - Z_t) / (1 - t)``. With a base, the flow starts
