@@ -176,7 +176,7 @@ class RestorerObjective(Objective):
     on pixels plus L1 on Sobel gradients: the ``reconstruction`` loss). Frames a sample left
     clean are left out: with them in the batch (half of the frames of n = 1 samples), the
     restorer learned to leave everything alone (MEF JPEG frames +0.01 dB after 900 steps, against
-    +0.58 dB without them). It runs only on frames a prompt says are degraded."""
+    +0.58 dB without them, in a hand-run probe). It runs only on frames a prompt says are degraded."""
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         frames, clean = batch.sources.flatten(0, 1), batch.clean.flatten(0, 1)
