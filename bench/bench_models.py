@@ -91,8 +91,7 @@ def main() -> None:
     print("|---|---|---|---|")
     model = build_entry("mmaif-reg").eval()
     for task, prompt in PROMPTS:
-        learned = model.config.learned_restore
-        restorations = ", ".join(op + (" (learned restorer)" if op in learned else "") for op in model.base_restorations(task, prompt)) or "none"
+        restorations = ", ".join(model.describe_restorations(task, prompt)) or "none"
         seconds = best_time(lambda: fuse(pair, task=task, model="mmaif-reg", prompt=prompt or None), args.repeat)
         print(f"| {prompt or '(none)'} | {task} | {restorations} | {seconds:.3f} s |")
 

@@ -229,9 +229,7 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
         stats = None
         restorations = model.base_restorations(task, settings.prompt)
         if restorations:
-            learned = getattr(model.config, "learned_restore", [])
-            named = [op + (" (learned restorer)" if op in learned else "") for op in restorations]
-            notes.append("the prompt asks for " + ", ".join(named) + ": restored before the model's classical base")
+            notes.append("the prompt asks for " + ", ".join(model.describe_restorations(task, settings.prompt)) + ": restored before the model's classical base")
             stats = [restoration_stats(luminance(as_float(f))) for f in frames]
         work = functools.partial(_learned_tile, model, task, settings, pyramid_levels(frames[0].shape[:2]), stats)
         image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)

@@ -101,6 +101,10 @@ class FusionModel(nn.Module):
         (:mod:`fusecli.restore`); those need whole-image statistics (``FuseOptions.restore_stats``)."""
         return []
 
+    def describe_restorations(self, task: str, prompt: str | None) -> list[str]:
+        """:meth:`base_restorations` as the user is told them (a model may say how each is done)."""
+        return self.base_restorations(task, prompt)
+
     @property
     def multiple(self) -> int:
         """Input sizes are padded to a multiple of this (downsampling / patching)."""

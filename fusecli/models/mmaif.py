@@ -215,6 +215,11 @@ class MMAIF(FusionModel):
         wanted = self.config.restore.get(task, [])
         return [name for name in degradations_in_prompt(prompt) if name in wanted]
 
+    def describe_restorations(self, task: str, prompt: str | None) -> list[str]:
+        """The base's restorations for ``prompt``, those of the learned restorer marked so."""
+        learned = set(self.config.learned_restore) if self.restorer is not None else set()
+        return [op + (" (learned restorer)" if op in learned else "") for op in self.base_restorations(task, prompt)]
+
     def classical_base(
         self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[Stats]] | None = None
     ) -> Tensor | None:

@@ -51,7 +51,7 @@ class Restorer(nn.Module):
 
     @property
     def receptive_radius(self) -> int:
-        """Pixels of context on each side that an output pixel depends on (for tiling)."""
+        """Pixels of context on each side that an output pixel depends on (tiles overlap by more)."""
         return 2 * self.config.depth + 1
 
     def forward(self, x: Tensor) -> Tensor:
