@@ -3,9 +3,12 @@
 Why: the tables average PSNR-ref over 6 scenes, and one easy scene can decide a setting. This
 prints, per held-out scene (same scenes, seeds and degradations as ``bench/eval_weights.py``;
 ``--split train``: training-split scenes instead),
-PSNR-ref of plain fusion, classical restoration + fusion, the model with the prompt, the same
-with its detail gate forced open, and the gate's mean (is the gate or the latent correction
-what costs it?).
+PSNR-ref of plain fusion, classical restoration + fusion, the model without and with the
+prompt, the latter with its detail gate forced open too, and the gate's mean (is the gate or
+the latent correction what costs it?). "best scale" is the factor ``a`` that brings the model's
+base + ``a`` x its correction (+prompt) closest to the reference, and the PSNR-ref it reaches:
+an oracle, only to tell a useful correction that is too strong (0 < a < 1, a gain) from one
+that is mostly noise (a near 0, no gain).
 
     python bench/diagnose_setting.py mff low_contrast      # ~20 s on 2 CPU cores
     python bench/diagnose_setting.py vif downsample --weights runs/x/checkpoints/best.safetensors
@@ -23,7 +26,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_weights import classical_columns, degraded_case, learned, setting_study  # noqa: E402
 
+import torch  # noqa: E402
+
 from fusecli.metrics.score import score_arrays  # noqa: E402
+from fusecli.models.classical import pyramid_levels  # noqa: E402
+
+
+def best_scale(model, inputs, task, prompt, fused, reference, psnr) -> tuple[float, float]:
+    """The oracle factor ``a`` for the correction ``fused - base`` and the PSNR-ref of ``base + a (fused - base)``."""
+    x = torch.from_numpy(np.stack(inputs))[None, :, None]
+    with torch.no_grad():
+        base = model.classical_base(x, task, pyramid_levels(inputs[0].shape), [prompt])
+    if base is None:
+        return float("nan"), float("nan")
+    base = base[0, 0].numpy()
+    correction, wanted = fused - base, reference - base
+    scale = float((correction * wanted).sum() / max(float((correction**2).sum()), 1e-12))
+    return scale, psnr(np.clip(base + scale * correction, 0, 1))
 
 
 def main() -> None:
@@ -32,7 +51,7 @@ def main() -> None:
     parser.add_argument("op", help="one degradation, e.g. downsample, low_contrast, jpeg")
     args, scenes_of, model = setting_study(parser, "mmaif-reg.safetensors")
     gate = model.detail_gate
-    print("| scene | plain | restore+ | +prompt | +prompt, gate open | mean gate |\n|---|---|---|---|---|---|")
+    print("| scene | plain | restore+ | no prompt | +prompt | +prompt, gate open | mean gate | best scale | +prompt, best scale |\n" + "|---" * 9 + "|")
     rows = []
     for index, scene in enumerate(scenes_of(args.task)):
         frames, made, inputs, reference = degraded_case(scene, args.task, index, f"n=1 {args.op}", ops=[args.op])
@@ -41,7 +60,9 @@ def main() -> None:
             return score_arrays(fused, frames, ("PSNR-ref",), reference=reference)["PSNR-ref"]
 
         restored, plain = classical_columns(args.task, inputs, [args.op]).values()
-        row = [psnr(plain), psnr(restored), psnr(learned(model, inputs, args.task, made.prompt))]
+        blind = psnr(learned(model, inputs, args.task))
+        fused = learned(model, inputs, args.task, made.prompt)  # last: the gate's value is of this call
+        row = [psnr(plain), psnr(restored), blind, psnr(fused)]
         mean_gate = float("nan")
         if gate is not None:
             mean_gate = float(gate.value.mean())
@@ -51,7 +72,7 @@ def main() -> None:
             gate.proj.bias.data.copy_(bias)
         else:
             row.append(float("nan"))
-        rows.append(row + [mean_gate])
+        rows.append(row + [mean_gate, *best_scale(model, inputs, args.task, made.prompt, fused, reference, psnr)])
         print(f"| {scene.name} | " + " | ".join(f"{v:.2f}" for v in rows[-1]) + " |")
     print("| mean | " + " | ".join(f"{v:.2f}" for v in np.mean(rows, axis=0)) + " |")
 

@@ -223,9 +223,11 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
     expert_names: list[str] = []
     experts = None
     if learned:
-        if settings.prompt and entry is not None and not entry.prompt:
-            notes.append(f"warning: model {name} takes no prompt; ignored")
         model = _cached_model(name, resolve_device(settings.device))
+        if settings.prompt and not model.takes_prompt:
+            notes.append(f"warning: model {name} takes no prompt; ignored")
+        if not settings.prompt and model.takes_prompt:  # blind: it can over-correct a clean scene (MODEL_CARD)
+            notes.append("no prompt: the model guesses what is degraded; naming it (--prompt) is more reliable")
         stats = None
         restorations = model.base_restorations(task, settings.prompt)
         if restorations:

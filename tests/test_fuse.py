@@ -187,6 +187,18 @@ def test_prompt_is_ignored_with_a_warning_by_training_free_methods(vif_pair, tmp
     assert result.exit_code == 0 and "takes no prompt; ignored" in result.output
 
 
+def test_prompt_notes_follow_the_loaded_model(weights, scene):
+    """A model that takes prompts says when it runs blind; one that takes none says it ignores
+    the prompt, also when it is given as a weights file rather than a zoo name."""
+    frames = [scene * 0.5, np.clip(scene * 1.6, 0, 1)]
+    blind = fuse(frames, task="mef", model=str(weights["mmaif-reg"]))
+    asked = fuse(frames, task="mef", model=str(weights["mmaif-reg"]), prompt="remove the noise")
+    ignored = fuse([scene.mean(2), scene], task="vif", model=str(weights["moefusion-vif"]), prompt="remove the rain")
+    assert any(note.startswith("no prompt:") for note in blind.notes)
+    assert not any(note.startswith("no prompt:") for note in asked.notes + ignored.notes)
+    assert any("takes no prompt; ignored" in note for note in ignored.notes)
+
+
 @pytest.mark.parametrize("length,tile,overlap,align", [(6000, 4096, 256, 1), (410, 100, 24, 1), (1000, 128, 48, 64), (130, 128, 16, 16)])
 def test_tile_spans_cover_overlap_and_align(length, tile, overlap, align):
     from fusecli.tiling import tile_spans

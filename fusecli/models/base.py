@@ -80,6 +80,7 @@ class FusionModel(nn.Module):
     arch: ClassVar[str]
     config_class: ClassVar[type]
     tasks: ClassVar[tuple[str, ...]] = TASKS
+    takes_prompt: ClassVar[bool] = False  # conditioned on a text request (FuseOptions.prompt)
 
     def __init__(self, config: Any) -> None:
         super().__init__()

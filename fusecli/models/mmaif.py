@@ -117,6 +117,7 @@ class DetailGate(nn.Module):
 class MMAIF(FusionModel):
     arch = "mmaif"
     config_class = MMAIFConfig
+    takes_prompt = True
 
     def __init__(self, config: MMAIFConfig) -> None:
         super().__init__(config)
