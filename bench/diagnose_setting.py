@@ -22,11 +22,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_weights import classical_columns, degraded_case, learned, setting_study  # noqa: E402
-
-import torch  # noqa: E402
 
 from fusecli.metrics.score import score_arrays  # noqa: E402
 from fusecli.models.classical import pyramid_levels  # noqa: E402

@@ -39,6 +39,8 @@ def test_every_zoo_network_builds_and_round_trips(tmp_path):
         model = build_entry(name)
         loaded = load_model(save_weights(model, tmp_path / f"{name}.safetensors"))
         assert sum(p.numel() for p in loaded.parameters()) == sum(p.numel() for p in model.parameters())
+        if entry.kind == "learned":  # `models list` and `fuse` tell the same
+            assert model.takes_prompt == entry.prompt, name
 
 
 def test_truncated_file_is_a_clear_error(saved, tmp_path):
