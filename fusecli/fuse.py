@@ -229,9 +229,9 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
         if not settings.prompt and model.takes_prompt:  # blind: it can over-correct a clean scene (MODEL_CARD)
             notes.append("no prompt: the model guesses what is degraded; naming it (--prompt) is more reliable")
         stats = None
-        if model.base_restorations(task, settings.prompt):
+        restorations = model.base_restorations(task, settings.prompt)
+        if restorations:
             notes.append("the prompt asks for " + ", ".join(model.describe_restorations(task, settings.prompt)) + ": restored before the model's classical base")
-        if model.needs_image_stats(task, settings.prompt):
             stats = [restoration_stats(luminance(as_float(f))) for f in frames]
         work = functools.partial(_learned_tile, model, task, settings, pyramid_levels(frames[0].shape[:2]), stats)
         image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)

@@ -92,15 +92,9 @@ RESTORATIONS: dict[str, Callable[..., np.ndarray]] = {
 
 
 def restoration_stats(frame: np.ndarray) -> Stats:
-    """The whole-image statistics of an ``(H, W)`` frame in 0..1 that the restorations use (range,
-    airlight, mean) and that a model may condition on (also spread, mean dark channel as a haze
-    cue, mean absolute Laplacian as a noise / blur cue): compute once per frame, pass to every tile."""
-    frame = np.asarray(frame, np.float32)
+    """The whole-image statistics the restorations use: compute once per frame, pass to every tile."""
     p01, p99, airlight = np.quantile(frame, [0.01, 0.99, 0.999])
-    dark = cv2.erode(frame, np.ones((15, 15), np.uint8))
-    detail = np.abs(cv2.Laplacian(frame, cv2.CV_32F, ksize=1))
-    return {"p01": float(p01), "p99": float(p99), "airlight": float(airlight), "mean": float(frame.mean()),
-            "std": float(frame.std()), "dark": float(dark.mean()), "detail": float(detail.mean())}
+    return {"p01": float(p01), "p99": float(p99), "airlight": float(airlight), "mean": float(frame.mean())}
 
 
 def restore(frame: np.ndarray, ops: Sequence[str], stats: Stats | None = None) -> np.ndarray:

@@ -146,25 +146,6 @@ def test_tiles_of_a_restoring_model_get_the_whole_images_statistics(scene, tmp_p
     assert seen and all(stats is None for stats in seen)
 
 
-def test_tiles_of_a_model_with_global_context_get_the_whole_images_statistics(scene, tmp_path, monkeypatch):
-    """A model conditioned on whole-image statistics gets them in every tile, prompt or not."""
-    import fusecli.models.base as base
-    from fusecli.color import luminance
-    from fusecli.models.catalog import MMAIF_REG
-    from fusecli.models.zoo import build
-    from fusecli.restore import restoration_stats
-
-    torch.manual_seed(0)
-    path = save_weights(build("mmaif", {**MMAIF_REG, "global_context": True}), tmp_path / "context.safetensors")
-    seen = []
-    original = base.fuse_padded
-    monkeypatch.setattr(base, "fuse_padded", lambda model, x, options: seen.append(options.restore_stats) or original(model, x, options))
-    scene = np.clip(cv2.resize(scene, (160, 128)), 0, 1)
-    frames = [cv2.GaussianBlur(scene, (0, 0), 2), scene]
-    fuse(frames, task="mff", model=str(path), tile=64, overlap=32)
-    assert len(seen) > 1 and all(stats == [restoration_stats(luminance(f)) for f in frames] for stats in seen)
-
-
 @pytest.mark.parametrize("name,task,experts", [("moefusion-vif", "vif", 8), ("mmaif-reg", "mef", 4)])
 def test_expert_weights_for_the_routing_map(weights, scene, rng, name, task, experts):
     """Per-pixel expert weights are a convex combination, the same tiled and untiled."""

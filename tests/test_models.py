@@ -338,39 +338,6 @@ def test_mmaif_without_a_base_for_a_task_uses_the_mean_latent():
     torch.testing.assert_close(out, mean)
 
 
-def test_global_context_starts_as_no_change_and_sees_the_whole_images_statistics():
-    """A model given global_context loads the file of one without it and fuses exactly as it did
-    (zero output layer); once trained, its condition follows the frames' whole-image statistics,
-    and a tile handed the whole image's statistics is conditioned like the whole image."""
-    from fusecli.restore import restoration_stats
-
-    plain = small_regression(4, base=BASES, restore={"mff": ["low_contrast"]}).eval()
-    with torch.no_grad():  # as if trained: zero-initialised layers (head, AdaLN) let the condition through
-        for parameter in plain.parameters():
-            parameter += 0.05 * torch.randn_like(parameter)
-    model = small_regression(5, base=BASES, restore={"mff": ["low_contrast"]}, global_context=True).eval()
-    missing = model.load_state_dict(plain.state_dict(), strict=False).missing_keys
-    assert missing and all(key.startswith("context.") for key in missing)
-    scene = torch.rand(1, 2, 1, 32, 48)
-    with torch.no_grad():
-        for prompt in (None, "boost the contrast"):
-            options = FuseOptions(task="mff", prompt=prompt)
-            torch.testing.assert_close(fuse_padded(model, scene, options).image, fuse_padded(plain, scene, options).image)
-        nn.init.normal_(model.context.out.weight, std=0.5)
-        flat = 0.5 + 0.2 * (scene - 0.5)  # the same scene, low in contrast
-        cond = lambda frames, stats=None: model.condition(["mff"], [None], frames, stats)  # noqa: E731
-        assert not torch.allclose(cond(scene), cond(flat))
-        tile = flat[..., :16, :16]
-        whole_stats = [[restoration_stats(f[0].numpy()) for f in flat[0]]]
-        torch.testing.assert_close(cond(tile, whole_stats), cond(flat))
-        assert not torch.allclose(cond(tile), cond(flat))
-        assert not torch.allclose(fuse_padded(model, scene, FuseOptions(task="mff")).image, fuse_padded(plain, scene, FuseOptions(task="mff")).image)
-    assert model.needs_image_stats("mff", None) and not plain.needs_image_stats("mff", None)
-    assert plain.needs_image_stats("mff", "boost the contrast")
-    with pytest.raises(ValueError, match="whole-image statistics"):
-        model.condition(["mff"], [None])
-
-
 def test_mmaif_flow_sampling_is_seeded():
     model = small_mmaif("flow").eval()
     x = torch.rand(1, 2, 1, 32, 32)

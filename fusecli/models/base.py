@@ -102,11 +102,6 @@ class FusionModel(nn.Module):
         (:mod:`fusecli.restore`); those need whole-image statistics (``FuseOptions.restore_stats``)."""
         return []
 
-    def needs_image_stats(self, task: str, prompt: str | None) -> bool:
-        """Whether fusing needs whole-image statistics (``FuseOptions.restore_stats``) so that
-        the tiles of one image are treated alike: restorations, or a model conditioned on them."""
-        return bool(self.base_restorations(task, prompt))
-
     def describe_restorations(self, task: str, prompt: str | None) -> list[str]:
         """:meth:`base_restorations` as the user is told them (a model may say how each is done)."""
         return self.base_restorations(task, prompt)
@@ -141,7 +136,7 @@ def fuse_padded(model: FusionModel, frames: Tensor, options: FuseOptions) -> Fus
             options = dataclasses.replace(options, foreground=F.pad(options.foreground, (0, pw, 0, ph), mode="replicate"))
         if options.levels is None:
             options = dataclasses.replace(options, levels=pyramid_levels((h, w)))
-        if options.restore_stats is None and b == 1 and model.needs_image_stats(options.task, options.prompt):
+        if options.restore_stats is None and b == 1 and model.base_restorations(options.task, options.prompt):
             options = dataclasses.replace(options, restore_stats=[restoration_stats(f[0].float().cpu().numpy()) for f in frames[0]])
     result = model.fuse(padded, options)
     maps = {k: (v[..., :h, :w] if v.ndim >= 3 and v.shape[-2:] == (h + ph, w + pw) else v) for k, v in result.maps.items()}

@@ -29,10 +29,6 @@ the velocity ``v = Z1 - Z0`` or (``prediction = "target"``) ``Z1`` itself, as th
 on the base as regression, from which ``v = (Z1 - Z_t) / (1 - t)``. With a base, the flow starts
 near it, ``Z0 = base + start_noise * N(0, I)`` (a bridge from the classical fusion), so sampling
 only has to carry that fusion to the restored one.
-With ``global_context = True`` the condition also gets the frames' whole-image statistics
-(:func:`fusecli.restore.restoration_stats`: range, spread, dark channel, Laplacian energy), so
-global calls (is this scene hazy, flat, noisy?) are made once for the image, not window by window
-from what an 8x8-token window sees; tiles of one image share them.
 Cost per step: ``O(H W / (f p)^2 * window^2 * dim)`` for ``f``x autoencoder downsampling and
 ``p``x patches, linear in image area.
 """
@@ -49,15 +45,13 @@ from torch import Tensor, nn
 from ..sampling.flow import sample_flow
 from .autoencoder import Autoencoder, AutoencoderConfig
 from .restorer import Restorer, RestorerConfig
-from ..restore import PROMPT_PATTERNS, RESTORATIONS, Stats, degradations_in_prompt, restoration_stats, restore
+from ..restore import PROMPT_PATTERNS, RESTORATIONS, Stats, degradations_in_prompt, restore
 from .classical import FUSION_METHODS
 from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
 from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
 from .text_encoder import TextEncoder, TextEncoderConfig
 
 ROLES = {"infrared": 0, "visible": 1, "frame": 2}
-# global_context: the whole-image statistics the condition sees, each scaled to about 0..1
-CONTEXT_SCALES = {"p01": 1.0, "p99": 1.0, "airlight": 1.0, "mean": 1.0, "std": 4.0, "dark": 1.0, "detail": 5.0}
 
 
 @dataclass
@@ -89,8 +83,6 @@ class MMAIFConfig:
     # of those, the degradations the learned full-resolution restorer (fusecli.models.restorer)
     # undoes instead of the classical restoration (a submodule, trained on its own: init.restorer)
     learned_restore: list[str] = field(default_factory=list)
-    # condition on the frames' whole-image statistics (GlobalContext)
-    global_context: bool = False
     restorer: RestorerConfig = field(default_factory=RestorerConfig)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
@@ -120,40 +112,6 @@ class DetailGate(nn.Module):
         """``(B, h, w, D)`` tokens -> gate ``(B, 1, h, w)``."""
         self.value = torch.sigmoid(self.proj(tokens)).permute(0, 3, 1, 2)
         return self.value
-
-
-class GlobalContext(nn.Module):
-    """Per-frame whole-image statistics ``(B, N, K)`` (:data:`CONTEXT_SCALES` order) and role ids
-    ``(B, N)`` -> an addition to the condition ``(B, dim)``; mean and max over the frames, so any
-    stack length works. The output layer starts at zero: a fine-tune that adds it begins where
-    the loaded model left off."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.frame = nn.Linear(len(CONTEXT_SCALES), dim)
-        self.role = nn.Embedding(len(ROLES), dim)
-        self.out = nn.Linear(2 * dim, dim)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, features: Tensor, roles: Tensor) -> Tensor:
-        if features.ndim != 3 or features.shape[-1] != len(CONTEXT_SCALES) or roles.shape != features.shape[:2]:
-            raise ValueError(f"expected features (B, N, {len(CONTEXT_SCALES)}) and roles (B, N), got {tuple(features.shape)}, {tuple(roles.shape)}")
-        h = F.silu(self.frame(features) + self.role(roles))
-        return self.out(torch.cat([h.mean(1), h.amax(1)], dim=-1))
-
-
-def context_features(frames: Tensor, stats: list[list[Stats]] | None = None) -> Tensor:
-    """``(B, N, K)`` scaled whole-image statistics of ``(B, N, 1, H, W)`` frames: from ``stats``
-    (per item, per frame: the whole image's, for tiles) or else from the frames themselves."""
-    b, n = frames.shape[:2]
-    if stats is None:
-        arrays = frames.detach().float().cpu().numpy()
-        stats = [[restoration_stats(arrays[i, j, 0]) for j in range(n)] for i in range(b)]
-    if len(stats) != b or any(len(item) != n for item in stats):
-        raise ValueError(f"stats: expected {b} items of {n} frames")
-    values = [[[item[key] * scale for key, scale in CONTEXT_SCALES.items()] for item in frame_stats] for frame_stats in stats]
-    return torch.tensor(values, dtype=torch.float32, device=frames.device)
 
 
 class MMAIF(FusionModel):
@@ -207,7 +165,6 @@ class MMAIF(FusionModel):
         self.merge = nn.Linear(2 * d, d)  # mean and max over the source frames
         self.task = nn.Embedding(len(TASKS), d)
         self.prompt_proj = nn.Linear(config.text.dim, d)
-        self.context = GlobalContext(d) if config.global_context else None
         self.time = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d)) if config.variant == "flow" else None
         if self.time is not None:  # the timestep starts as no change to the condition
             nn.init.zeros_(self.time[2].weight)
@@ -258,9 +215,6 @@ class MMAIF(FusionModel):
         """Degradations the prompt names that the base restores for ``task`` (config ``restore``)."""
         wanted = self.config.restore.get(task, [])
         return [name for name in degradations_in_prompt(prompt) if name in wanted]
-
-    def needs_image_stats(self, task: str, prompt: str | None) -> bool:
-        return self.context is not None or super().needs_image_stats(task, prompt)
 
     def describe_restorations(self, task: str, prompt: str | None) -> list[str]:
         """The base's restorations for ``prompt``, those of the learned restorer marked so."""
@@ -324,19 +278,11 @@ class MMAIF(FusionModel):
         drop = torch.rand(len(prompts), device=self.head.weight.device) < self.config.prompt_dropout
         return [None if d else p for p, d in zip(prompts, drop.tolist())]
 
-    def condition(self, tasks: list[str], prompts: list[str | None], frames: Tensor | None = None, stats: list[list[Stats]] | None = None) -> Tensor:
-        """Task + prompt (+ with ``global_context``, the whole-image statistics of the ``(B, N, 1, H, W)``
-        ``frames``, or ``stats`` per item and frame when given) -> ``(B, dim)``. Training drops
-        prompts first: :meth:`drop_prompts`."""
+    def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:
+        """Task + prompt -> ``(B, dim)`` (training drops prompts first: :meth:`drop_prompts`)."""
         device = self.head.weight.device
         task_ids = torch.tensor([TASKS.index(task) for task in tasks], device=device)
-        cond = self.task(task_ids) + self.prompt_proj(self.text(prompts))
-        if self.context is None:
-            return cond
-        if frames is None:
-            raise ValueError("this model conditions on the frames' whole-image statistics (global_context): pass frames")
-        roles = torch.tensor([source_roles(task, frames.shape[1]) for task in tasks], device=device)
-        return cond + self.context(context_features(frames, stats).to(device), roles)
+        return self.task(task_ids) + self.prompt_proj(self.text(prompts))
 
     def time_embedding(self, t: Tensor) -> Tensor:
         """Flow time ``(B,)`` in 0..1 -> ``(B, dim)`` (added to the condition)."""
@@ -420,8 +366,8 @@ class MMAIF(FusionModel):
         roles = source_roles(options.task, n)
         latents = self.encode_sources(frames)
         tasks, prompts = [options.task] * b, [options.prompt] * b
+        cond = self.condition(tasks, prompts)
         stats = None if options.restore_stats is None else [options.restore_stats] * b  # the same image's tiles
-        cond = self.condition(tasks, prompts, frames, stats)
         base_image, base = self.base_inputs(frames, options.task, options.levels, prompts, stats)
         if self.config.variant == "regression":
             fused = self.predict(latents, roles, cond, base=base)

@@ -123,7 +123,7 @@ class MMAIFObjective(Objective):
             latents = model.encode_sources(batch.sources)
             z1 = model.autoencoder.encode(batch.target)
             base_image, base = model.base_inputs(batch.sources, batch.task, prompts=prompts, stats=batch.restore_stats)  # (None, None) without a base
-        cond = model.condition([batch.task] * b, prompts, batch.sources, batch.restore_stats)
+        cond = model.condition([batch.task] * b, prompts)
         terms: dict[str, Tensor] = {}
         if model.config.variant == "regression":
             prediction = model.predict(latents, roles, cond, base=base)
