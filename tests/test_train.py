@@ -189,6 +189,31 @@ def test_batches_are_deterministic_per_step_and_rank(tmp_path, data_root):
     assert is_validation("x/a", 0.0) is False and is_validation("x/a", 0.25) == is_validation("x/a", 0.25)
 
 
+def test_full_range_low_contrast_samples_stretch_the_clean_frames_and_draw_the_same_degradation(tmp_path, data_root):
+    """degrade.full_range_fraction: low-contrast samples' clean frames span the full range (1st..99th
+    percentile -> 0..1, a stack with one map, VIF per sensor), degraded with the same draws;
+    samples without low contrast are untouched."""
+    from fusecli.train.data import full_range
+
+    path = _config(tmp_path, data_root, MMAIF.format(variant="regression", first="latent", ae=TINY_AE))
+    only = lambda op, *more: load_config(path, ["degrade.n=[1]", "degrade.clean_fraction=0.0", f'degrade.allowed=["{op}"]', *more])  # noqa: E731
+    scenes, _ = load_scenes(only("low_contrast"))
+    for step in range(4):
+        before, after = make_batch(scenes, only("low_contrast"), step), make_batch(scenes, only("low_contrast", "degrade.full_range_fraction=1.0"), step)
+        assert before.task == after.task and before.prompts == after.prompts and before.sources.shape == after.sources.shape
+        for item, clean in zip(before.clean, after.clean):  # (N, 1, H, W)
+            expected = full_range(list(item[:, 0].numpy()), before.task)
+            np.testing.assert_allclose(clean[:, 0].numpy(), np.stack(expected), atol=1e-6)
+            lo, hi = np.quantile(clean.numpy(), [0.01, 0.99])
+            assert lo < 0.02 and hi > 0.98  # whole range, where the plain crop need not be
+        assert not torch.equal(before.sources, after.sources)
+        noisy, kept = make_batch(scenes, only("gaussian_noise"), step), make_batch(scenes, only("gaussian_noise", "degrade.full_range_fraction=1.0"), step)
+        assert torch.equal(noisy.clean, kept.clean) and torch.equal(noisy.sources, kept.sources)
+    flat = [np.full((8, 8), 0.4, np.float32) + 0.1 * np.eye(8, dtype=np.float32), np.full((8, 8), 0.6, np.float32) + 0.1 * np.eye(8, dtype=np.float32)]
+    joint, apart = full_range(flat, "mff"), full_range(flat, "vif")
+    assert joint[0].max() < joint[1].max() and np.allclose(apart[0], apart[1])  # one map for a stack, one per sensor
+
+
 def test_whole_frame_degradation_crops_clean_and_degraded_alike(tmp_path, data_root):
     """``degrade.whole_frames``: frames are degraded whole, then one window is cropped from the
     clean and the degraded frames; each sample carries its whole degraded frames' statistics."""

@@ -51,6 +51,11 @@ class DegradeConfig:
     # degrade the whole frames, then crop (not the crop itself): global degradations (haze, contrast,
     # exposure) and the whole-image statistics of a base's restorations then look as at inference
     whole_frames: bool = False
+    # Share of the samples degraded with low contrast whose clean frames are first stretched
+    # linearly to full range (1st..99th percentile -> 0..1; VIF per sensor, a stack jointly), then
+    # degraded the same way: on full-range scenes the percentile stretch of a "low contrast" prompt
+    # is already exact, which the network must learn to leave alone (few training scenes are).
+    full_range_fraction: float = 0.0
 
 
 @dataclass

@@ -201,6 +201,17 @@ def _pick_frames(frames: list[np.ndarray], n: int, rng: np.random.Generator) -> 
     return [frames[i] for i in keep]
 
 
+def full_range(frames: Sequence[np.ndarray], task: str) -> list[np.ndarray]:
+    """``(H, W)`` frames in 0..1 stretched linearly so the 1st..99th percentile spans 0..1 (clipped):
+    each VIF frame alone (two sensors), MEF/MFF frames with one map (one scene's radiometry)."""
+    groups = [[f] for f in frames] if task == "vif" else [list(frames)]
+    out = []
+    for group in groups:
+        lo, hi = np.quantile(np.stack(group), [0.01, 0.99])
+        out += [np.clip((f - lo) / max(float(hi - lo), 1e-3), 0, 1).astype(np.float32) for f in group]
+    return out
+
+
 def choose_task(config: TrainConfig, rng: np.random.Generator) -> str:
     weights = np.array([float(config.data.task_weights.get(t, 1.0)) for t in config.tasks])
     return str(config.tasks[int(rng.choice(len(config.tasks), p=weights / weights.sum()))])
@@ -232,7 +243,13 @@ def make_batch(
         frames = [f.astype(np.float32) for f in frames] if whole else _crop(frames, config.data.crop, r)
         degraded, prompt = frames, None
         if config.degrade.enabled and r.random() >= config.degrade.clean_fraction:
+            drawn = r.bit_generator.state
             made = degrade_sample(frames, task, r, n=config.degrade.n, allowed=config.degrade.allowed or None)
+            full = config.degrade.full_range_fraction
+            if full > 0 and any(op.name == "low_contrast" for op in made.ops) and np.random.default_rng([config.seed, step, rank, k, 1]).random() < full:
+                frames = full_range(frames, task)  # the same draws again (own coin), on full-range clean frames
+                r.bit_generator.state = drawn
+                made = degrade_sample(frames, task, r, n=config.degrade.n, allowed=config.degrade.allowed or None)
             degraded, prompt = [np.asarray(f, np.float32) for f in made.degraded], made.prompt
         if whole:  # one crop window for the clean and the degraded frames
             stats.append([restoration_stats(np.asarray(f, np.float32)) for f in degraded])
