@@ -26,7 +26,7 @@ from ..degrade.pipeline import sample as degrade_sample
 from ..errors import EmptyInputError
 from ..io import read_stack
 from ..pairs import list_images, list_stacks, match_by_stem
-from ..restore import restoration_stats
+from ..restore import restoration_stats, stretch
 from .config import ConfigError, TrainConfig
 from .synthetic_focus import defocus_pair, sharpest_frame
 
@@ -208,7 +208,7 @@ def full_range(frames: Sequence[np.ndarray], task: str) -> list[np.ndarray]:
     out = []
     for group in groups:
         lo, hi = np.quantile(np.stack(group), [0.01, 0.99])
-        out += [np.clip((f - lo) / max(float(hi - lo), 1e-3), 0, 1).astype(np.float32) for f in group]
+        out += [stretch(np.asarray(f, np.float32), {"p01": float(lo), "p99": float(hi)}) for f in group]
     return out
 
 
