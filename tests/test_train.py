@@ -535,10 +535,23 @@ def test_tiny_restorer_run_and_its_insertion_into_the_all_in_one_model(tmp_path,
     tuned = load_weights(tmp_path / "tuned/checkpoints/last.safetensors")
     for key, value in restorer.state_dict().items():
         assert torch.equal(tuned.restorer.state_dict()[key], value), key
-    # a part that init.model already holds cannot also come from another file
+    # a part that init.model already holds cannot also come from another file, unless reset swaps it
     clash = body + f'init = {{ model = "start.safetensors", autoencoder = "{tmp_path / "start.safetensors"}" }}\n'
     with pytest.raises(ConfigError, match="init.model already sets that part"):
         build_model(load_config(_config(tmp_path, data_root, clash)))
+    from fusecli.models.restorer import Restorer, RestorerConfig
+
+    wider = Restorer(RestorerConfig(width=6, depth=4, ops=["jpeg", "downsample"]))
+    save_weights(wider, tmp_path / "wider.safetensors")
+    swap = learned.replace("restorer = { width = 4, depth = 3,", "restorer = { width = 6, depth = 4,")
+    swap += f'init = {{ model = "{tmp_path / "tuned/checkpoints/last.safetensors"}", restorer = "{tmp_path / "wider.safetensors"}" }}\nreset = ["restorer"]\n'
+    swapped = build_model(load_config(_config(tmp_path, data_root, swap)))
+    assert (swapped.restorer.config.width, swapped.restorer.config.depth) == (6, 4)
+    for key, value in wider.state_dict().items():
+        assert torch.equal(swapped.restorer.state_dict()[key], value), key
+    for key, value in tuned.state_dict().items():
+        if not key.startswith("restorer."):
+            assert torch.equal(swapped.state_dict()[key], value), key
     with pytest.raises(ConfigError, match="unknown degradation"):
         load_config(_config(tmp_path, data_root, RESTORER), ['degrade.allowed=["jpg"]'])
 

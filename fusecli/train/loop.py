@@ -116,7 +116,9 @@ def build_model(config: TrainConfig) -> nn.Module:
 
     ``init.model`` (fine-tuning) takes the architecture config from that weights file, with the
     run's ``model`` overrides on top (only ones that keep every tensor's shape); other ``init``
-    entries then load only parts that the overrides add (e.g. a trained restorer into mmaif-reg).
+    entries then load only parts that the overrides add (e.g. a trained restorer into mmaif-reg),
+    or parts listed in ``reset``, which swaps that component for another file's (it may differ in
+    shape: a retrained restorer).
     """
     if config.arch not in ARCHITECTURES:
         raise ConfigError(f"unknown arch {config.arch!r}; choose from {', '.join(ARCHITECTURES)}")
@@ -125,8 +127,9 @@ def build_model(config: TrainConfig) -> nn.Module:
     whole = config.init.get(WHOLE_MODEL)
     start = load_weights(config.path(whole), arch=config.arch) if whole is not None else None
     for part in config.init:
-        if start is not None and part != WHOLE_MODEL and any(key.startswith(part + ".") for key in start.state_dict()):
-            raise ConfigError(f"init.{part}: init.model already sets that part; drop init.{part}")
+        held = start is not None and part != WHOLE_MODEL and any(key.startswith(part + ".") for key in start.state_dict())
+        if held and part not in config.reset:
+            raise ConfigError(f"init.{part}: init.model already sets that part; drop init.{part} (or list it in reset to swap it)")
     try:
         model = build(config.arch, _merged(config_to_dict(start.config), config.model) if start is not None else config.model)
     except (ValueError, TypeError) as exc:
@@ -155,14 +158,19 @@ def build_model(config: TrainConfig) -> nn.Module:
 
 def _load_fine_tune_start(model: nn.Module, start: nn.Module, whole: str, reset: list[str]) -> None:
     """Load ``start`` into ``model``. Parameters the overrides added (absent from ``start``) and
-    the ``reset`` parts keep their fresh initialisation; anything else that does not fit is an error."""
+    the ``reset`` parts keep their fresh initialisation (``start``'s tensors for them are not
+    loaded, so they may differ in shape); anything else that does not fit is an error."""
     fresh = model.state_dict()
-    loaded = start.state_dict()
     for part in reset:
         if not any(key.startswith(part + ".") for key in fresh):
             raise ConfigError(f"reset: the model has no part {part!r}")
-    keep = {key: value.clone() for key, value in fresh.items() if any(key.startswith(part + ".") for part in reset)}
-    added = [key for key in fresh if key not in loaded]
+
+    def in_reset(key: str) -> bool:
+        return any(key.startswith(part + ".") for part in reset)
+
+    loaded = {key: value for key, value in start.state_dict().items() if not in_reset(key)}
+    keep = {key: value.clone() for key, value in fresh.items() if in_reset(key)}
+    added = [key for key in fresh if key not in loaded and not in_reset(key)]
     if added and config_to_dict(start.config) == config_to_dict(model.config):
         raise ConfigError(f"init.model: {whole} lacks {added[:3]}")
     try:
