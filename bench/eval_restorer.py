@@ -8,7 +8,7 @@ the restorer is trained on degraded frames only, so it is expected to change the
 
     python bench/eval_restorer.py            # ~11 s on 2 CPU cores
     python bench/eval_restorer.py --weights runs/restorer/checkpoints/best.safetensors
-    python bench/eval_restorer.py --fused    # + what it does to the training-free fusion (~10 s more)
+    python bench/eval_restorer.py --fused    # + what it does to the training-free fusion (12 s in all)
 
 ``--fused`` also scores the training-free fusion (PSNR-ref against the teacher fusion of the
 clean frames, as in the model card's degraded tables) of the frames as degraded, restored all
