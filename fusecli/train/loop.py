@@ -127,7 +127,7 @@ def build_model(config: TrainConfig) -> nn.Module:
     whole = config.init.get(WHOLE_MODEL)
     start = load_weights(config.path(whole), arch=config.arch) if whole is not None else None
     for part in config.init:
-        held = start is not None and part != WHOLE_MODEL and any(key.startswith(part + ".") for key in start.state_dict())
+        held = start is not None and part != WHOLE_MODEL and any(_in_parts(key, [part]) for key in start.state_dict())
         if held and part not in config.reset:
             raise ConfigError(f"init.{part}: init.model already sets that part; drop init.{part} (or list it in reset to swap it)")
     try:
@@ -156,21 +156,22 @@ def build_model(config: TrainConfig) -> nn.Module:
     return model
 
 
+def _in_parts(key: str, parts: list[str]) -> bool:
+    """Whether state-dict ``key`` belongs to one of the submodules ``parts``."""
+    return any(key.startswith(part + ".") for part in parts)
+
+
 def _load_fine_tune_start(model: nn.Module, start: nn.Module, whole: str, reset: list[str]) -> None:
     """Load ``start`` into ``model``. Parameters the overrides added (absent from ``start``) and
     the ``reset`` parts keep their fresh initialisation (``start``'s tensors for them are not
     loaded, so they may differ in shape); anything else that does not fit is an error."""
     fresh = model.state_dict()
     for part in reset:
-        if not any(key.startswith(part + ".") for key in fresh):
+        if not any(_in_parts(key, [part]) for key in fresh):
             raise ConfigError(f"reset: the model has no part {part!r}")
-
-    def in_reset(key: str) -> bool:
-        return any(key.startswith(part + ".") for part in reset)
-
-    loaded = {key: value for key, value in start.state_dict().items() if not in_reset(key)}
-    keep = {key: value.clone() for key, value in fresh.items() if in_reset(key)}
-    added = [key for key in fresh if key not in loaded and not in_reset(key)]
+    loaded = {key: value for key, value in start.state_dict().items() if not _in_parts(key, reset)}
+    keep = {key: value.clone() for key, value in fresh.items() if _in_parts(key, reset)}
+    added = [key for key in fresh if key not in loaded and not _in_parts(key, reset)]
     if added and config_to_dict(start.config) == config_to_dict(model.config):
         raise ConfigError(f"init.model: {whole} lacks {added[:3]}")
     try:
