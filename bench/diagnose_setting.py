@@ -4,8 +4,9 @@ Why: the tables average PSNR-ref over 6 scenes, and one easy scene can decide a 
 prints, per held-out scene (same scenes, seeds and degradations as ``bench/eval_weights.py``;
 ``--split train``: training-split scenes instead),
 PSNR-ref of plain fusion, classical restoration + fusion, the model without and with the
-prompt, the latter with its detail gate forced open too, and the gate's mean (is the gate or
-the latent correction what costs it?). "best scale" is the factor ``a`` that brings the model's
+prompt, the latter with its detail gate forced open too, the detail gate's mean (is the gate or
+the latent correction what costs it?) and the correction gate's value (the share of the change to
+the base that is kept; nan for a file without one). "best scale" is the factor ``a`` that brings the model's
 base + ``a`` x its correction (+prompt) closest to the reference, and the PSNR-ref it reaches:
 an oracle, only to tell a useful correction that is too strong (0 < a < 1, a gain) from one
 that is mostly noise (a near 0, no gain).
@@ -50,7 +51,7 @@ def main() -> None:
     parser.add_argument("op", help="one degradation, e.g. downsample, low_contrast, jpeg")
     args, scenes_of, model = setting_study(parser, "mmaif-reg.safetensors")
     gate = model.detail_gate
-    print("| scene | plain | restore+ | no prompt | +prompt | +prompt, gate open | mean gate | best scale | +prompt, best scale |\n" + "|---" * 9 + "|")
+    print("| scene | plain | restore+ | no prompt | +prompt | +prompt, gate open | mean gate | correction gate | best scale | +prompt, best scale |\n" + "|---" * 10 + "|")
     rows = []
     for index, scene in enumerate(scenes_of(args.task)):
         frames, made, inputs, reference = degraded_case(scene, args.task, index, f"n=1 {args.op}", ops=[args.op])
@@ -62,6 +63,7 @@ def main() -> None:
         blind = psnr(learned(model, inputs, args.task))
         fused = learned(model, inputs, args.task, made.prompt)  # last: the gate's value is of this call
         row = [psnr(plain), psnr(restored), blind, psnr(fused)]
+        kept = float("nan") if model.correction_gate is None else float(model.correction_gate.value.mean())
         mean_gate = float("nan")
         if gate is not None:
             mean_gate = float(gate.value.mean())
@@ -71,7 +73,7 @@ def main() -> None:
             gate.proj.bias.data.copy_(bias)
         else:
             row.append(float("nan"))
-        rows.append(row + [mean_gate, *best_scale(model, inputs, args.task, made.prompt, fused, reference, psnr)])
+        rows.append(row + [mean_gate, kept, *best_scale(model, inputs, args.task, made.prompt, fused, reference, psnr)])
         print(f"| {scene.name} | " + " | ".join(f"{v:.2f}" for v in rows[-1]) + " |")
     print("| mean | " + " | ".join(f"{v:.2f}" for v in np.mean(rows, axis=0)) + " |")
 

@@ -232,7 +232,7 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
         restorations = model.base_restorations(task, settings.prompt)
         if restorations:
             notes.append("the prompt asks for " + ", ".join(model.describe_restorations(task, settings.prompt)) + ": restored before the model's classical base")
-            stats = [restoration_stats(luminance(as_float(f))) for f in frames]
+            stats = [restoration_stats(luminance(as_float(f)), restorations) for f in frames]
         work = functools.partial(_learned_tile, model, task, settings, pyramid_levels(frames[0].shape[:2]), stats)
         image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
         if settings.routing:

@@ -6,7 +6,7 @@ prompt names before the training-free fusion it corrects (config ``restore``), s
 starts from a dehazed / denoised / stretched fusion instead of having to undo heavy haze itself.
 
 Frames are ``(H, W)`` float32 in 0..1. Restorations that depend on whole-image statistics
-(airlight, contrast percentiles) take them from :func:`restoration_stats` when given, so tiles
+(airlight, mean, contrast percentiles) take them from :func:`restoration_stats` when given, so tiles
 of a large image are restored alike.
 """
 
@@ -18,7 +18,8 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-Stats = dict[str, float]
+Stats = dict[str, float]  # one frame's statistics (frame_stats)
+RestoreStats = dict[str, Stats]  # per global restoration (restoration_stats)
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
@@ -62,12 +63,27 @@ def brighten(x: np.ndarray, stats: Stats | None = None, target: float = 0.45) ->
     return np.clip(x, 0, 1) ** (np.log(target) / np.log(mean))
 
 
+# Contrast restoration: the quantiles that stand for the darkest / brightest pixels (robust to a
+# few outliers), and the strongest gain it applies (5x: no real frame is flatter than that).
+CONTRAST_QUANTILE = 0.001
+MIN_CONTRAST = 0.2
+
+
 def stretch(x: np.ndarray, stats: Stats | None = None) -> np.ndarray:
-    """Low contrast: 1st..99th percentile to 0..1."""
-    stats = stats or {}
-    lo = stats.get("p01", float(np.quantile(x, 0.01)))
-    hi = stats.get("p99", float(np.quantile(x, 0.99)))
-    return np.clip((x - lo) / max(hi - lo, 1e-3), 0, 1)
+    """Low contrast: stretch away from the mean, ``mean + (x - mean) / c``, with the largest gain
+    ``1 / c`` that keeps the 0.1st..99.9th percentiles within 0..1.
+
+    Why this and not a percentile-to-range stretch: a flat image is its scene's intensities pulled
+    towards their mean, so the mean is kept; and a natural frame reaches black or white somewhere,
+    so the gain that first touches either limit undoes the compression (an exposure stack's frames,
+    or a frame with a highlight, exactly). A frame already at full range is left unchanged, and
+    nothing is clipped beyond the percentiles, where the 1..99 % stretch clipped 2 % of the pixels
+    and moved the brightness."""
+    stats = stats or frame_stats(x)
+    mean, low, high = float(np.clip(stats["mean"], 1e-3, 1 - 1e-3)), stats["low"], stats["high"]
+    contrast = max((high - mean) / (1 - mean), (mean - low) / mean)
+    contrast = float(np.clip(contrast, MIN_CONTRAST, 1.0))
+    return np.clip(mean + (x - mean) / contrast, 0, 1)
 
 
 def sharpen(x: np.ndarray, stats: Stats | None = None, sigma: float = 2.0, amount: float = 1.0) -> np.ndarray:
@@ -91,15 +107,36 @@ RESTORATIONS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
-def restoration_stats(frame: np.ndarray) -> Stats:
-    """The whole-image statistics the restorations use: compute once per frame, pass to every tile."""
-    p01, p99, airlight = np.quantile(frame, [0.01, 0.99, 0.999])
-    return {"p01": float(p01), "p99": float(p99), "airlight": float(airlight), "mean": float(frame.mean())}
+# The restorations that read whole-image statistics (the others work on a neighbourhood).
+GLOBAL_RESTORATIONS = ("haze", "low_exposure", "low_contrast")
 
 
-def restore(frame: np.ndarray, ops: Sequence[str], stats: Stats | None = None) -> np.ndarray:
+def frame_stats(x: np.ndarray) -> Stats:
+    """The statistics a global restoration reads, of one ``(H, W)`` frame."""
+    low, high, airlight = np.quantile(x, [CONTRAST_QUANTILE, 1 - CONTRAST_QUANTILE, 0.999])
+    return {"low": float(low), "high": float(high), "airlight": float(airlight), "mean": float(x.mean())}
+
+
+def restoration_stats(frame: np.ndarray, ops: Sequence[str]) -> RestoreStats:
+    """Per global restoration in ``ops``, the statistics of the whole frame as that restoration
+    will see it (the restorations before it applied: a denoised frame's percentiles, not the noisy
+    one's). Compute once per frame and pass to :func:`restore` for every tile, so a tile is
+    restored like the whole image, and like the whole image restored without statistics."""
+    wanted = [name for name in RESTORATIONS if name in ops]
+    last = max((i for i, name in enumerate(wanted) if name in GLOBAL_RESTORATIONS), default=-1)
+    stats: RestoreStats = {}
+    out = frame.astype(np.float32)
+    for name in wanted[: last + 1]:
+        if name in GLOBAL_RESTORATIONS:
+            stats[name] = frame_stats(out)
+        out = RESTORATIONS[name](out, stats.get(name)).astype(np.float32)
+    return stats
+
+
+def restore(frame: np.ndarray, ops: Sequence[str], stats: RestoreStats | None = None) -> np.ndarray:
     """``frame`` ``(H, W)`` with the restorations for the degradations ``ops`` applied, in the
-    order of :data:`RESTORATIONS`; unknown names are an error."""
+    order of :data:`RESTORATIONS`; unknown names are an error. ``stats``: from
+    :func:`restoration_stats` of the whole image (default: this frame's own, at each step)."""
     if np.ndim(frame) != 2:
         raise ValueError(f"restore takes one (H, W) luminance frame, got shape {np.shape(frame)}")
     unknown = sorted(set(ops) - set(RESTORATIONS))
@@ -108,7 +145,7 @@ def restore(frame: np.ndarray, ops: Sequence[str], stats: Stats | None = None) -
     out = frame.astype(np.float32)
     for name, function in RESTORATIONS.items():
         if name in ops:
-            out = function(out, stats).astype(np.float32)
+            out = function(out, (stats or {}).get(name)).astype(np.float32)
     return out
 
 

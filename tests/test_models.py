@@ -296,6 +296,39 @@ def test_mmaif_detail_gate_passes_the_bases_lost_detail():
         MMAIF(MMAIFConfig(variant="regression", detail=True))
 
 
+def test_mmaif_correction_gate_keeps_a_share_of_the_change_to_the_base():
+    """``correction_gate``: shut, the output is the classical base itself; open, the model's own
+    output; in between, the blend; it learns from the condition (the prompt) per image."""
+    gated = small_regression(4, base=BASES, detail=True, correction_gate=True).eval()
+    plain = small_regression(4, base=BASES, detail=True).eval()
+    missing, unexpected = plain.load_state_dict(gated.state_dict(), strict=False)
+    assert missing == [] and {k.split(".")[0] for k in unexpected} == {"correction_gate"}
+    nn.init.normal_(gated.head.weight, std=0.05)
+    plain.head.weight.data.copy_(gated.head.weight.data)
+    stack = torch.rand(2, 2, 1, 32, 32, generator=torch.Generator().manual_seed(5))
+    base = gated.classical_base(stack, "mff")
+    options = FuseOptions(task="mff", prompt="fix the contrast")
+    with torch.no_grad():
+        own = plain.fuse(stack, options).image
+        assert (own - base).abs().max() > 0.01
+        nn.init.constant_(gated.correction_gate.proj.bias, 30.0)
+        torch.testing.assert_close(gated.fuse(stack, options).image, own, atol=1e-5, rtol=0)
+        nn.init.constant_(gated.correction_gate.proj.bias, -30.0)
+        torch.testing.assert_close(gated.fuse(stack, options).image, base.clamp(0, 1), atol=1e-5, rtol=0)
+        nn.init.constant_(gated.correction_gate.proj.bias, 0.0)
+        torch.testing.assert_close(gated.fuse(stack, options).image, (0.5 * (base + own)).clamp(0, 1), atol=1e-4, rtol=0)
+    gated.train()
+    from fusecli.train.data import Batch
+    from fusecli.train.objectives import MMAIFObjective
+
+    terms = MMAIFObjective(gated)(Batch("mff", stack, stack, base, ["fix the contrast", None]))
+    terms["target_l1"].backward()
+    assert gated.correction_gate.proj.weight.grad.abs().sum() > 0  # trained by the pixel terms
+    assert gated.correction_gate.value.shape == (2, 1, 1, 1)
+    with pytest.raises(ValueError, match="needs a base"):
+        MMAIF(MMAIFConfig(variant="regression", correction_gate=True))
+
+
 def test_padding_keeps_the_classical_bases_pyramid_levels():
     """A 63-row image is padded to 64 rows, which would add a pyramid level to the base (and
     change the whole fusion); the base keeps the levels of the unpadded image."""

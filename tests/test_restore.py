@@ -11,7 +11,7 @@ from fusecli.models.base import FuseOptions, fuse_padded
 from fusecli.models.classical import exposure_fusion, fuse_frames, pyramid_levels
 from fusecli.models.mmaif import MMAIF, MMAIFConfig
 from fusecli.models.text_encoder import TextEncoderConfig
-from fusecli.restore import PROMPT_PATTERNS, degradations_in_prompt, restoration_stats, restore
+from fusecli.restore import PROMPT_PATTERNS, degradations_in_prompt, denoise, frame_stats, restoration_stats, restore
 
 BASES = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
 
@@ -59,12 +59,38 @@ def test_restorations_undo_their_degradation(scene):
 
 
 def test_whole_image_statistics_restore_a_tile_like_the_whole(scene):
-    frame = (0.5 + 0.3 * (scene.mean(2) - 0.5)).astype(np.float32)
-    stats = restoration_stats(frame)
+    frame = (0.5 + 0.8 * (scene.mean(2) - 0.5)).astype(np.float32)  # a gain below the 5x limit, whole or tile
+    stats = restoration_stats(frame, ["low_contrast"])
     tile = (slice(10, 60), slice(20, 90))
     whole = restore(frame, ["low_contrast"])
     np.testing.assert_allclose(restore(frame[tile], ["low_contrast"], stats), whole[tile], atol=1e-6)
     assert np.abs(restore(frame[tile], ["low_contrast"]) - whole[tile]).max() > 0.01  # the tile's own percentiles differ
+
+
+def test_contrast_restoration_undoes_a_compression_towards_the_mean(scene):
+    """Low contrast is ``mean + c (I - mean)`` (fusecli.degrade); a frame that reaches black or
+    white somewhere is restored almost exactly, whatever ``c``, and one at full range is left alone."""
+    gray = scene.mean(2)
+    low = np.quantile(gray, 0.01)  # 1 % of the pixels black (shadows), none white
+    clean = np.clip((gray - low) / (gray.max() - low) * 0.8, 0, 1).astype(np.float32)
+    for c in (0.3, 0.6):
+        flat = (clean.mean() + c * (clean - clean.mean())).astype(np.float32)
+        restored = restore(flat, ["low_contrast"])
+        assert np.abs(restored - clean).max() < 0.01, c
+        assert abs(restored.mean() - flat.mean()) < 1e-3  # the brightness is kept
+    np.testing.assert_allclose(restore(clean, ["low_contrast"]), clean, atol=2e-3)
+
+
+def test_statistics_are_taken_where_each_restoration_runs(scene):
+    """Asked to denoise and then stretch, the stretch reads the denoised frame's percentiles (a
+    noisy frame's are wider, so it would stretch too little); non-global restorations need none."""
+    gray = scene.mean(2)
+    frame = np.clip(0.5 + 0.4 * (gray - gray.mean()) + np.random.default_rng(2).normal(0, 0.05, gray.shape), 0, 1).astype(np.float32)
+    stats = restoration_stats(frame, ["gaussian_noise", "low_contrast"])
+    assert set(stats) == {"low_contrast"} and stats["low_contrast"] == frame_stats(denoise(frame))
+    assert stats["low_contrast"]["high"] < frame_stats(frame)["high"] - 0.02
+    assert restoration_stats(frame, ["gaussian_noise", "jpeg"]) == {}
+    np.testing.assert_array_equal(restore(frame, ["gaussian_noise", "low_contrast"], stats), restore(frame, ["gaussian_noise", "low_contrast"]))
 
 
 def restoring_model(**config) -> MMAIF:
@@ -90,9 +116,9 @@ def test_the_base_restores_each_item_with_its_own_statistics():
     model = restoring_model(restore={"mef": ["low_contrast"]})
     frames = 0.4 + 0.2 * torch.rand(2, 2, 1, 32, 32, generator=torch.Generator().manual_seed(3))
     arrays = [list(item[:, 0].numpy()) for item in frames]
-    identity = {"p01": 0.0, "p99": 1.0, "airlight": 1.0, "mean": 0.5}  # a stretch that changes nothing
+    identity = {"low_contrast": {"low": 0.0, "high": 1.0, "airlight": 1.0, "mean": 0.5}}  # a stretch that changes nothing
     prompts = ["increase the contrast"] * 2
-    base = model.classical_base(frames, "mef", prompts=prompts, stats=[[identity, identity], [restoration_stats(f) for f in arrays[1]]])[:, 0].numpy()
+    base = model.classical_base(frames, "mef", prompts=prompts, stats=[[identity, identity], [restoration_stats(f, ['low_contrast']) for f in arrays[1]]])[:, 0].numpy()
     np.testing.assert_allclose(base[0], fuse_frames("exposure-fusion", arrays[0]), atol=1e-5)
     np.testing.assert_allclose(base[1], fuse_frames("exposure-fusion", [restore(f, ["low_contrast"]) for f in arrays[1]]), atol=1e-5)
     assert np.abs(base[0] - fuse_frames("exposure-fusion", [restore(f, ["low_contrast"]) for f in arrays[0]])).max() > 0.05
@@ -114,7 +140,7 @@ def test_padding_passes_the_unpadded_frames_statistics():
         out = fuse_padded(model, stack, FuseOptions(task="mef", prompt="boost the contrast")).image[0, 0].numpy()
     frames = [f[0].numpy() for f in stack[0]]
     padded = [np.pad(f, ((0, 2), (0, 0)), mode="edge") for f in frames]
-    expected = exposure_fusion([restore(p, ["low_contrast"], restoration_stats(f)) for p, f in zip(padded, frames)], levels=pyramid_levels((30, 32)))
+    expected = exposure_fusion([restore(p, ["low_contrast"], restoration_stats(f, ["low_contrast"])) for p, f in zip(padded, frames)], levels=pyramid_levels((30, 32)))
     np.testing.assert_allclose(out, expected[:30], atol=1e-4)
 
 

@@ -227,15 +227,15 @@ def test_whole_frame_degradation_crops_clean_and_degraded_alike(tmp_path, data_r
     untouched = load_config(path, ["degrade.whole_frames=true", "degrade.clean_fraction=1.0"])
     batch = make_batch(scenes, untouched, 3)  # nothing degraded: the two crops must be the same pixels
     assert torch.equal(batch.sources, batch.clean)
-    whole = load_config(path, ["degrade.whole_frames=true", "degrade.clean_fraction=0.0"])
+    whole = load_config(path, ["degrade.whole_frames=true", "degrade.clean_fraction=0.0", 'degrade.allowed=["low_contrast"]', "degrade.n=[1]"])
     batches = [make_batch(scenes, whole, step) for step in range(6)]
-    for b in batches:
+    for b in batches:  # each prompt names low contrast: its restoration's statistics, per frame
         n = b.sources.shape[1]
         assert b.sources.shape[3:] == (32, 32) and len(b.restore_stats) == b.sources.shape[0]
-        assert all(len(item) == n and set(item[0]) == {"p01", "p99", "airlight", "mean"} for item in b.restore_stats)
+        assert all(len(item) == n and set(item[0]) == {"low_contrast"} and set(item[0]["low_contrast"]) == {"low", "high", "airlight", "mean"} for item in b.restore_stats)
     # whole 64 x 64 frames, 32 x 32 crops: the statistics are not the crops'
     crop_means = [float(b.sources[i, j].mean()) for b in batches for i in range(len(b.restore_stats)) for j in range(b.sources.shape[1])]
-    whole_means = [item[j]["mean"] for b in batches for item in b.restore_stats for j in range(len(item))]
+    whole_means = [item[j]["low_contrast"]["mean"] for b in batches for item in b.restore_stats for j in range(len(item))]
     assert max(abs(a - c) for a, c in zip(whole_means, crop_means)) > 0.01
     config = load_config(path, ["degrade.whole_frames=true", 'model.base={mef="exposure-fusion",mff="focus-fusion",vif="pyramid-vif"}'])
     model, batch, seen = build_model(config), make_batch(scenes, config, 0, teacher=lambda task, frames: frames[0]), []

@@ -4,7 +4,8 @@
 # shipped all-in-one files (weights/MODEL_CARD.md): a longer CPU run of mmaif-reg, where a CUDA
 # GPU is present two GPU runs of it (batch 32, 6 data-making processes), the CPU runs that give
 # mmaif-reg its classical base, its detail gate, prompt restorations and larger crops, and last
-# mmaif-flow, fine-tuned from that mmaif-reg as a flow from the same classical base.
+# mmaif-flow, fine-tuned from that mmaif-reg as a flow from the same classical base; then the
+# stop-24 restorer and the stop-28 correction gate, a fine-tune of each model for each.
 # Usage: bash examples/train/train_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -93,10 +94,25 @@ export_best mmaif-flow
 # it on their base's frames for JPEG prompts; a short fine-tune each so the correction adapts.
 LEARNED=(--set seed=6 --set data.crop=256 --set data.batch=4 --set steps=400 --set optim.lr=5e-5 --set optim.warmup=20
          --set validation.every=200 --set threads=2)
-python -m fusecli -q train examples/train/mmaif-reg.toml --set out=../../runs/mmaif-reg-learned "${LEARNED[@]}" \
+# (the stop-24 model table: mmaif-reg.toml has since gained the correction gate and more restorations)
+STOP24=(--set 'model={variant="regression",base={vif="pyramid-vif",mef="exposure-fusion",mff="focus-fusion"},detail=true,restore={vif=["gaussian_noise","jpeg","ir_stripes"],mef=["gaussian_noise","jpeg","haze"],mff=["gaussian_noise","jpeg","haze","low_contrast"]},learned_restore=["jpeg"],restorer={ops=["jpeg","downsample"]}}')
+python -m fusecli -q train examples/train/mmaif-reg.toml --set out=../../runs/mmaif-reg-learned "${LEARNED[@]}" "${STOP24[@]}" \
   --set 'init={model="../../weights/mmaif-reg.safetensors",restorer="../../weights/restorer.safetensors"}'
 export_best mmaif-reg-learned mmaif-reg
 python -m fusecli -q train examples/train/mmaif-flow.toml --set out=../../runs/mmaif-flow-learned "${LEARNED[@]}" \
   --set 'init={model="../../weights/mmaif-flow.safetensors",restorer="../../weights/restorer.safetensors"}' \
   --set 'model={learned_restore=["jpeg"],restorer={ops=["jpeg","downsample"]}}'
 export_best mmaif-flow-learned mmaif-flow
+
+# stop 28: the contrast restoration now stretches about the mean (fusecli.restore.stretch), VIF and
+# MEF prompts may ask for it too, and a per-image correction gate weighs the network's change to
+# its restored base (mmaif-reg.toml's model table); a short fine-tune each, best at step 400.
+STOP28=(--set seed=12 --set data.crop=256 --set data.batch=4 --set steps=800 --set optim.lr=1e-4 --set optim.warmup=20
+        --set validation.every=200 --set threads=2)
+python -m fusecli -q train examples/train/mmaif-reg.toml --set out=../../runs/mmaif-reg-gate "${STOP28[@]}" \
+  --set 'init={model="../../weights/mmaif-reg.safetensors"}'
+export_best mmaif-reg-gate mmaif-reg
+python -m fusecli -q train examples/train/mmaif-flow.toml --set out=../../runs/mmaif-flow-gate "${STOP28[@]}" \
+  --set 'init={model="../../weights/mmaif-flow.safetensors"}' \
+  --set 'model={correction_gate=true,restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast"]}}'
+export_best mmaif-flow-gate mmaif-flow

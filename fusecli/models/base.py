@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .catalog import TASKS  # noqa: F401  (re-exported)
-from ..restore import restoration_stats
+from ..restore import RestoreStats, restoration_stats
 from .classical import pyramid_levels
 
 
@@ -42,7 +42,7 @@ class FuseOptions:
     levels: int | None = None
     # whole-image statistics per frame for a base that restores the frames (fusecli.restore);
     # None: from the frames given. Set from the unpadded frames (or the whole image, for a tile)
-    restore_stats: list[dict[str, float]] | None = None
+    restore_stats: list[RestoreStats] | None = None
 
 
 @dataclass
@@ -136,8 +136,9 @@ def fuse_padded(model: FusionModel, frames: Tensor, options: FuseOptions) -> Fus
             options = dataclasses.replace(options, foreground=F.pad(options.foreground, (0, pw, 0, ph), mode="replicate"))
         if options.levels is None:
             options = dataclasses.replace(options, levels=pyramid_levels((h, w)))
-        if options.restore_stats is None and b == 1 and model.base_restorations(options.task, options.prompt):
-            options = dataclasses.replace(options, restore_stats=[restoration_stats(f[0].float().cpu().numpy()) for f in frames[0]])
+        ops = model.base_restorations(options.task, options.prompt)
+        if options.restore_stats is None and b == 1 and ops:
+            options = dataclasses.replace(options, restore_stats=[restoration_stats(f[0].float().cpu().numpy(), ops) for f in frames[0]])
     result = model.fuse(padded, options)
     maps = {k: (v[..., :h, :w] if v.ndim >= 3 and v.shape[-2:] == (h + ph, w + pw) else v) for k, v in result.maps.items()}
     return FusionResult(result.image[..., :h, :w], maps)

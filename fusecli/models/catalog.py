@@ -64,8 +64,11 @@ MMAIF_REG = {
     "variant": "regression",
     "base": {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"},
     "detail": True,
+    # a per-image gate on its whole change to the base: an already right base can be kept (stop 28)
+    "correction_gate": True,
     # classical restorations of the base's frames that a prompt can ask for, per task (fusecli.restore)
-    "restore": {"vif": ["gaussian_noise", "jpeg", "ir_stripes"], "mef": ["gaussian_noise", "jpeg", "haze"], "mff": ["gaussian_noise", "jpeg", "haze", "low_contrast"]},
+    "restore": {"vif": ["gaussian_noise", "jpeg", "ir_stripes", "low_contrast"], "mef": ["gaussian_noise", "jpeg", "haze", "low_contrast"],
+                "mff": ["gaussian_noise", "jpeg", "haze", "low_contrast"]},
     # JPEG blocking is undone by the learned full-resolution restorer (stop 24), not non-local means
     "learned_restore": ["jpeg"],
     "restorer": {"ops": ["jpeg", "downsample"]},

@@ -17,7 +17,8 @@ training-free fusion of the input frames, which the network also sees as an inpu
 base the network only has to learn what the classical method gets wrong on degraded inputs
 (restoration, global exposure), not re-learn the fusion itself; with ``detail = True`` the
 base's fine detail that the ×4 autoencoder cannot hold is added back through a learned per-token
-gate (open for clean detail, shut for noise). With ``restore = {task: [degradations]}`` the
+gate (open for clean detail, shut for noise); with ``correction_gate = True`` a per-image gate
+weighs the network's whole change to the base, so a base that is already right can be kept. With ``restore = {task: [degradations]}`` the
 frames are first cleaned by the classical restorations (:mod:`fusecli.restore`) that the prompt
 asks for ("remove the haze": dark-channel dehazing), so a prompt also hands the network a better
 starting point; without a prompt the base is the plain fusion. Degradations listed under
@@ -45,7 +46,7 @@ from torch import Tensor, nn
 from ..sampling.flow import sample_flow
 from .autoencoder import Autoencoder, AutoencoderConfig
 from .restorer import Restorer, RestorerConfig
-from ..restore import PROMPT_PATTERNS, RESTORATIONS, Stats, degradations_in_prompt, restore
+from ..restore import PROMPT_PATTERNS, RESTORATIONS, RestoreStats, degradations_in_prompt, restore
 from .classical import FUSION_METHODS
 from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
 from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
@@ -77,6 +78,10 @@ class MMAIFConfig:
     base: dict[str, str] = field(default_factory=dict)
     # with a base: add back the base's fine detail the autoencoder cannot hold, per token by a learned gate
     detail: bool = False
+    # with a base: a per-image gate in 0..1 on the network's whole change to the base (output =
+    # base + g (network - base)), from the prompt and the tokens, so it can leave a base alone
+    # that is already right (a flat frame stretched back exactly) instead of adding a typical correction
+    correction_gate: bool = False
     # with a base: task -> degradations whose classical restoration (fusecli.restore) is applied to
     # the frames before the base's fusion when the prompt names them ("remove the haze")
     restore: dict[str, list[str]] = field(default_factory=dict)
@@ -114,6 +119,24 @@ class DetailGate(nn.Module):
         return self.value
 
 
+class CorrectionGate(nn.Module):
+    """Per-image share in 0..1 of the network's change to its classical base that is kept, from
+    the condition and the mean token; starts nearly open (bias 5, weights 0), so a fine-tune that
+    adds it begins where the loaded model left off. ``value`` holds the last forward's, ``(B, 1, 1, 1)``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(2 * dim, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.constant_(self.proj.bias, 5.0)
+        self.value: Tensor | None = None
+
+    def forward(self, tokens: Tensor, cond: Tensor) -> Tensor:
+        """``(B, h, w, D)`` tokens and ``(B, D)`` condition -> gate ``(B, 1, 1, 1)``."""
+        self.value = torch.sigmoid(self.proj(torch.cat([tokens.mean((1, 2)), cond], dim=-1)))[:, :, None, None]
+        return self.value
+
+
 class MMAIF(FusionModel):
     arch = "mmaif"
     config_class = MMAIFConfig
@@ -132,6 +155,8 @@ class MMAIF(FusionModel):
             raise ValueError(f"base: unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
         if config.detail and not config.base:
             raise ValueError("detail passes the classical base's fine detail through; it needs a base")
+        if config.correction_gate and not config.base:
+            raise ValueError("correction_gate weighs the change to the classical base; it needs a base")
         if config.restore and not config.base:
             raise ValueError("restore cleans the frames of the classical base; it needs a base")
         for task, names in config.restore.items():
@@ -161,6 +186,7 @@ class MMAIF(FusionModel):
                 nn.init.zeros_(extra.weight)
                 nn.init.zeros_(extra.bias)
         self.detail_gate = DetailGate(d) if config.detail else None
+        self.correction_gate = CorrectionGate(d) if config.correction_gate else None
         self.restorer = Restorer(config.restorer) if config.learned_restore else None
         self.merge = nn.Linear(2 * d, d)  # mean and max over the source frames
         self.task = nn.Embedding(len(TASKS), d)
@@ -222,7 +248,7 @@ class MMAIF(FusionModel):
         return [op + (" (learned restorer)" if op in learned else "") for op in self.base_restorations(task, prompt)]
 
     def classical_base(
-        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[Stats]] | None = None
+        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None
     ) -> Tensor | None:
         """The configured training-free fusion of ``(B, N, 1, H, W)`` frames, ``(B, 1, H, W)`` in 0..1
         (None when the model has no base for ``task``: the mean source latent is used).
@@ -243,7 +269,7 @@ class MMAIF(FusionModel):
             fused.append(FUSION_METHODS.get(method)(sources, levels=levels))
         return torch.from_numpy(np.stack(fused)[:, None]).to(device=frames.device, dtype=frames.dtype).clamp(0, 1)
 
-    def _restore_frames(self, sources: list[np.ndarray], task: str, ops: list[str], stats: list[Stats] | None) -> list[np.ndarray]:
+    def _restore_frames(self, sources: list[np.ndarray], task: str, ops: list[str], stats: list[RestoreStats] | None) -> list[np.ndarray]:
         """``sources`` ``(H, W)`` with the restorations ``ops`` applied in :data:`fusecli.restore.RESTORATIONS`
         order: the classical ones, and the learned restorer where it takes over (``learned_restore``)."""
         infrared_only = {"ir_stripes"} if task == "vif" else set()  # VIF frame 0 is the infrared
@@ -264,7 +290,7 @@ class MMAIF(FusionModel):
         return classical(sources, [op for op in ordered[learned[0] + 1 :] if op not in self.config.learned_restore])
 
     def base_inputs(
-        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[Stats]] | None = None
+        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None
     ) -> tuple[Tensor | None, Tensor | None]:
         """:meth:`classical_base` of the frames and its latent (both None without a base for ``task``)."""
         image = self.classical_base(frames, task, levels, prompts, stats)
@@ -317,6 +343,8 @@ class MMAIF(FusionModel):
             first_values = values if first_values is None else first_values
         if self.detail_gate is not None:
             self.detail_gate(x)
+        if self.correction_gate is not None:
+            self.correction_gate(x, cond)
         shift, scale = self.adaln_out(cond)
         x = self.head(modulate(self.norm_out(x), shift, scale))  # (B, h/p, w/p, C*p*p)
         out = F.pixel_shuffle(x.permute(0, 3, 1, 2), self.config.patch)
@@ -334,16 +362,21 @@ class MMAIF(FusionModel):
     def decode_fused(self, latent: Tensor, base_image: Tensor | None = None, base: Tensor | None = None) -> Tensor:
         """Pixels ``(B, 1, H, W)`` of a predicted latent; with ``detail``, plus the gated detail of
         ``base_image`` that the autoencoder loses (``base - decode(encode(base))``) — so on clean
-        inputs the output can be the classical fusion exactly, not its ×4 reconstruction.
+        inputs the output can be the classical fusion exactly, not its ×4 reconstruction; with
+        ``correction_gate``, only that gate's share of the change to ``base_image`` is kept.
         ``base``: ``base_image``'s latent when already computed."""
         image = self.autoencoder.decode(latent)
-        if self.detail_gate is None or base_image is None:
+        if base_image is None:
             return image
-        if base is None:
-            base = self.autoencoder.encode(base_image)
-        lost = base_image - self.autoencoder.decode(base)
-        gate = F.interpolate(self.detail_gate.value, size=lost.shape[-2:], mode="bilinear", align_corners=False)
-        return image + gate * lost
+        if self.detail_gate is not None:
+            if base is None:
+                base = self.autoencoder.encode(base_image)
+            lost = base_image - self.autoencoder.decode(base)
+            gate = F.interpolate(self.detail_gate.value, size=lost.shape[-2:], mode="bilinear", align_corners=False)
+            image = image + gate * lost
+        if self.correction_gate is not None:
+            image = base_image + self.correction_gate.value * (image - base_image)
+        return image
 
     def routing_map(self) -> Tensor | None:
         """Routed experts' gate weights per token of the last block, ``(B*h*w, E)``, from the last forward."""

@@ -26,7 +26,7 @@ from ..degrade.pipeline import sample as degrade_sample
 from ..errors import EmptyInputError
 from ..io import read_stack
 from ..pairs import list_images, list_stacks, match_by_stem
-from ..restore import restoration_stats, stretch
+from ..restore import RestoreStats, degradations_in_prompt, restoration_stats
 from .config import ConfigError, TrainConfig
 from .synthetic_focus import defocus_pair, sharpest_frame
 
@@ -62,7 +62,7 @@ class Batch:
     clean: Tensor
     target: Tensor | None
     prompts: list[str | None]
-    restore_stats: list[list[dict[str, float]]] | None = None
+    restore_stats: list[list[RestoreStats]] | None = None
 
     def to(self, device: torch.device | str) -> "Batch":
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
@@ -208,7 +208,7 @@ def full_range(frames: Sequence[np.ndarray], task: str) -> list[np.ndarray]:
     out = []
     for group in groups:
         lo, hi = np.quantile(np.stack(group), [0.01, 0.99])
-        out += [stretch(np.asarray(f, np.float32), {"p01": float(lo), "p99": float(hi)}) for f in group]
+        out += [np.clip((np.asarray(f, np.float32) - lo) / max(hi - lo, 1e-3), 0, 1).astype(np.float32) for f in group]
     return out
 
 
@@ -252,7 +252,7 @@ def make_batch(
                 made = degrade_sample(frames, task, r, n=config.degrade.n, allowed=config.degrade.allowed or None)
             degraded, prompt = [np.asarray(f, np.float32) for f in made.degraded], made.prompt
         if whole:  # one crop window for the clean and the degraded frames
-            stats.append([restoration_stats(np.asarray(f, np.float32)) for f in degraded])
+            stats.append([restoration_stats(np.asarray(f, np.float32), degradations_in_prompt(prompt)) for f in degraded])
             both = _crop(list(frames) + list(degraded), config.data.crop, r)
             frames, degraded = both[:n], both[n:]
         sources.append(np.stack(degraded))
