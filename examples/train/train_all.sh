@@ -19,6 +19,8 @@ NOBASE=(--set 'model={variant="regression"}')
 BEFORE24=(--set 'freeze=["autoencoder"]')
 STOP21=(--set 'model={variant="regression",base={vif="pyramid-vif",mef="exposure-fusion",mff="focus-fusion"},detail=true,restore={vif=["gaussian_noise","jpeg","ir_stripes"],mef=["gaussian_noise","jpeg","haze"],mff=["gaussian_noise","jpeg","haze","low_contrast"]}}')
 export_best() { python -m fusecli models export "runs/$1/checkpoints/${3:-best}.safetensors" "weights/${2:-$1}.safetensors" --half --overwrite; }
+# tune MODEL RUN ARGS...: a fine-tune of examples/train/MODEL.toml into runs/RUN, its best exported as weights/MODEL
+tune() { local model=$1 run=$2; shift 2; python -m fusecli -q train "examples/train/$model.toml" --set "out=../../runs/$run" "$@"; export_best "$run" "$model"; }
 (
   python -m fusecli -q train examples/train/moefusion-vif.toml $T
   export_best moefusion-vif
@@ -96,23 +98,17 @@ LEARNED=(--set seed=6 --set data.crop=256 --set data.batch=4 --set steps=400 --s
          --set validation.every=200 --set threads=2)
 # (the stop-24 model table: mmaif-reg.toml has since gained the correction gate and more restorations)
 STOP24=(--set 'model={variant="regression",base={vif="pyramid-vif",mef="exposure-fusion",mff="focus-fusion"},detail=true,restore={vif=["gaussian_noise","jpeg","ir_stripes"],mef=["gaussian_noise","jpeg","haze"],mff=["gaussian_noise","jpeg","haze","low_contrast"]},learned_restore=["jpeg"],restorer={ops=["jpeg","downsample"]}}')
-python -m fusecli -q train examples/train/mmaif-reg.toml --set out=../../runs/mmaif-reg-learned "${LEARNED[@]}" "${STOP24[@]}" \
+tune mmaif-reg mmaif-reg-learned "${LEARNED[@]}" "${STOP24[@]}" \
   --set 'init={model="../../weights/mmaif-reg.safetensors",restorer="../../weights/restorer.safetensors"}'
-export_best mmaif-reg-learned mmaif-reg
-python -m fusecli -q train examples/train/mmaif-flow.toml --set out=../../runs/mmaif-flow-learned "${LEARNED[@]}" \
+tune mmaif-flow mmaif-flow-learned "${LEARNED[@]}" \
   --set 'init={model="../../weights/mmaif-flow.safetensors",restorer="../../weights/restorer.safetensors"}' \
   --set 'model={learned_restore=["jpeg"],restorer={ops=["jpeg","downsample"]}}'
-export_best mmaif-flow-learned mmaif-flow
 
 # stop 28: the contrast restoration now stretches about the mean (fusecli.restore.stretch), VIF and
 # MEF prompts may ask for it too, and a per-image correction gate weighs the network's change to
 # its restored base (mmaif-reg.toml's model table); a short fine-tune each, best at step 400.
 STOP28=(--set seed=12 --set data.crop=256 --set data.batch=4 --set steps=800 --set optim.lr=1e-4 --set optim.warmup=20
         --set validation.every=200 --set threads=2)
-python -m fusecli -q train examples/train/mmaif-reg.toml --set out=../../runs/mmaif-reg-gate "${STOP28[@]}" \
-  --set 'init={model="../../weights/mmaif-reg.safetensors"}'
-export_best mmaif-reg-gate mmaif-reg
-python -m fusecli -q train examples/train/mmaif-flow.toml --set out=../../runs/mmaif-flow-gate "${STOP28[@]}" \
-  --set 'init={model="../../weights/mmaif-flow.safetensors"}' \
+tune mmaif-reg mmaif-reg-gate "${STOP28[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'
+tune mmaif-flow mmaif-flow-gate "${STOP28[@]}" --set 'init={model="../../weights/mmaif-flow.safetensors"}' \
   --set 'model={correction_gate=true,restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast"]}}'
-export_best mmaif-flow-gate mmaif-flow
