@@ -35,6 +35,9 @@ PROMPTS = [
     ("vif", "fix the stripes in the infrared image"),
     ("mef", "remove the haze"),
     ("mff", "increase the contrast"),
+    ("vif", "increase the contrast"),
+    # the contrast statistics are of the denoised frames: denoising runs once more, on the whole frames
+    ("vif", "remove the noise and increase the contrast"),
 ]
 
 
