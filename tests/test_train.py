@@ -572,3 +572,25 @@ def test_restorer_objective_trains_only_on_the_frames_the_degradation_changed():
     # no frame changed (a clean batch): all of them, rather than nothing
     loss = objective(Batch("mef", clean, clean, None, [None, None]))["reconstruction"]
     torch.testing.assert_close(loss, L.reconstruction_loss(objective.model(clean.flatten(0, 1)), clean.flatten(0, 1)))
+
+
+def test_lr_scale_gives_a_part_its_own_learning_rate(tmp_path, data_root):
+    """``optim.lr_scale``: a part's parameters follow the schedule times its factor (a gate that
+    must move far from its initial bias while the network is only fine-tuned); unknown parts are errors."""
+    from fusecli.train.config import ConfigError
+    from fusecli.train.loop import build_model, make_optimizer, set_learning_rate
+
+    path = _config(tmp_path, data_root, MMAIF.format(variant="regression", first="latent", ae=TINY_AE))
+    config = load_config(path, ["optim.lr_scale={head=100.0}"])
+    model = build_model(config)
+    optimizer = make_optimizer(model, config)
+    set_learning_rate(optimizer, 1e-3)
+    head = {id(p) for p in model.head.parameters()}
+    rates = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+    assert all(abs(rates[i] - 0.1) < 1e-12 for i in head)
+    assert {rate for i, rate in rates.items() if i not in head} == {1e-3}
+    assert len(rates) == sum(p.requires_grad for p in model.parameters())  # every trained parameter, once
+    decays = {id(p): group["weight_decay"] for group in optimizer.param_groups for p in group["params"]}
+    assert decays[id(model.head.weight)] > 0 and decays[id(model.head.bias)] == 0
+    with pytest.raises(ConfigError, match="no part 'nonsense'"):
+        make_optimizer(model, load_config(path, ["optim.lr_scale={nonsense=2.0}"]))

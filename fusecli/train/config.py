@@ -65,6 +65,9 @@ class OptimConfig:
     warmup: int = 100
     min_lr_ratio: float = 0.05  # cosine decays to lr * min_lr_ratio
     grad_clip: float = 1.0
+    # part (a submodule name, as in freeze) -> factor on its learning rate, e.g. a gate that must
+    # move far from its initial bias while the network it gates is only fine-tuned
+    lr_scale: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -196,11 +196,27 @@ def init_lineage(config: TrainConfig) -> dict[str, dict]:
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW; no weight decay on biases, norms and embeddings-like 1-D parameters."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
-    other = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": config.optim.weight_decay}, {"params": other, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.optim.lr, betas=(0.9, 0.99))
+    """AdamW; no weight decay on biases, norms and embeddings-like 1-D parameters; the parts in
+    ``optim.lr_scale`` in groups of their own, whose ``lr_scale`` :func:`set_learning_rate` applies."""
+    scales = config.optim.lr_scale
+    unknown = sorted(part for part in scales if not isinstance(getattr(model, part, None), nn.Module))
+    if unknown:
+        raise ConfigError(f"optim.lr_scale: the model has no part {', '.join(map(repr, unknown))}")
+    groups: dict[tuple[str | None, bool], list[nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            part = next((p for p in scales if _in_parts(name, [p])), None)
+            groups.setdefault((part, param.ndim >= 2), []).append(param)
+    return torch.optim.AdamW(
+        [{"params": params, "weight_decay": config.optim.weight_decay if decays else 0.0, "lr_scale": float(scales.get(part, 1.0))}
+         for (part, decays), params in groups.items()],
+        lr=config.optim.lr, betas=(0.9, 0.99))
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """The schedule's ``lr`` for every group, times the group's ``lr_scale``."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def _append_jsonl(path: Path, record: dict) -> None:
@@ -330,8 +346,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, 
         torch.manual_seed(step_seed(config.seed, step, rank))
         batch = next(batches).to(device)
         lr = learning_rate(step, config)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        set_learning_rate(optimizer, lr)
         with autocast:
             terms = wrapped(batch)
         loss, logged = weighted_sum({k: v.float() for k, v in terms.items()}, config.losses)
