@@ -19,8 +19,8 @@ base the network only has to learn what the classical method gets wrong on degra
 base's fine detail that the ×4 autoencoder cannot hold is added back through a learned per-token
 gate (open for clean detail, shut for noise); with ``correction_gate = True`` a per-image gate
 weighs the network's whole change to the base, so a base that is already right can be kept.
-With ``restore = {task: [degradations]}`` the frames are first cleaned by the classical restorations (:mod:`fusecli.restore`) that the prompt
-asks for ("remove the haze": dark-channel dehazing), so a prompt also hands the network a better
+With ``restore = {task: [degradations]}`` the frames are first cleaned by the classical
+restorations (:mod:`fusecli.restore`) that the prompt asks for ("remove the haze": dark-channel dehazing), so a prompt also hands the network a better
 starting point; without a prompt the base is the plain fusion. Degradations listed under
 ``learned_restore`` (JPEG in the shipped files) are undone by a small full-resolution
 :class:`~fusecli.models.restorer.Restorer` inside the model instead, which does better than
