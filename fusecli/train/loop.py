@@ -202,14 +202,16 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     unknown = sorted(part for part in scales if not isinstance(getattr(model, part, None), nn.Module))
     if unknown:
         raise ConfigError(f"optim.lr_scale: the model has no part {', '.join(map(repr, unknown))}")
-    groups: dict[tuple[str | None, bool], list[nn.Parameter]] = {}
+    # fixed group order (decayed, then not; the scaled parts after), so a checkpoint's optimizer
+    # state of a run without lr_scale lines up with the two groups it was saved with
+    groups: dict[tuple[str | None, bool], list[nn.Parameter]] = {(part, decays): [] for part in (None, *scales) for decays in (True, False)}
     for name, param in model.named_parameters():
         if param.requires_grad:
             part = next((p for p in scales if _in_parts(name, [p])), None)
-            groups.setdefault((part, param.ndim >= 2), []).append(param)
+            groups[part, param.ndim >= 2].append(param)
     return torch.optim.AdamW(
         [{"params": params, "weight_decay": config.optim.weight_decay if decays else 0.0, "lr_scale": float(scales.get(part, 1.0))}
-         for (part, decays), params in groups.items()],
+         for (part, decays), params in groups.items() if params or part is None],
         lr=config.optim.lr, betas=(0.9, 0.99))
 
 
