@@ -5,7 +5,8 @@
 # GPU is present two GPU runs of it (batch 32, 6 data-making processes), the CPU runs that give
 # mmaif-reg its classical base, its detail gate, prompt restorations and larger crops, and last
 # mmaif-flow, fine-tuned from that mmaif-reg as a flow from the same classical base; then the
-# stop-24 restorer and the stop-28 correction gate, a fine-tune of each model for each.
+# stop-24 restorer and the stop-28 correction gate, a fine-tune of each model for each, and
+# (stop 29) mmaif-reg's gate re-trained alone with its new inputs.
 # Usage: bash examples/train/train_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -112,3 +113,17 @@ STOP28=(--set seed=12 --set data.crop=256 --set data.batch=4 --set steps=800 --s
 tune mmaif-reg mmaif-reg-gate "${STOP28[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'
 tune mmaif-flow mmaif-flow-gate "${STOP28[@]}" --set 'init={model="../../weights/mmaif-flow.safetensors"}' \
   --set 'model={correction_gate=true,restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast"]}}'
+
+# stop 29: mmaif-reg's correction gate alone, re-set half open (correction_gate_bias = 0) with its
+# new inputs (correction_gate_named: layer-normalised token mean and condition, and the
+# degradations the prompt names), everything else frozen; on whole-frame crops (restorations with
+# whole-frame statistics, as at inference) whose low-contrast samples are stretched to full range
+# first (as natural frames are), with the L1 to the teacher only (the Sobel term against the
+# sources rewards any extra edge, and kept the gate open on bases that are already exact).
+# Best at the last step. (mmaif-flow keeps its stop-28 gate: the same stage did not help it.)
+tune mmaif-reg reg-gateop --set seed=17 --set threads=2 --set data.crop=256 --set data.batch=4 --set steps=500 \
+  --set optim.lr=5e-3 --set optim.warmup=20 --set validation.every=100 --set degrade.whole_frames=true \
+  --set degrade.full_range_fraction=1.0 --set losses.gradient=0 --set 'reset=["correction_gate"]' \
+  --set 'model={correction_gate_bias=0.0,correction_gate_named=true}' \
+  --set 'freeze=["autoencoder","restorer","text","source_proj","role","base_proj","detail_gate","merge","task","prompt_proj","blocks","norm_out","adaln_out","head"]' \
+  --set 'init={model="../../weights/mmaif-reg.safetensors"}'

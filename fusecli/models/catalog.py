@@ -66,6 +66,8 @@ MMAIF_REG = {
     "detail": True,
     # a per-image gate on its whole change to the base: an already right base can be kept (stop 28)
     "correction_gate": True,
+    # ... which also sees the degradations the prompt names, on layer-normalised inputs (stop 29)
+    "correction_gate_named": True,
     # classical restorations of the base's frames that a prompt can ask for, per task (fusecli.restore)
     "restore": {"vif": ["gaussian_noise", "jpeg", "ir_stripes", "low_contrast"], "mef": ["gaussian_noise", "jpeg", "haze", "low_contrast"],
                 "mff": ["gaussian_noise", "jpeg", "haze", "low_contrast"]},
@@ -75,8 +77,8 @@ MMAIF_REG = {
 }
 
 # The flow variant bridges from the same base: it starts at the base latent plus noise and
-# predicts the fused latent (fine-tuned from mmaif-reg, stop 23).
-MMAIF_FLOW = {**MMAIF_REG, "variant": "flow", "prediction": "target", "start_noise": 0.5}
+# predicts the fused latent (fine-tuned from mmaif-reg, stop 23); its gate is stop 28's.
+MMAIF_FLOW = {**MMAIF_REG, "variant": "flow", "prediction": "target", "start_noise": 0.5, "correction_gate_named": False}
 
 register(ZooEntry("mmaif-reg", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, regression on the training-free fusion: degraded inputs, prompts", "mmaif", MMAIF_REG, prompt=True))
 register(ZooEntry("mmaif-flow", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, flow matching from the training-free fusion + SDE sampler", "mmaif", MMAIF_FLOW, prompt=True, flow=True))

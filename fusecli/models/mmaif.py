@@ -82,6 +82,13 @@ class MMAIFConfig:
     # base + g (network - base)), from the prompt and the tokens, so it can leave a base alone
     # that is already right (a flat frame stretched back exactly) instead of adding a typical correction
     correction_gate: bool = False
+    # its initial logit (5: nearly open, so adding it to a trained model changes nothing); a gate
+    # trained on its own from a re-set start wants a lower one (0: half open), where the sigmoid
+    # is not saturated and its gradient not ~40x smaller
+    correction_gate_bias: float = 5.0
+    # the gate also sees which degradations the prompt names, and its inputs are layer-normalised
+    # (stop 29); False: the stop-28 gate, on the raw mean token and condition
+    correction_gate_named: bool = False
     # with a base: task -> degradations whose classical restoration (fusecli.restore) is applied to
     # the frames before the base's fusion when the prompt names them ("remove the haze")
     restore: dict[str, list[str]] = field(default_factory=dict)
@@ -122,18 +129,34 @@ class DetailGate(nn.Module):
 class CorrectionGate(nn.Module):
     """Per-image share in 0..1 of the network's change to its classical base that is kept, from
     the condition and the mean token; starts nearly open (bias 5, weights 0), so a fine-tune that
-    adds it begins where the loaded model left off. ``value`` holds the last forward's, ``(B, 1, 1, 1)``."""
+    adds it begins where the loaded model left off (``bias``: another initial logit). ``value`` holds the last forward's, ``(B, 1, 1, 1)``."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, bias: float = 5.0, named: bool = True) -> None:
         super().__init__()
-        self.proj = nn.Linear(2 * dim, 1)
+        self.named = named
+        self.proj = nn.Linear(2 * dim + (len(PROMPT_PATTERNS) if named else 0), 1)
         nn.init.zeros_(self.proj.weight)
-        nn.init.constant_(self.proj.bias, 5.0)
+        nn.init.constant_(self.proj.bias, bias)
         self.value: Tensor | None = None
 
-    def forward(self, tokens: Tensor, cond: Tensor) -> Tensor:
-        """``(B, h, w, D)`` tokens and ``(B, D)`` condition -> gate ``(B, 1, 1, 1)``."""
-        self.value = torch.sigmoid(self.proj(torch.cat([tokens.mean((1, 2)), cond], dim=-1)))[:, :, None, None]
+    def forward(self, tokens: Tensor, cond: Tensor, named: Tensor | None = None) -> Tensor:
+        """``(B, h, w, D)`` tokens, ``(B, D)`` condition and ``(B, K)`` degradations the prompt
+        names (:meth:`MMAIF.named_degradations`; None: none) -> gate ``(B, 1, 1, 1)``.
+
+        The named degradations come in as such because how far a restored base can be trusted
+        depends on which restoration made it (a contrast stretch is exact, a down-sampled frame's
+        detail is not there), which the prompt's text embedding does not separate linearly.
+        A gate built with ``named=False`` (the stop-28 gate) ignores them."""
+        b, d = cond.shape
+        if not self.named:  # the stop-28 gate
+            features = torch.cat([tokens.mean((1, 2)), cond], dim=-1)
+        else:
+            # layer-normalised: the residual stream's token mean has norms in the hundreds, on
+            # which a raw linear gate saturates (open or shut for every image) within a few steps
+            if named is None:
+                named = cond.new_zeros(b, len(PROMPT_PATTERNS))
+            features = torch.cat([F.layer_norm(tokens.mean((1, 2)), (d,)), F.layer_norm(cond, (d,)), named.to(cond.dtype)], dim=-1)
+        self.value = torch.sigmoid(self.proj(features))[:, :, None, None]
         return self.value
 
 
@@ -186,7 +209,7 @@ class MMAIF(FusionModel):
                 nn.init.zeros_(extra.weight)
                 nn.init.zeros_(extra.bias)
         self.detail_gate = DetailGate(d) if config.detail else None
-        self.correction_gate = CorrectionGate(d) if config.correction_gate else None
+        self.correction_gate = CorrectionGate(d, config.correction_gate_bias, config.correction_gate_named) if config.correction_gate else None
         self.restorer = Restorer(config.restorer) if config.learned_restore else None
         self.merge = nn.Linear(2 * d, d)  # mean and max over the source frames
         self.task = nn.Embedding(len(TASKS), d)
@@ -304,6 +327,11 @@ class MMAIF(FusionModel):
         drop = torch.rand(len(prompts), device=self.head.weight.device) < self.config.prompt_dropout
         return [None if d else p for p, d in zip(prompts, drop.tolist())]
 
+    def named_degradations(self, prompts: list[str | None]) -> Tensor:
+        """``(B, K)``: 1 where a prompt names degradation k of :data:`fusecli.restore.PROMPT_PATTERNS`."""
+        rows = [[float(op in degradations_in_prompt(p)) for op in PROMPT_PATTERNS] for p in prompts]
+        return torch.tensor(rows, device=self.head.weight.device).reshape(len(prompts), len(PROMPT_PATTERNS))
+
     def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:
         """Task + prompt -> ``(B, dim)`` (training drops prompts first: :meth:`drop_prompts`)."""
         device = self.head.weight.device
@@ -321,9 +349,13 @@ class MMAIF(FusionModel):
         """True when :meth:`predict` returns the fused latent (regression, or flow with ``prediction = "target"``)."""
         return self.config.variant == "regression" or self.config.prediction == "target"
 
-    def predict(self, source_latents: Tensor, roles: list[int], cond: Tensor, state: Tensor | None = None, base: Tensor | None = None) -> Tensor:
+    def predict(
+        self, source_latents: Tensor, roles: list[int], cond: Tensor, state: Tensor | None = None, base: Tensor | None = None,
+        named: Tensor | None = None,
+    ) -> Tensor:
         """Network output in latent space ``(B, C, h, w)``: the fused latent (:attr:`predicts_target`)
-        or the flow's velocity. ``state``: the flow's ``Z_t``; ``base``: the latent of :meth:`classical_base`."""
+        or the flow's velocity. ``state``: the flow's ``Z_t``; ``base``: the latent of :meth:`classical_base`;
+        ``named``: :meth:`named_degradations` of the prompts (for the correction gate)."""
         b, n, c, h, w = source_latents.shape
         tokens = self.source_proj(source_latents.flatten(0, 1))  # (B*N, D, h/p, w/p)
         tokens = tokens.view(b, n, *tokens.shape[1:]).permute(0, 1, 3, 4, 2)
@@ -344,7 +376,7 @@ class MMAIF(FusionModel):
         if self.detail_gate is not None:
             self.detail_gate(x)
         if self.correction_gate is not None:
-            self.correction_gate(x, cond)
+            self.correction_gate(x, cond, named)
         shift, scale = self.adaln_out(cond)
         x = self.head(modulate(self.norm_out(x), shift, scale))  # (B, h/p, w/p, C*p*p)
         out = F.pixel_shuffle(x.permute(0, 3, 1, 2), self.config.patch)
@@ -399,16 +431,16 @@ class MMAIF(FusionModel):
         roles = source_roles(options.task, n)
         latents = self.encode_sources(frames)
         tasks, prompts = [options.task] * b, [options.prompt] * b
-        cond = self.condition(tasks, prompts)
+        cond, named = self.condition(tasks, prompts), self.named_degradations(prompts)
         stats = None if options.restore_stats is None else [options.restore_stats] * b  # the same image's tiles
         base_image, base = self.base_inputs(frames, options.task, options.levels, prompts, stats)
         if self.config.variant == "regression":
-            fused = self.predict(latents, roles, cond, base=base)
+            fused = self.predict(latents, roles, cond, base=base, named=named)
         else:
 
             def velocity(z: Tensor, t: float) -> Tensor:
                 times = torch.full((b,), t, device=z.device)
-                return self.velocity_of(self.predict(latents, roles, cond + self.time_embedding(times), z, base), z, times)
+                return self.velocity_of(self.predict(latents, roles, cond + self.time_embedding(times), z, base, named), z, times)
 
             # Z0 = centre + start_noise * N(0, I): the base latent (or 0) blurred by noise
             scale = self.config.start_noise

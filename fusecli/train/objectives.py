@@ -123,10 +123,10 @@ class MMAIFObjective(Objective):
             latents = model.encode_sources(batch.sources)
             z1 = model.autoencoder.encode(batch.target)
             base_image, base = model.base_inputs(batch.sources, batch.task, prompts=prompts, stats=batch.restore_stats)  # (None, None) without a base
-        cond = model.condition([batch.task] * b, prompts)
+        cond, named = model.condition([batch.task] * b, prompts), model.named_degradations(prompts)
         terms: dict[str, Tensor] = {}
         if model.config.variant == "regression":
-            prediction = model.predict(latents, roles, cond, base=base)
+            prediction = model.predict(latents, roles, cond, base=base, named=named)
             terms["latent"] = L.latent_loss(prediction, z1)
             estimate = prediction
         else:
@@ -134,7 +134,7 @@ class MMAIFObjective(Objective):
             z0 = model.config.start_noise * torch.randn_like(z1) + (0.0 if base is None else base)
             tt = t[:, None, None, None]
             zt = tt * z1 + (1 - tt) * z0
-            output = model.predict(latents, roles, cond + model.time_embedding(t), zt, base)
+            output = model.predict(latents, roles, cond + model.time_embedding(t), zt, base, named)
             if model.predicts_target:  # the fused latent itself: the same loss as regression
                 terms["latent"] = L.latent_loss(output, z1)
                 estimate = output
