@@ -335,6 +335,25 @@ def test_mmaif_correction_gate_keeps_a_share_of_the_change_to_the_base():
         MMAIF(MMAIFConfig(variant="regression", correction_gate=True))
 
 
+def test_mmaif_named_correction_gate_reads_the_degradations_the_prompt_names():
+    """``correction_gate_named``: the gate gets 0/1 per degradation of PROMPT_PATTERNS that the
+    prompt names, so one weight can shut it for contrast prompts and leave it open for noise ones."""
+    from fusecli.restore import PROMPT_PATTERNS
+
+    named = small_regression(4, base=BASES, correction_gate=True, correction_gate_named=True).eval()
+    assert named.named_degradations(["fix the contrast and the noise", None]).tolist() == [
+        [float(op in ("gaussian_noise", "low_contrast")) for op in PROMPT_PATTERNS], [0.0] * len(PROMPT_PATTERNS)]
+    nn.init.normal_(named.head.weight, std=0.05)
+    stack = torch.rand(1, 2, 1, 32, 32, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        nn.init.constant_(named.correction_gate.proj.bias, 30.0)  # open, unless a named weight says otherwise
+        named.correction_gate.proj.weight[0, -len(PROMPT_PATTERNS) + list(PROMPT_PATTERNS).index("low_contrast")] = -60.0
+        noise = FuseOptions(task="mff", prompt="remove the noise")
+        contrast = FuseOptions(task="mff", prompt="fix the contrast")
+        assert named.fuse(stack, noise).image.sub(named.classical_base(stack, "mff", prompts=["remove the noise"])).abs().max() > 0.01
+        torch.testing.assert_close(named.fuse(stack, contrast).image, named.classical_base(stack, "mff", prompts=["fix the contrast"]).clamp(0, 1), atol=1e-5, rtol=0)
+
+
 def test_padding_keeps_the_classical_bases_pyramid_levels():
     """A 63-row image is padded to 64 rows, which would add a pyramid level to the base (and
     change the whole fusion); the base keeps the levels of the unpadded image."""

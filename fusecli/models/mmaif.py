@@ -329,7 +329,8 @@ class MMAIF(FusionModel):
 
     def named_degradations(self, prompts: list[str | None]) -> Tensor:
         """``(B, K)``: 1 where a prompt names degradation k of :data:`fusecli.restore.PROMPT_PATTERNS`."""
-        rows = [[float(op in degradations_in_prompt(p)) for op in PROMPT_PATTERNS] for p in prompts]
+        found = [set(degradations_in_prompt(p)) for p in prompts]  # each prompt parsed once
+        rows = [[float(op in names) for op in PROMPT_PATTERNS] for names in found]
         return torch.tensor(rows, device=self.head.weight.device).reshape(len(prompts), len(PROMPT_PATTERNS))
 
     def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:
