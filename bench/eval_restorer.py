@@ -12,8 +12,10 @@ the restorer is trained on degraded frames only, so it is expected to change the
 
 ``--fused`` also scores the training-free fusion (PSNR-ref against the teacher fusion of the
 clean frames, as in the model card's degraded tables) of the frames as degraded, restored all
-(what the all-in-one model's base does for a prompt), and restored only where the degradation
-changed them (an oracle: prompts do not say which frame): does a better frame make a better fusion?
+(what the all-in-one model's base does for a JPEG prompt), restored only where the degradation
+changed them (an oracle: prompts do not say which frame), and restored where the frame looks
+up-sampled (:func:`fusecli.restore.looks_upsampled`: what ``mmaif-reg``'s base does for a
+low-resolution prompt since stop 30): does a better frame make a better fusion?
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from fusecli.metrics.functional import psnr_reference  # noqa: E402
 from fusecli.metrics.score import score_arrays  # noqa: E402
 from fusecli.models.classical import fuse_frames  # noqa: E402
 from fusecli.models.zoo import load_weights  # noqa: E402
+from fusecli.restore import looks_upsampled  # noqa: E402
 
 
 def main() -> None:
@@ -61,13 +64,14 @@ def main() -> None:
                         degraded.append((psnr_reference(before, truth), psnr_reference(after, truth)))
                 if args.fused:
                     changed_only = [before if kept else after for before, after, kept in zip(inputs, restored, was_clean)]
-                    fused.append([fused_psnr(task, x, frames, reference) for x in (inputs, restored, changed_only)])
+                    detected = [after if looks_upsampled(before) else before for before, after in zip(inputs, restored)]
+                    fused.append([fused_psnr(task, x, frames, reference) for x in (inputs, restored, changed_only, detected)])
             before, after = np.mean(degraded, axis=0)
             kept = f"{len(clean)} | {np.mean(clean):.2f}" if clean else "0 | —"
             print(f"| {op} | {task} | {len(degraded)} | {before:.2f} | {after:.2f} | {kept} |")
             fused_rows[op, task] = fused
     if args.fused:
-        print("\n| degradation | task | fusion of the degraded frames | all frames restored | only the changed frames restored |\n|---|---|---|---|---|")
+        print("\n| degradation | task | fusion of the degraded frames | all frames restored | only the changed frames restored | only the frames that look up-sampled |\n|---|---|---|---|---|---|")
         for (op, task), rows in fused_rows.items():
             print(f"| {op} | {task} | " + " | ".join(f"{v:.2f}" for v in np.mean(rows, axis=0)) + " |")
 

@@ -109,6 +109,19 @@ RESTORATIONS: dict[str, Callable[..., np.ndarray]] = {
 
 # The restorations that read whole-image statistics (the others work on a neighbourhood).
 GLOBAL_RESTORATIONS = ("haze", "low_exposure", "low_contrast")
+# Whole-image decisions taken with them: which frames of a sample look up-sampled (a prompt that
+# names low resolution does not say which frame it means).
+FRAME_DECISIONS = ("downsample",)
+
+# Up-sampling detection: log10 of the spectral power at 0.75..1 of Nyquist over that at 0.25..0.4.
+# A frame shrunk by s >= 1.4 and resized back (bicubic) has next to nothing above 1/s of Nyquist.
+# On the 384-px training and held-out frames (bench/eval_restorer.py's scenes): clean frames
+# -2.85..-0.89 (VIF -2.13.., MEF -1.98..; the low end: MFF frames mostly out of focus), frames
+# down-sampled by fusecli.degrade -4.49..-2.47; at native size clean VIF -2.18.., MEF -1.86...
+# Its heavy range (scale 2..3.5) is told apart; frames shrunk less (1.4..1.6) keep too much fine
+# detail (-2.3..-1.5 on a 1/f test frame) and are left unrestored.
+UPSAMPLED_BELOW = -2.6
+_HIGH_BAND, _MID_BAND = (0.75, 1.0), (0.25, 0.4)
 
 
 def frame_stats(x: np.ndarray) -> Stats:
@@ -117,18 +130,47 @@ def frame_stats(x: np.ndarray) -> Stats:
     return {"low": float(low), "high": float(high), "airlight": float(airlight), "mean": float(x.mean())}
 
 
+def upsampling_score(x: np.ndarray) -> float:
+    """How much of an ``(H, W)`` frame's fine detail is missing, as :data:`UPSAMPLED_BELOW` reads it
+    (lower: more up-sampled-looking). Hann-windowed, so the frame's borders add no false edges."""
+    x = np.asarray(x, np.float64)
+    h, w = x.shape
+    if min(h, w) < 16:  # too small to tell: treat as detailed
+        return 0.0
+    window = np.outer(np.hanning(h), np.hanning(w))
+    power = np.abs(np.fft.rfft2((x - x.mean()) * window)) ** 2
+    fy = np.abs(np.fft.fftfreq(h))[:, None] * 2  # in units of Nyquist
+    fx = np.fft.rfftfreq(w)[None, :] * 2
+    radius = np.hypot(fy, fx)
+
+    def band(limits: tuple[float, float]) -> float:
+        return float(power[(radius > limits[0]) & (radius < limits[1])].mean())
+
+    return float(np.log10(band(_HIGH_BAND) / max(band(_MID_BAND), 1e-30) + 1e-20))
+
+
+def looks_upsampled(x: np.ndarray, stats: Stats | None = None) -> bool:
+    """True when frame ``x`` looks shrunk and resized back: what a low-resolution restoration is
+    for. ``stats``: :func:`restoration_stats`'s ``"downsample"`` entry of the whole image (tiles)."""
+    score = (stats or {}).get("upsampling")
+    return (upsampling_score(x) if score is None else score) < UPSAMPLED_BELOW
+
+
 def restoration_stats(frame: np.ndarray, ops: Sequence[str]) -> RestoreStats:
-    """Per global restoration in ``ops``, the statistics of the whole frame as that restoration
-    will see it (the restorations before it applied: a denoised frame's percentiles, not the noisy
-    one's). Compute once per frame and pass to :func:`restore` for every tile, so a tile is
-    restored like the whole image, and like the whole image restored without statistics."""
+    """Per global restoration in ``ops`` (and per whole-frame decision: :func:`looks_upsampled`),
+    the statistics of the whole frame as that restoration will see it (the restorations before it
+    applied: a denoised frame's percentiles, not the noisy one's). Compute once per frame and pass
+    to :func:`restore` (or the decision) for every tile, so a tile is restored like the whole
+    image, and like the whole image restored without statistics."""
     wanted = [name for name in RESTORATIONS if name in ops]
-    last = max((i for i, name in enumerate(wanted) if name in GLOBAL_RESTORATIONS), default=-1)
+    last = max((i for i, name in enumerate(wanted) if name in GLOBAL_RESTORATIONS + FRAME_DECISIONS), default=-1)
     stats: RestoreStats = {}
     out = frame.astype(np.float32)
     for name in wanted[: last + 1]:
         if name in GLOBAL_RESTORATIONS:
             stats[name] = frame_stats(out)
+        elif name in FRAME_DECISIONS:
+            stats[name] = {"upsampling": upsampling_score(out)}
         out = RESTORATIONS[name](out, stats.get(name)).astype(np.float32)
     return stats
 

@@ -206,6 +206,38 @@ def test_learned_restore_replaces_the_classical_one_in_the_base_in_restoration_o
         small_regression(0, base=BASES, learned_restore=["jpeg"])
 
 
+def test_learned_low_resolution_restoration_runs_on_the_frames_that_look_up_sampled_only():
+    """A VIF prompt that names low resolution does not say which frame: the restorer sharpens
+    the up-sampled one and leaves the detailed one alone (it would change it too); with JPEG also
+    named, every frame goes through it."""
+    from fusecli.degrade.ops import downsample
+    from fusecli.models.classical import fuse_frames
+    from test_restore import pink_noise
+
+    restorer = RestorerConfig(width=8, depth=3, ops=["jpeg", "downsample"])
+    model = small_regression(3, base=BASES, restore={"vif": ["jpeg", "downsample"]}, learned_restore=["jpeg", "downsample"], restorer=restorer).eval()
+    nn.init.normal_(model.restorer.body[-1].weight, std=0.1)
+    detailed = pink_noise(0, 64, 64)
+    shrunk = downsample(pink_noise(1, 64, 64), np.random.default_rng(0), {"scale": 3.0, "interpolation": "area"})
+    stack = torch.from_numpy(np.stack([detailed, shrunk]))[None, :, None]
+
+    def learned(arrays):
+        with torch.no_grad():
+            return list(model.restorer(torch.from_numpy(np.stack(arrays)[:, None]))[:, 0].numpy())
+
+    def base(prompt):
+        return model.classical_base(stack, "vif", prompts=[prompt])[0, 0].numpy()
+
+    only_shrunk = [detailed, learned([shrunk])[0]]
+    np.testing.assert_allclose(base("the visible image is low resolution"), fuse_frames("pyramid-vif", only_shrunk), atol=1e-5)
+    assert np.abs(base("the visible image is low resolution") - fuse_frames("pyramid-vif", learned([detailed, shrunk]))).max() > 1e-3
+    np.testing.assert_allclose(base("fix the low resolution and the jpeg blocks"), fuse_frames("pyramid-vif", learned([detailed, shrunk])), atol=1e-5)
+    # whole-image statistics decide for a tile: the shrunk frame said to be detailed stays as it is
+    stats = [[{"downsample": {"upsampling": 0.0}}, {"downsample": {"upsampling": 0.0}}]]
+    kept = model.classical_base(stack, "vif", prompts=["the visible image is low resolution"], stats=stats)[0, 0].numpy()
+    np.testing.assert_allclose(kept, fuse_frames("pyramid-vif", [detailed, shrunk]), atol=1e-5)
+
+
 def small_flow_on_base(seed: int, **config) -> MMAIF:
     torch.manual_seed(seed)
     return MMAIF(MMAIFConfig(variant="flow", prediction="target", start_noise=0.5, base=BASES, detail=True, dim=32, depth=2, heads=2,

@@ -11,7 +11,9 @@ from fusecli.models.base import FuseOptions, fuse_padded
 from fusecli.models.classical import exposure_fusion, fuse_frames, pyramid_levels
 from fusecli.models.mmaif import MMAIF, MMAIFConfig
 from fusecli.models.text_encoder import TextEncoderConfig
-from fusecli.restore import PROMPT_PATTERNS, degradations_in_prompt, denoise, frame_stats, restoration_stats, restore
+from fusecli.restore import (
+    PROMPT_PATTERNS, UPSAMPLED_BELOW, degradations_in_prompt, denoise, frame_stats, looks_upsampled, restoration_stats, restore, upsampling_score,
+)
 
 BASES = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
 
@@ -65,6 +67,36 @@ def test_whole_image_statistics_restore_a_tile_like_the_whole(scene):
     whole = restore(frame, ["low_contrast"])
     np.testing.assert_allclose(restore(frame[tile], ["low_contrast"], stats), whole[tile], atol=1e-6)
     assert np.abs(restore(frame[tile], ["low_contrast"]) - whole[tile]).max() > 0.01  # the tile's own percentiles differ
+
+
+def pink_noise(seed: int, h: int = 192, w: int = 256) -> np.ndarray:
+    """A frame with natural images' spectrum (amplitude ~ 1/frequency, random phase), in 0..1."""
+    gen = np.random.default_rng(seed)
+    radius = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :])
+    spectrum = np.fft.irfft2(np.exp(2j * np.pi * gen.random(radius.shape)) / np.maximum(radius, 1.0 / max(h, w)), (h, w))
+    return ((spectrum - spectrum.min()) / (spectrum.max() - spectrum.min())).astype(np.float32)
+
+
+def test_up_sampled_frames_are_told_from_detailed_ones():
+    """A low-resolution prompt does not say which frame it means; the detector does: frames shrunk
+    by fusecli.degrade and resized back read as up-sampled (its heavy range, scale 2..3.5; milder
+    ones keep too much fine detail to tell), a frame with natural images' 1/f spectrum does not,
+    and a tile follows its whole frame."""
+    from fusecli.degrade.ops import downsample
+
+    for seed in range(3):
+        clean = pink_noise(seed)
+        assert not looks_upsampled(clean) and upsampling_score(clean) > UPSAMPLED_BELOW + 0.5
+        for scale in (3.5, 2.0):
+            for interpolation in ("bilinear", "bicubic", "area"):
+                small = downsample(clean, np.random.default_rng(0), {"scale": scale, "interpolation": interpolation})
+                assert looks_upsampled(small), (seed, scale, interpolation, upsampling_score(small))
+    frame = downsample(pink_noise(4), np.random.default_rng(0), {"scale": 3.0, "interpolation": "area"})
+    stats = restoration_stats(frame, ["gaussian_noise", "downsample"])
+    assert set(stats) == {"downsample"} and stats["downsample"]["upsampling"] == upsampling_score(denoise(frame))
+    assert looks_upsampled(frame[:40, :40], stats["downsample"])
+    assert not looks_upsampled(frame[:40, :40], {"upsampling": UPSAMPLED_BELOW + 1})  # the whole frame's score decides
+    assert not looks_upsampled(np.zeros((8, 8), np.float32))  # too small to tell: left alone
 
 
 def test_contrast_restoration_undoes_a_compression_towards_the_mean(scene):

@@ -120,7 +120,8 @@ def test_shipped_all_in_one_models_undo_jpeg_with_the_shipped_restorer_when_the_
     restorer = load_model("restorer").state_dict()
     for name in ("mmaif-reg", "mmaif-flow"):
         model = load_model(name)
-        assert model.config.learned_restore == ["jpeg"]
+        # mmaif-reg also restores low resolution with it since stop 30; mmaif-flow was not trained so
+        assert model.config.learned_restore == {"mmaif-reg": ["jpeg", "downsample"], "mmaif-flow": ["jpeg"]}[name]
         for key, value in restorer.items():
             assert torch.equal(model.restorer.state_dict()[key], value), (name, key)
     frames = [np.squeeze(read_image(path, channels=1)[0]).astype(np.float32) for path in INPUTS["mef"]]
@@ -135,3 +136,27 @@ def test_shipped_all_in_one_models_undo_jpeg_with_the_shipped_restorer_when_the_
     assert any("jpeg (learned restorer)" in note for note in asked.notes)
     assert psnr(asked.image) > psnr(fuse(compressed, task="mef", model="mmaif-reg").image) + 0.3
     assert psnr(asked.image) > psnr(fuse(compressed, task="mef", model="exposure-fusion").image) + 0.3
+
+
+def test_mmaif_reg_restores_the_low_resolution_frame_of_a_vif_pair_and_leaves_the_other():
+    """A prompt that names low resolution makes mmaif-reg run the shipped restorer on the frame
+    that looks up-sampled (here the visible one) and not on the detailed infrared: closer to the
+    clean pair's fusion than the same model without the prompt and than plain fusion of the pair
+    (weights/MODEL_CARD.md: VIF down-sampling, stop 30)."""
+    from fusecli.degrade.ops import downsample
+    from fusecli.fuse import fuse
+    from fusecli.metrics.functional import psnr_reference
+    from fusecli.restore import looks_upsampled
+
+    ir, vis = (np.squeeze(read_image(path, channels=1)[0]).astype(np.float32) for path in INPUTS["vif"][1::2])
+    low = downsample(vis, np.random.default_rng(0), {"scale": 3.0, "interpolation": "area"})
+    assert looks_upsampled(low) and not looks_upsampled(ir)
+    clean = fuse([ir, vis], task="vif", model="pyramid-vif").image
+
+    def psnr(image: np.ndarray) -> float:
+        return psnr_reference(np.asarray(image, np.float64) * 255, np.asarray(clean, np.float64) * 255)
+
+    asked = fuse([ir, low], task="vif", model="mmaif-reg", prompt="The visible image is low resolution, fix it.")
+    assert any("downsample (learned restorer)" in note for note in asked.notes)
+    assert psnr(asked.image) > psnr(fuse([ir, low], task="vif", model="mmaif-reg").image) + 0.2
+    assert psnr(asked.image) > psnr(fuse([ir, low], task="vif", model="pyramid-vif").image) + 0.2

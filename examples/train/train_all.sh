@@ -6,7 +6,8 @@
 # mmaif-reg its classical base, its detail gate, prompt restorations and larger crops, and last
 # mmaif-flow, fine-tuned from that mmaif-reg as a flow from the same classical base; then the
 # stop-24 restorer and the stop-28 correction gate, a fine-tune of each model for each, and
-# (stop 29) mmaif-reg's gate re-trained alone with its new inputs.
+# (stop 29) mmaif-reg's gate re-trained alone with its new inputs, and (stop 30) once more with
+# low resolution restored by the restorer on the frames that look up-sampled.
 # Usage: bash examples/train/train_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -90,7 +91,9 @@ export_best mmaif-reg-crop256 mmaif-reg
 # mmaif-flow: the shipped mmaif-reg as a flow from its classical base (start = base latent + 0.5
 # noise, predicting the fused latent); its new state and time inputs start at zero, so the run
 # begins at mmaif-reg's output (stop 23: best at step 500, 395 s on 2 cores)
-python -m fusecli -q train examples/train/mmaif-flow.toml --set threads=2 "${BEFORE24[@]}"
+# (the stop-23 model table: mmaif-flow.toml has since pinned later restorations)
+python -m fusecli -q train examples/train/mmaif-flow.toml --set threads=2 "${BEFORE24[@]}" \
+  --set 'model={variant="flow",prediction="target",start_noise=0.5}'
 export_best mmaif-flow
 
 # stop 24: the restorer (trained in chain b) put, frozen, into both all-in-one models, which run
@@ -110,7 +113,9 @@ tune mmaif-flow mmaif-flow-learned "${LEARNED[@]}" \
 # its restored base (mmaif-reg.toml's model table); a short fine-tune each, best at step 400.
 STOP28=(--set seed=12 --set data.crop=256 --set data.batch=4 --set steps=800 --set optim.lr=1e-4 --set optim.warmup=20
         --set validation.every=200 --set threads=2)
-tune mmaif-reg mmaif-reg-gate "${STOP28[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'
+# (the stop-28 model table: mmaif-reg.toml has since gained the named gate and more restorations)
+STOP28_MODEL=(--set 'model={variant="regression",base={vif="pyramid-vif",mef="exposure-fusion",mff="focus-fusion"},detail=true,correction_gate=true,restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast"]},learned_restore=["jpeg"],restorer={ops=["jpeg","downsample"]}}')
+tune mmaif-reg mmaif-reg-gate "${STOP28[@]}" "${STOP28_MODEL[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'
 tune mmaif-flow mmaif-flow-gate "${STOP28[@]}" --set 'init={model="../../weights/mmaif-flow.safetensors"}' \
   --set 'model={correction_gate=true,restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast"]}}'
 
@@ -125,5 +130,14 @@ tune mmaif-reg reg-gateop --set seed=17 --set threads=2 --set data.crop=256 --se
   --set optim.lr=5e-3 --set optim.warmup=20 --set validation.every=100 --set degrade.whole_frames=true \
   --set degrade.full_range_fraction=1.0 --set losses.gradient=0 --set 'reset=["correction_gate"]' \
   --set 'model={correction_gate_bias=0.0,correction_gate_named=true}' \
+  --set 'freeze=["autoencoder","restorer","text","source_proj","role","base_proj","detail_gate","merge","task","prompt_proj","blocks","norm_out","adaln_out","head"]' \
+  --set 'init={model="../../weights/mmaif-reg.safetensors"}'
+# stop 30: the same stage again, now that mmaif-reg.toml's model table also restores low resolution
+# (VIF, MFF) with the restorer, on the frames that look up-sampled (fusecli.restore.looks_upsampled);
+# the dotted override keeps that model table. Best at the last step.
+tune mmaif-reg reg-gate-ds --set seed=17 --set threads=2 --set data.crop=256 --set data.batch=4 --set steps=500 \
+  --set optim.lr=5e-3 --set optim.warmup=20 --set validation.every=100 --set degrade.whole_frames=true \
+  --set degrade.full_range_fraction=1.0 --set losses.gradient=0 --set 'reset=["correction_gate"]' \
+  --set model.correction_gate_bias=0.0 \
   --set 'freeze=["autoencoder","restorer","text","source_proj","role","base_proj","detail_gate","merge","task","prompt_proj","blocks","norm_out","adaln_out","head"]' \
   --set 'init={model="../../weights/mmaif-reg.safetensors"}'

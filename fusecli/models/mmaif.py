@@ -22,9 +22,10 @@ weighs the network's whole change to the base, so a base that is already right c
 With ``restore = {task: [degradations]}`` the frames are first cleaned by the classical
 restorations (:mod:`fusecli.restore`) that the prompt asks for ("remove the haze": dark-channel dehazing), so a prompt also hands the network a better
 starting point; without a prompt the base is the plain fusion. Degradations listed under
-``learned_restore`` (JPEG in the shipped files) are undone by a small full-resolution
+``learned_restore`` (JPEG in the shipped files, and low resolution in ``mmaif-reg``) are undone by a small full-resolution
 :class:`~fusecli.models.restorer.Restorer` inside the model instead, which does better than
-their classical restoration on detail the ×4 latent cannot hold. ``variant="flow"`` learns the flow
+their classical restoration on detail the ×4 latent cannot hold; low resolution alone only on
+the frames that look up-sampled (:func:`fusecli.restore.looks_upsampled`). ``variant="flow"`` learns the flow
 ``Z_t = t Z1 + (1 - t) Z0`` and is sampled with :func:`fusecli.sampling.sample_flow`; it predicts
 the velocity ``v = Z1 - Z0`` or (``prediction = "target"``) ``Z1`` itself, as the same residual
 on the base as regression, from which ``v = (Z1 - Z_t) / (1 - t)``. With a base, the flow starts
@@ -46,7 +47,7 @@ from torch import Tensor, nn
 from ..sampling.flow import sample_flow
 from .autoencoder import Autoencoder, AutoencoderConfig
 from .restorer import Restorer, RestorerConfig
-from ..restore import PROMPT_PATTERNS, RESTORATIONS, RestoreStats, degradations_in_prompt, restore
+from ..restore import FRAME_DECISIONS, PROMPT_PATTERNS, RESTORATIONS, RestoreStats, degradations_in_prompt, looks_upsampled, restore
 from .classical import FUSION_METHODS
 from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
 from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
@@ -307,9 +308,16 @@ class MMAIF(FusionModel):
         if not learned:
             return classical(sources, ordered)
         sources = classical(sources, ordered[: learned[0]])
-        with torch.no_grad():
-            frames = torch.from_numpy(np.stack(sources)[:, None]).to(next(self.restorer.parameters()).device)
-            sources = list(self.restorer(frames)[:, 0].float().cpu().numpy())
+        # Low resolution alone: only the frames that look up-sampled (a VIF prompt does not say
+        # which of the two frames it means, and the restorer sharpens a clean frame too)
+        chosen = list(range(len(sources)))
+        if all(ordered[i] in FRAME_DECISIONS for i in learned):
+            chosen = [i for i, f in enumerate(sources) if looks_upsampled(f, None if stats is None else stats[i].get("downsample"))]
+        if chosen:
+            with torch.no_grad():
+                frames = torch.from_numpy(np.stack([sources[i] for i in chosen])[:, None]).to(next(self.restorer.parameters()).device)
+                for i, restored in zip(chosen, self.restorer(frames)[:, 0].float().cpu().numpy()):
+                    sources[i] = restored
         return classical(sources, [op for op in ordered[learned[0] + 1 :] if op not in self.config.learned_restore])
 
     def base_inputs(
