@@ -231,8 +231,8 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **o
         stats = None
         restorations = model.base_restorations(task, settings.prompt)
         if restorations:
-            notes.append("the prompt asks for " + ", ".join(model.describe_restorations(task, settings.prompt)) + ": restored before the model's classical base")
             stats = [restoration_stats(luminance(as_float(f)), restorations) for f in frames]
+            notes.append("the prompt asks for " + ", ".join(model.describe_restorations(task, settings.prompt, stats)) + ": restored before the model's classical base")
         work = functools.partial(_learned_tile, model, task, settings, pyramid_levels(frames[0].shape[:2]), stats)
         image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
         if settings.routing:

@@ -137,8 +137,9 @@ def upsampling_score(x: np.ndarray) -> float:
     h, w = x.shape
     if min(h, w) < 16:  # too small to tell: treat as detailed
         return 0.0
-    window = np.outer(np.hanning(h), np.hanning(w))
-    power = np.abs(np.fft.rfft2((x - x.mean()) * window)) ** 2
+    x = (x - x.mean()) * np.hanning(h)[:, None]
+    x *= np.hanning(w)[None, :]
+    power = np.abs(np.fft.rfft2(x)) ** 2
     fy = np.abs(np.fft.fftfreq(h))[:, None] * 2  # in units of Nyquist
     fx = np.fft.rfftfreq(w)[None, :] * 2
     radius = np.hypot(fy, fx)

@@ -212,6 +212,7 @@ def test_learned_low_resolution_restoration_runs_on_the_frames_that_look_up_samp
     named, every frame goes through it."""
     from fusecli.degrade.ops import downsample
     from fusecli.models.classical import fuse_frames
+    from fusecli.restore import restoration_stats
     from test_restore import pink_noise
 
     restorer = RestorerConfig(width=8, depth=3, ops=["jpeg", "downsample"])
@@ -236,6 +237,11 @@ def test_learned_low_resolution_restoration_runs_on_the_frames_that_look_up_samp
     stats = [[{"downsample": {"upsampling": 0.0}}, {"downsample": {"upsampling": 0.0}}]]
     kept = model.classical_base(stack, "vif", prompts=["the visible image is low resolution"], stats=stats)[0, 0].numpy()
     np.testing.assert_allclose(kept, fuse_frames("pyramid-vif", [detailed, shrunk]), atol=1e-5)
+    # and the run's notes say which frames it ran on
+    measured = [restoration_stats(f, ["downsample"]) for f in (detailed, shrunk)]
+    assert model.describe_restorations("vif", "low resolution", measured) == ["downsample (learned restorer; on frame 2 of 2, which looks up-sampled)"]
+    assert model.describe_restorations("vif", "low resolution", stats[0]) == ["downsample (learned restorer; no frame looks up-sampled: none restored)"]
+    assert model.describe_restorations("vif", "low resolution and jpeg blocks", measured) == ["jpeg (learned restorer)", "downsample (learned restorer)"]
 
 
 def small_flow_on_base(seed: int, **config) -> MMAIF:

@@ -157,6 +157,8 @@ def test_mmaif_reg_restores_the_low_resolution_frame_of_a_vif_pair_and_leaves_th
         return psnr_reference(np.asarray(image, np.float64) * 255, np.asarray(clean, np.float64) * 255)
 
     asked = fuse([ir, low], task="vif", model="mmaif-reg", prompt="The visible image is low resolution, fix it.")
-    assert any("downsample (learned restorer)" in note for note in asked.notes)
+    assert any("downsample (learned restorer; on frame 2 of 2, which looks up-sampled)" in note for note in asked.notes), asked.notes
+    detailed = fuse([ir, vis], task="vif", model="mmaif-reg", prompt="The visible image is low resolution, fix it.")
+    assert any("no frame looks up-sampled: none restored" in note for note in detailed.notes), detailed.notes
     assert psnr(asked.image) > psnr(fuse([ir, low], task="vif", model="mmaif-reg").image) + 0.2
     assert psnr(asked.image) > psnr(fuse([ir, low], task="vif", model="pyramid-vif").image) + 0.2

@@ -102,8 +102,9 @@ class FusionModel(nn.Module):
         (:mod:`fusecli.restore`); those need whole-image statistics (``FuseOptions.restore_stats``)."""
         return []
 
-    def describe_restorations(self, task: str, prompt: str | None) -> list[str]:
-        """:meth:`base_restorations` as the user is told them (a model may say how each is done)."""
+    def describe_restorations(self, task: str, prompt: str | None, stats: list[RestoreStats] | None = None) -> list[str]:
+        """:meth:`base_restorations` as the user is told them (a model may say how each is done,
+        and, from the frames' whole-image ``stats``, on which frames)."""
         return self.base_restorations(task, prompt)
 
     @property

@@ -266,10 +266,25 @@ class MMAIF(FusionModel):
         wanted = self.config.restore.get(task, [])
         return [name for name in degradations_in_prompt(prompt) if name in wanted]
 
-    def describe_restorations(self, task: str, prompt: str | None) -> list[str]:
-        """The base's restorations for ``prompt``, those of the learned restorer marked so."""
+    def describe_restorations(self, task: str, prompt: str | None, stats: list[RestoreStats] | None = None) -> list[str]:
+        """The base's restorations for ``prompt``, those of the learned restorer marked so; with
+        the frames' whole-image ``stats``, which frames a low-resolution restoration runs on."""
         learned = set(self.config.learned_restore) if self.restorer is not None else set()
-        return [op + (" (learned restorer)" if op in learned else "") for op in self.base_restorations(task, prompt)]
+        ops = self.base_restorations(task, prompt)
+        out = [op + (" (learned restorer)" if op in learned else "") for op in ops]
+        learned_ops = [op for op in ops if op in learned]
+        if stats is not None and learned_ops and all(op in FRAME_DECISIONS for op in learned_ops):
+            chosen = self._upsampled_frames([None] * len(stats), stats)
+            numbers = " and ".join(str(i + 1) for i in chosen)
+            where = (f"on frame {numbers} of {len(stats)}, which looks up-sampled" if len(chosen) == 1
+                     else f"on frames {numbers} of {len(stats)}, which look up-sampled" if chosen else "no frame looks up-sampled: none restored")
+            out = [text[:-1] + f"; {where})" if op in learned_ops else text for op, text in zip(ops, out)]
+        return out
+
+    @staticmethod
+    def _upsampled_frames(sources: list[np.ndarray | None], stats: list[RestoreStats] | None) -> list[int]:
+        """Indices of the frames that look up-sampled, by the whole image's ``stats`` when given."""
+        return [i for i, f in enumerate(sources) if looks_upsampled(f, None if stats is None else stats[i].get("downsample"))]
 
     def classical_base(
         self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None
@@ -312,7 +327,7 @@ class MMAIF(FusionModel):
         # which of the two frames it means, and the restorer sharpens a clean frame too)
         chosen = list(range(len(sources)))
         if all(ordered[i] in FRAME_DECISIONS for i in learned):
-            chosen = [i for i, f in enumerate(sources) if looks_upsampled(f, None if stats is None else stats[i].get("downsample"))]
+            chosen = self._upsampled_frames(sources, stats)
         if chosen:
             with torch.no_grad():
                 frames = torch.from_numpy(np.stack([sources[i] for i in chosen])[:, None]).to(next(self.restorer.parameters()).device)
