@@ -242,6 +242,7 @@ def test_learned_low_resolution_restoration_runs_on_the_frames_that_look_up_samp
     assert model.describe_restorations("vif", "low resolution", measured) == ["downsample (learned restorer; on frame 2 of 2, which looks up-sampled)"]
     assert model.describe_restorations("vif", "low resolution", stats[0]) == ["downsample (learned restorer; no frame looks up-sampled: none restored)"]
     assert model.describe_restorations("vif", "low resolution and jpeg blocks", measured) == ["jpeg (learned restorer)", "downsample (learned restorer)"]
+    assert model.describe_restorations("vif", "low resolution", [{}, {}]) == ["downsample (learned restorer)"]  # not scored: not said
 
 
 def small_flow_on_base(seed: int, **config) -> MMAIF:

@@ -273,7 +273,8 @@ class MMAIF(FusionModel):
         ops = self.base_restorations(task, prompt)
         out = [op + (" (learned restorer)" if op in learned else "") for op in ops]
         learned_ops = [op for op in ops if op in learned]
-        if stats is not None and learned_ops and all(op in FRAME_DECISIONS for op in learned_ops):
+        decided = stats is not None and all("downsample" in frame for frame in stats)  # scored for this decision
+        if decided and learned_ops and all(op in FRAME_DECISIONS for op in learned_ops):
             chosen = self._upsampled_frames([None] * len(stats), stats)
             numbers = " and ".join(str(i + 1) for i in chosen)
             where = (f"on frame {numbers} of {len(stats)}, which looks up-sampled" if len(chosen) == 1
@@ -322,7 +323,7 @@ class MMAIF(FusionModel):
         learned = [i for i, op in enumerate(ordered) if op in self.config.learned_restore] if self.restorer is not None else []
         if not learned:
             return classical(sources, ordered)
-        sources = classical(sources, ordered[: learned[0]])
+        sources = list(classical(sources, ordered[: learned[0]]))  # a copy: frames are replaced below
         # Low resolution alone: only the frames that look up-sampled (a VIF prompt does not say
         # which of the two frames it means, and the restorer sharpens a clean frame too)
         chosen = list(range(len(sources)))
