@@ -120,8 +120,7 @@ def test_shipped_all_in_one_models_undo_jpeg_with_the_shipped_restorer_when_the_
     restorer = load_model("restorer").state_dict()
     for name in ("mmaif-reg", "mmaif-flow"):
         model = load_model(name)
-        # mmaif-reg also restores low resolution with it since stop 30; mmaif-flow was not trained so
-        assert model.config.learned_restore == {"mmaif-reg": ["jpeg", "downsample"], "mmaif-flow": ["jpeg"]}[name]
+        assert model.config.learned_restore == ["jpeg", "downsample"]  # low resolution since stop 30
         for key, value in restorer.items():
             assert torch.equal(model.restorer.state_dict()[key], value), (name, key)
     frames = [np.squeeze(read_image(path, channels=1)[0]).astype(np.float32) for path in INPUTS["mef"]]

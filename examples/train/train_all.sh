@@ -7,7 +7,8 @@
 # mmaif-flow, fine-tuned from that mmaif-reg as a flow from the same classical base; then the
 # stop-24 restorer and the stop-28 correction gate, a fine-tune of each model for each, and
 # (stop 29) mmaif-reg's gate re-trained alone with its new inputs, and (stop 30) once more with
-# low resolution restored by the restorer on the frames that look up-sampled.
+# low resolution restored by the restorer on the frames that look up-sampled, and a short
+# fine-tune of mmaif-flow with that restoration.
 # Usage: bash examples/train/train_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -141,3 +142,10 @@ tune mmaif-reg reg-gate-ds --set seed=17 --set threads=2 --set data.crop=256 --s
   --set model.correction_gate_bias=0.0 \
   --set 'freeze=["autoencoder","restorer","text","source_proj","role","base_proj","detail_gate","merge","task","prompt_proj","blocks","norm_out","adaln_out","head"]' \
   --set 'init={model="../../weights/mmaif-reg.safetensors"}'
+# stop 30, mmaif-flow: a short fine-tune with the same low-resolution restoration (its own gate
+# kept: no reset), best at step 200 of 400.
+tune mmaif-flow flow-ds-ft --set seed=6 --set data.crop=256 --set data.batch=4 --set steps=400 --set optim.lr=5e-5 \
+  --set optim.warmup=20 --set validation.every=200 --set threads=2 --set 'reset=[]' \
+  --set 'init={model="../../weights/mmaif-flow.safetensors"}' \
+  --set 'model.restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast","downsample"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast","downsample"]}' \
+  --set 'model.learned_restore=["jpeg","downsample"]'

@@ -22,7 +22,7 @@ weighs the network's whole change to the base, so a base that is already right c
 With ``restore = {task: [degradations]}`` the frames are first cleaned by the classical
 restorations (:mod:`fusecli.restore`) that the prompt asks for ("remove the haze": dark-channel dehazing), so a prompt also hands the network a better
 starting point; without a prompt the base is the plain fusion. Degradations listed under
-``learned_restore`` (JPEG in the shipped files, and low resolution in ``mmaif-reg``) are undone by a small full-resolution
+``learned_restore`` (JPEG and low resolution in the shipped files) are undone by a small full-resolution
 :class:`~fusecli.models.restorer.Restorer` inside the model instead, which does better than
 their classical restoration on detail the ×4 latent cannot hold; low resolution alone only on
 the frames that look up-sampled (:func:`fusecli.restore.looks_upsampled`). ``variant="flow"`` learns the flow
