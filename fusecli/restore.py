@@ -167,12 +167,13 @@ def restoration_stats(frame: np.ndarray, ops: Sequence[str]) -> RestoreStats:
     last = max((i for i, name in enumerate(wanted) if name in GLOBAL_RESTORATIONS + FRAME_DECISIONS), default=-1)
     stats: RestoreStats = {}
     out = frame.astype(np.float32)
-    for name in wanted[: last + 1]:
+    for index, name in enumerate(wanted[: last + 1]):
         if name in GLOBAL_RESTORATIONS:
             stats[name] = frame_stats(out)
         elif name in FRAME_DECISIONS:
             stats[name] = {"upsampling": upsampling_score(out)}
-        out = RESTORATIONS[name](out, stats.get(name)).astype(np.float32)
+        if index < last:  # the last one's output is not read
+            out = RESTORATIONS[name](out, stats.get(name)).astype(np.float32)
     return stats
 
 

@@ -271,20 +271,26 @@ class MMAIF(FusionModel):
         the frames' whole-image ``stats``, which frames a low-resolution restoration runs on."""
         learned = set(self.config.learned_restore) if self.restorer is not None else set()
         ops = self.base_restorations(task, prompt)
-        out = [op + (" (learned restorer)" if op in learned else "") for op in ops]
         learned_ops = [op for op in ops if op in learned]
-        decided = stats is not None and all("downsample" in frame for frame in stats)  # scored for this decision
-        if decided and learned_ops and all(op in FRAME_DECISIONS for op in learned_ops):
-            chosen = self._upsampled_frames([None] * len(stats), stats)
+        where = ""
+        scored = stats is not None and all("downsample" in frame for frame in stats)  # scored for this decision
+        if scored and learned_ops and self._only_frame_decisions(learned_ops):
+            chosen = self._restorer_frames(learned_ops, [None] * len(stats), stats)
             numbers = " and ".join(str(i + 1) for i in chosen)
-            where = (f"on frame {numbers} of {len(stats)}, which looks up-sampled" if len(chosen) == 1
-                     else f"on frames {numbers} of {len(stats)}, which look up-sampled" if chosen else "no frame looks up-sampled: none restored")
-            out = [text[:-1] + f"; {where})" if op in learned_ops else text for op, text in zip(ops, out)]
-        return out
+            where = (f"; on frame {numbers} of {len(stats)}, which looks up-sampled" if len(chosen) == 1
+                     else f"; on frames {numbers} of {len(stats)}, which look up-sampled" if chosen else "; no frame looks up-sampled: none restored")
+        return [op + (f" (learned restorer{where})" if op in learned else "") for op in ops]
 
     @staticmethod
-    def _upsampled_frames(sources: list[np.ndarray | None], stats: list[RestoreStats] | None) -> list[int]:
-        """Indices of the frames that look up-sampled, by the whole image's ``stats`` when given."""
+    def _only_frame_decisions(learned_ops: list[str]) -> bool:
+        """True when every learned restoration asked for runs only on the frames that need it."""
+        return all(op in FRAME_DECISIONS for op in learned_ops)
+
+    def _restorer_frames(self, learned_ops: list[str], sources: list[np.ndarray | None], stats: list[RestoreStats] | None) -> list[int]:
+        """Indices of the frames the learned restorer runs on for ``learned_ops``: all of them,
+        but for low resolution alone only those that look up-sampled (whole-image ``stats`` when given)."""
+        if not self._only_frame_decisions(learned_ops):
+            return list(range(len(sources)))
         return [i for i, f in enumerate(sources) if looks_upsampled(f, None if stats is None else stats[i].get("downsample"))]
 
     def classical_base(
@@ -326,9 +332,7 @@ class MMAIF(FusionModel):
         sources = list(classical(sources, ordered[: learned[0]]))  # a copy: frames are replaced below
         # Low resolution alone: only the frames that look up-sampled (a VIF prompt does not say
         # which of the two frames it means, and the restorer sharpens a clean frame too)
-        chosen = list(range(len(sources)))
-        if all(ordered[i] in FRAME_DECISIONS for i in learned):
-            chosen = self._upsampled_frames(sources, stats)
+        chosen = self._restorer_frames([ordered[i] for i in learned], sources, stats)
         if chosen:
             with torch.no_grad():
                 frames = torch.from_numpy(np.stack([sources[i] for i in chosen])[:, None]).to(next(self.restorer.parameters()).device)
