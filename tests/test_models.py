@@ -393,9 +393,32 @@ def test_mmaif_named_correction_gate_reads_the_degradations_the_prompt_names():
         torch.testing.assert_close(named.fuse(stack, contrast).image, named.classical_base(stack, "mff", prompts=["fix the contrast"]).clamp(0, 1), atol=1e-5, rtol=0)
 
 
-def test_padding_keeps_the_classical_bases_pyramid_levels():
+def test_mmaif_hard_correction_gate_can_return_the_base_exactly():
+    """``correction_gate_hard``: clamp(0.5 + logit / 4, 0, 1) is half open at 0 like the sigmoid,
+    but shuts exactly, so the classical base comes out bit for bit (a sigmoid gate never reaches 0)."""
+    soft = small_regression(4, base=BASES, detail=True, correction_gate=True, correction_gate_bias=-12.0).eval()
+    hard = small_regression(4, base=BASES, detail=True, correction_gate=True, correction_gate_hard=True, correction_gate_bias=-12.0).eval()
+    nn.init.normal_(soft.head.weight, std=0.05)
+    hard.load_state_dict(soft.state_dict())
+    stack = torch.rand(1, 2, 1, 32, 32, generator=torch.Generator().manual_seed(7))
+    options = FuseOptions(task="mff", prompt="fix the contrast")
+    with torch.no_grad():
+        base = hard.classical_base(stack, "mff", prompts=[options.prompt]).clamp(0, 1)
+        assert torch.equal(hard.fuse(stack, options).image, base) and float(hard.correction_gate.value) == 0.0
+        assert not torch.equal(soft.fuse(stack, options).image, base) and float(soft.correction_gate.value) > 0
+        nn.init.constant_(hard.correction_gate.proj.bias, 1.0)
+        hard.fuse(stack, options)
+        assert float(hard.correction_gate.value) == pytest.approx(0.75)
+        nn.init.constant_(hard.correction_gate.proj.bias, 3.0)
+        hard.fuse(stack, options)
+        assert float(hard.correction_gate.value) == 1.0
+
+
+def test_padding_keeps_the_classical_base_the_unpadded_fusion():
     """A 63-row image is padded to 64 rows, which would add a pyramid level to the base (and
-    change the whole fusion); the base keeps the levels of the unpadded image."""
+    change the whole fusion), and a fusion of the padded frames differs along the padded border;
+    the base is the unpadded image's fusion, edge-padded (with the detail gate open and no
+    correction, the output is that fusion exactly)."""
     from fusecli.models.classical import exposure_fusion, pyramid_levels
 
     model = small_regression(4, base=BASES, detail=True).eval()
@@ -404,9 +427,11 @@ def test_padding_keeps_the_classical_bases_pyramid_levels():
         stack = torch.rand(1, 2, 1, 63, 64, generator=torch.Generator().manual_seed(1))
         out = fuse_padded(model, stack, FuseOptions(task="mef")).image[0, 0].numpy()
     assert (pyramid_levels((63, 64)), pyramid_levels((64, 64))) == (2, 3)
-    padded = [np.pad(f[0].numpy(), ((0, 1), (0, 0)), mode="edge") for f in stack[0]]
-    np.testing.assert_allclose(out, exposure_fusion(padded, levels=2)[:63], atol=1e-5)
+    frames = [f[0].numpy() for f in stack[0]]
+    np.testing.assert_allclose(out, exposure_fusion(frames), atol=1e-5)
+    padded = [np.pad(f, ((0, 1), (0, 0)), mode="edge") for f in frames]
     assert np.abs(out - exposure_fusion(padded)[:63]).max() > 0.01  # what the padded size alone would give
+    assert np.abs(out - exposure_fusion(padded, levels=2)[:63]).max() > 1e-3  # the padded frames' fusion
 
 
 def test_training_objective_learns_the_detail_gate():

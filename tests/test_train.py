@@ -47,6 +47,23 @@ def test_gradient_loss_zero_when_fused_keeps_the_strongest_edges(rng):
     assert L.gradient_loss(flat, sources).item() > 0.01
 
 
+def test_target_psnr_loss_is_minus_the_mean_psnr_per_image(rng):
+    """Each image counts by its own PSNR (skimage's), so a nearly exact one still pulls; an exact one is capped at 140 dB."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    target = torch.from_numpy(np.stack([smooth_image(rng, 24, 24) for _ in range(2)]))[:, None]
+    fused = target.clone()
+    fused[0] = (fused[0] + 0.05 * torch.from_numpy(rng.standard_normal((1, 24, 24)).astype(np.float32))).clamp(0, 1)
+    fused[1] = fused[1] + 1e-4  # 80 dB
+    psnrs = [peak_signal_noise_ratio(t[0].double().numpy(), f[0].double().numpy(), data_range=1.0) for t, f in zip(target, fused)]
+    assert L.target_psnr_loss(fused, target).item() == pytest.approx(-np.mean(psnrs), abs=0.05)
+    assert L.target_psnr_loss(target, target).item() == pytest.approx(-140.0, abs=1e-3)
+    fused.requires_grad_(True)
+    L.target_psnr_loss(fused, target).backward()
+    # the 80 dB image's pixels pull ~(error ratio)^-1 harder than those of the ~26 dB one
+    assert fused.grad[1].abs().mean() > 100 * fused.grad[0].abs().mean()
+
+
 def test_ssim_map_matches_scikit_image(rng):
     x = smooth_image(rng, 48, 48)
     y = np.clip(x + 0.1 * rng.standard_normal(x.shape).astype(np.float32), 0, 1)

@@ -8,7 +8,8 @@
 # stop-24 restorer and the stop-28 correction gate, a fine-tune of each model for each, and
 # (stop 29) mmaif-reg's gate re-trained alone with its new inputs, and (stop 30) once more with
 # low resolution restored by the restorer on the frames that look up-sampled, and a short
-# fine-tune of mmaif-flow with that restoration.
+# fine-tune of mmaif-flow with that restoration; (stop 31) mmaif-reg's gate alone as a hard
+# sigmoid on per-image PSNR.
 # Usage: bash examples/train/train_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -120,6 +121,8 @@ tune mmaif-reg mmaif-reg-gate "${STOP28[@]}" "${STOP28_MODEL[@]}" --set 'init={m
 tune mmaif-flow mmaif-flow-gate "${STOP28[@]}" --set 'init={model="../../weights/mmaif-flow.safetensors"}' \
   --set 'model={correction_gate=true,restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast"]}}'
 
+# everything of mmaif-reg but its correction gate
+REG_FROZEN=('freeze=["autoencoder","restorer","text","source_proj","role","base_proj","detail_gate","merge","task","prompt_proj","blocks","norm_out","adaln_out","head"]')
 # stop 29: mmaif-reg's correction gate alone, re-set half open (correction_gate_bias = 0) with its
 # new inputs (correction_gate_named: layer-normalised token mean and condition, and the
 # degradations the prompt names), everything else frozen; on whole-frame crops (restorations with
@@ -131,17 +134,15 @@ tune mmaif-reg reg-gateop --set seed=17 --set threads=2 --set data.crop=256 --se
   --set optim.lr=5e-3 --set optim.warmup=20 --set validation.every=100 --set degrade.whole_frames=true \
   --set degrade.full_range_fraction=1.0 --set losses.gradient=0 --set 'reset=["correction_gate"]' \
   --set 'model={correction_gate_bias=0.0,correction_gate_named=true}' \
-  --set 'freeze=["autoencoder","restorer","text","source_proj","role","base_proj","detail_gate","merge","task","prompt_proj","blocks","norm_out","adaln_out","head"]' \
-  --set 'init={model="../../weights/mmaif-reg.safetensors"}'
+  --set "${REG_FROZEN[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'
 # stop 30: the same stage again, now that mmaif-reg.toml's model table also restores low resolution
 # (VIF, MFF) with the restorer, on the frames that look up-sampled (fusecli.restore.looks_upsampled);
 # the dotted override keeps that model table. Best at the last step.
 tune mmaif-reg reg-gate-ds --set seed=17 --set threads=2 --set data.crop=256 --set data.batch=4 --set steps=500 \
   --set optim.lr=5e-3 --set optim.warmup=20 --set validation.every=100 --set degrade.whole_frames=true \
   --set degrade.full_range_fraction=1.0 --set losses.gradient=0 --set 'reset=["correction_gate"]' \
-  --set model.correction_gate_bias=0.0 \
-  --set 'freeze=["autoencoder","restorer","text","source_proj","role","base_proj","detail_gate","merge","task","prompt_proj","blocks","norm_out","adaln_out","head"]' \
-  --set 'init={model="../../weights/mmaif-reg.safetensors"}'
+  --set model.correction_gate_bias=0.0 --set model.correction_gate_hard=false \
+  --set "${REG_FROZEN[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'
 # stop 30, mmaif-flow: a short fine-tune with the same low-resolution restoration (its own gate
 # kept: no reset), best at step 200 of 400.
 tune mmaif-flow flow-ds-ft --set seed=6 --set data.crop=256 --set data.batch=4 --set steps=400 --set optim.lr=5e-5 \
@@ -149,3 +150,12 @@ tune mmaif-flow flow-ds-ft --set seed=6 --set data.crop=256 --set data.batch=4 -
   --set 'init={model="../../weights/mmaif-flow.safetensors"}' \
   --set 'model.restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast","downsample"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast","downsample"]}' \
   --set 'model.learned_restore=["jpeg","downsample"]'
+# stop 31: mmaif-reg's gate alone once more, now the hard sigmoid of mmaif-reg.toml's model table
+# (correction_gate_hard: it can shut exactly), trained on minus the per-image PSNR to the teacher
+# (losses.target_psnr, in place of the L1), so that a base which is nearly exact still pulls it
+# shut. Best at step 100 of 500.
+GATE31=(--set seed=17 --set threads=2 --set data.crop=256 --set data.batch=4 --set steps=500 --set optim.lr=5e-3
+        --set optim.warmup=20 --set validation.every=100 --set degrade.whole_frames=true --set degrade.full_range_fraction=1.0
+        --set losses.gradient=0 --set losses.target_l1=0 --set losses.target_psnr=1 --set 'reset=["correction_gate"]'
+        --set model.correction_gate_bias=0.0 --set model.correction_gate_named=true --set model.correction_gate_hard=true)
+tune mmaif-reg reg-gate-hard "${GATE31[@]}" --set "${REG_FROZEN[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'

@@ -66,8 +66,10 @@ MMAIF_REG = {
     "detail": True,
     # a per-image gate on its whole change to the base: an already right base can be kept (stop 28)
     "correction_gate": True,
-    # ... which also sees the degradations the prompt names, on layer-normalised inputs (stop 29)
+    # ... which also sees the degradations the prompt names, on layer-normalised inputs (stop 29),
+    # and can shut exactly (hard sigmoid, trained on per-image PSNR: stop 31)
     "correction_gate_named": True,
+    "correction_gate_hard": True,
     # classical restorations of the base's frames that a prompt can ask for, per task (fusecli.restore)
     "restore": {"vif": ["gaussian_noise", "jpeg", "ir_stripes", "low_contrast", "downsample"], "mef": ["gaussian_noise", "jpeg", "haze", "low_contrast"],
                 "mff": ["gaussian_noise", "jpeg", "haze", "low_contrast", "downsample"]},

@@ -90,6 +90,11 @@ class MMAIFConfig:
     # the gate also sees which degradations the prompt names, and its inputs are layer-normalised
     # (stop 29); False: the stop-28 gate, on the raw mean token and condition
     correction_gate_named: bool = False
+    # the gate's shape: False, a sigmoid (never exactly 0 or 1); True, the hard sigmoid
+    # clamp(0.5 + logit / 4, 0, 1) (stop 31), which can shut exactly: a base that is exactly right
+    # (a flat frame stretched back, 124..137 dB on some scenes) is then returned as it is, where
+    # any share of a correction at all (0.1 of one: ~40 dB) loses to it
+    correction_gate_hard: bool = False
     # with a base: task -> degradations whose classical restoration (fusecli.restore) is applied to
     # the frames before the base's fusion when the prompt names them ("remove the haze")
     restore: dict[str, list[str]] = field(default_factory=dict)
@@ -132,9 +137,10 @@ class CorrectionGate(nn.Module):
     the condition and the mean token; starts nearly open (bias 5, weights 0), so a fine-tune that
     adds it begins where the loaded model left off (``bias``: another initial logit). ``value`` holds the last forward's, ``(B, 1, 1, 1)``."""
 
-    def __init__(self, dim: int, bias: float = 5.0, named: bool = True) -> None:
+    def __init__(self, dim: int, bias: float = 5.0, named: bool = True, hard: bool = False) -> None:
         super().__init__()
         self.named = named
+        self.hard = hard
         self.proj = nn.Linear(2 * dim + (len(PROMPT_PATTERNS) if named else 0), 1)
         nn.init.zeros_(self.proj.weight)
         nn.init.constant_(self.proj.bias, bias)
@@ -147,7 +153,8 @@ class CorrectionGate(nn.Module):
         The named degradations come in as such because how far a restored base can be trusted
         depends on which restoration made it (a contrast stretch is exact, a down-sampled frame's
         detail is not there), which the prompt's text embedding does not separate linearly.
-        A gate built with ``named=False`` (the stop-28 gate) ignores them."""
+        A gate built with ``named=False`` (the stop-28 gate) ignores them. ``hard``: the gate is
+        ``clamp(0.5 + logit / 4, 0, 1)`` (the sigmoid's value and slope at 0), which reaches 0 and 1."""
         b, d = cond.shape
         if not self.named:  # the stop-28 gate
             features = torch.cat([tokens.mean((1, 2)), cond], dim=-1)
@@ -157,7 +164,8 @@ class CorrectionGate(nn.Module):
             if named is None:
                 named = cond.new_zeros(b, len(PROMPT_PATTERNS))
             features = torch.cat([F.layer_norm(tokens.mean((1, 2)), (d,)), F.layer_norm(cond, (d,)), named.to(cond.dtype)], dim=-1)
-        self.value = torch.sigmoid(self.proj(features))[:, :, None, None]
+        logit = self.proj(features)
+        self.value = (0.5 + logit / 4).clamp(0, 1)[:, :, None, None] if self.hard else torch.sigmoid(logit)[:, :, None, None]
         return self.value
 
 
@@ -210,7 +218,7 @@ class MMAIF(FusionModel):
                 nn.init.zeros_(extra.weight)
                 nn.init.zeros_(extra.bias)
         self.detail_gate = DetailGate(d) if config.detail else None
-        self.correction_gate = CorrectionGate(d, config.correction_gate_bias, config.correction_gate_named) if config.correction_gate else None
+        self.correction_gate = CorrectionGate(d, config.correction_gate_bias, config.correction_gate_named, config.correction_gate_hard) if config.correction_gate else None
         self.restorer = Restorer(config.restorer) if config.learned_restore else None
         self.merge = nn.Linear(2 * d, d)  # mean and max over the source frames
         self.task = nn.Embedding(len(TASKS), d)
@@ -294,18 +302,24 @@ class MMAIF(FusionModel):
         return [i for i, f in enumerate(sources) if looks_upsampled(f, None if stats is None else stats[i].get("downsample"))]
 
     def classical_base(
-        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None
+        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None,
+        valid_size: tuple[int, int] | None = None,
     ) -> Tensor | None:
         """The configured training-free fusion of ``(B, N, 1, H, W)`` frames, ``(B, 1, H, W)`` in 0..1
         (None when the model has no base for ``task``: the mean source latent is used).
         ``levels``: its pyramid levels (default: from the frames' size). ``prompts`` (one per item):
         the frames are first restored for what each names (:meth:`base_restorations`), with the
         whole image's ``stats`` (per item, per frame) when given (tiles, training crops).
-        VIF stripes are fixed in the infrared only."""
+        VIF stripes are fixed in the infrared only. ``valid_size``: fuse only the top-left
+        ``(H, W)`` (the image inside :func:`~fusecli.models.base.fuse_padded`'s padding) and
+        edge-pad the fusion back to the frames' size."""
         method = self.config.base.get(task)
         if method is None:
             return None
         arrays = frames.detach().float().cpu().numpy()
+        height, width = arrays.shape[-2:]
+        if valid_size is not None:
+            arrays = arrays[..., : valid_size[0], : valid_size[1]]
         fused = []
         for index, (item, prompt) in enumerate(zip(arrays, prompts or [None] * len(arrays))):
             sources = list(item[:, 0])
@@ -313,7 +327,10 @@ class MMAIF(FusionModel):
             if ops:
                 sources = self._restore_frames(sources, task, ops, None if stats is None else stats[index])
             fused.append(FUSION_METHODS.get(method)(sources, levels=levels))
-        return torch.from_numpy(np.stack(fused)[:, None]).to(device=frames.device, dtype=frames.dtype).clamp(0, 1)
+        fused = np.stack(fused)[:, None]
+        if fused.shape[-2:] != (height, width):
+            fused = np.pad(fused, [(0, 0), (0, 0), (0, height - fused.shape[-2]), (0, width - fused.shape[-1])], mode="edge")
+        return torch.from_numpy(fused).to(device=frames.device, dtype=frames.dtype).clamp(0, 1)
 
     def _restore_frames(self, sources: list[np.ndarray], task: str, ops: list[str], stats: list[RestoreStats] | None) -> list[np.ndarray]:
         """``sources`` ``(H, W)`` with the restorations ``ops`` applied in :data:`fusecli.restore.RESTORATIONS`
@@ -341,10 +358,11 @@ class MMAIF(FusionModel):
         return classical(sources, [op for op in ordered[learned[0] + 1 :] if op not in self.config.learned_restore])
 
     def base_inputs(
-        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None
+        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None,
+        valid_size: tuple[int, int] | None = None,
     ) -> tuple[Tensor | None, Tensor | None]:
         """:meth:`classical_base` of the frames and its latent (both None without a base for ``task``)."""
-        image = self.classical_base(frames, task, levels, prompts, stats)
+        image = self.classical_base(frames, task, levels, prompts, stats, valid_size)
         return image, (None if image is None else self.autoencoder.encode(image))
 
     def drop_prompts(self, prompts: list[str | None]) -> list[str | None]:
@@ -462,7 +480,7 @@ class MMAIF(FusionModel):
         tasks, prompts = [options.task] * b, [options.prompt] * b
         cond, named = self.condition(tasks, prompts), self.named_degradations(prompts)
         stats = None if options.restore_stats is None else [options.restore_stats] * b  # the same image's tiles
-        base_image, base = self.base_inputs(frames, options.task, options.levels, prompts, stats)
+        base_image, base = self.base_inputs(frames, options.task, options.levels, prompts, stats, options.valid_size)
         if self.config.variant == "regression":
             fused = self.predict(latents, roles, cond, base=base, named=named)
         else:

@@ -10,6 +10,9 @@ frame 0 infrared and frame 1 visible); masks ``(B, 1, H, W)`` in 0..1.
 * ``mef_ssim``: 1 - MEF-SSIM (Ma et al. 2015) with Gaussian windows, differentiable.
 * ``target_l1`` / ``target_ssim``: distance to a target fused image (teacher fusion, or
   the sharp photo of a synthetic multi-focus pair).
+* ``target_psnr``: minus the mean per-image PSNR to the target (dB, capped at 140): each image
+  counts by its error's ratio, as in a table of mean PSNR, so an image that is nearly exact still
+  pulls (the L1's pull on it vanishes with its error).
 * ``target_gradient``: L1 between the Sobel magnitudes of F and of the target (edges).
 * ``latent`` / ``velocity``: MSE in the autoencoder's latent space (regression target or
   flow-matching velocity ``Z1 - Z0``).
@@ -134,6 +137,17 @@ def target_l1_loss(fused: Tensor, target: Tensor) -> Tensor:
     return (fused - target).abs().mean()
 
 
+# MSE floor of target_psnr: 140 dB, above the float32 rounding of an exact 0..1 image (~150 dB)
+PSNR_MSE_FLOOR = 1e-14
+
+
+def target_psnr_loss(fused: Tensor, target: Tensor) -> Tensor:
+    """``-mean_b 10 log10(MSE_b + 1e-14)`` over the batch (data range 1): minus the mean PSNR."""
+    _check_image(fused, "fused")
+    mse = (fused - target).square().flatten(1).mean(1)
+    return 10 * torch.log10(mse + PSNR_MSE_FLOOR).mean()
+
+
 def target_ssim_loss(fused: Tensor, target: Tensor) -> Tensor:
     _check_image(fused, "fused")
     return 1 - ssim_map(fused, target).mean()
@@ -155,7 +169,7 @@ def reconstruction_loss(decoded: Tensor, image: Tensor) -> Tensor:
     return (decoded - image).abs().mean() + (sobel_magnitude(decoded) - sobel_magnitude(image)).abs().mean()
 
 
-LOSS_NAMES = ("pixel", "gradient", "ssim", "mef_ssim", "target_l1", "target_ssim", "target_gradient", "latent", "velocity", "reconstruction", "load")
+LOSS_NAMES = ("pixel", "gradient", "ssim", "mef_ssim", "target_l1", "target_psnr", "target_ssim", "target_gradient", "latent", "velocity", "reconstruction", "load")
 
 
 def weighted_sum(terms: dict[str, Tensor], weights: dict[str, float]) -> tuple[Tensor, dict[str, float]]:

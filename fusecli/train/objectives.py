@@ -61,6 +61,7 @@ def _source_terms(fused: Tensor, batch: Batch, foreground: Tensor | None = None)
         terms["mef_ssim"] = L.mef_ssim_loss(fused, clean)
     if batch.target is not None:
         terms["target_l1"] = L.target_l1_loss(fused, batch.target)
+        terms["target_psnr"] = L.target_psnr_loss(fused, batch.target)
         terms["target_ssim"] = L.target_ssim_loss(fused, batch.target)
         terms["target_gradient"] = L.target_gradient_loss(fused, batch.target)
     return terms
