@@ -9,7 +9,7 @@
 # (stop 29) mmaif-reg's gate re-trained alone with its new inputs, and (stop 30) once more with
 # low resolution restored by the restorer on the frames that look up-sampled, and a short
 # fine-tune of mmaif-flow with that restoration; (stop 31) mmaif-reg's gate alone as a hard
-# sigmoid on per-image PSNR.
+# sigmoid on per-image PSNR, and the same stage for mmaif-flow's gate.
 # Usage: bash examples/train/train_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -159,3 +159,8 @@ GATE31=(--set seed=17 --set threads=2 --set data.crop=256 --set data.batch=4 --s
         --set losses.gradient=0 --set losses.target_l1=0 --set losses.target_psnr=1 --set 'reset=["correction_gate"]'
         --set model.correction_gate_bias=0.0 --set model.correction_gate_named=true --set model.correction_gate_hard=true)
 tune mmaif-reg reg-gate-hard "${GATE31[@]}" --set "${REG_FROZEN[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'
+# stop 31, mmaif-flow: the same stage for its gate (its stop-28 gate replaced by mmaif-reg's kind:
+# named degradations, hard sigmoid), everything else frozen. Best at step 100 of 500.
+tune mmaif-flow flow-gate-hard "${GATE31[@]}" \
+  --set 'freeze=["autoencoder","restorer","text","source_proj","role","base_proj","detail_gate","merge","task","prompt_proj","blocks","norm_out","adaln_out","head","state_proj","time"]' \
+  --set 'init={model="../../weights/mmaif-flow.safetensors"}'

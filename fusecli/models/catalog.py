@@ -80,8 +80,9 @@ MMAIF_REG = {
 }
 
 # The flow variant bridges from the same base: it starts at the base latent plus noise and
-# predicts the fused latent (fine-tuned from mmaif-reg, stop 23); its gate is stop 28's.
-MMAIF_FLOW = {**MMAIF_REG, "variant": "flow", "prediction": "target", "start_noise": 0.5, "correction_gate_named": False}
+# predicts the fused latent (fine-tuned from mmaif-reg, stop 23); its gate is mmaif-reg's kind,
+# trained alone for it (stop 31).
+MMAIF_FLOW = {**MMAIF_REG, "variant": "flow", "prediction": "target", "start_noise": 0.5}
 
 register(ZooEntry("mmaif-reg", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, regression on the training-free fusion: degraded inputs, prompts", "mmaif", MMAIF_REG, prompt=True))
 register(ZooEntry("mmaif-flow", "learned", ("vif", "mef", "mff"), "all-in-one MoE-DiT, flow matching from the training-free fusion + SDE sampler", "mmaif", MMAIF_FLOW, prompt=True, flow=True))
