@@ -85,7 +85,8 @@ def test_shipped_mmaif_reg_removes_infrared_stripes_when_the_prompt_asks():
 
 def test_shipped_mmaif_flow_samples_from_the_classical_base_close_to_mmaif_reg():
     """The shipped flow starts around mmaif-reg's classical base and was fine-tuned from it
-    (weights/MODEL_CARD.md: level with it); its samples depend on the seed, a little."""
+    (weights/MODEL_CARD.md); on noisy frames with a prompt its samples depend on the seed, a
+    little; on clean frames its hard correction gate shuts and it returns the base exactly (stop 31)."""
     from fusecli.fuse import fuse
     from fusecli.metrics.functional import psnr_reference
 
@@ -93,11 +94,13 @@ def test_shipped_mmaif_flow_samples_from_the_classical_base_close_to_mmaif_reg()
     assert flow.config.variant == "flow" and flow.config.prediction == "target"
     assert flow.config.base == load_model("mmaif-reg").config.base
     frames = [read_image(path, channels=1)[0][::2, ::2] for path in INPUTS["mef"]]
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(f + 0.05 * rng.standard_normal(f.shape), 0, 1).astype(np.float32) for f in frames]
 
-    def sample(seed: int) -> np.ndarray:
-        return fuse(frames, task="mef", model="mmaif-flow", steps=4, seed=seed).image
+    def sample(seed: int, inputs=noisy, prompt: str | None = "remove the noise") -> np.ndarray:
+        return fuse(inputs, task="mef", model="mmaif-flow", steps=4, seed=seed, prompt=prompt).image
 
-    reg = fuse(frames, task="mef", model="mmaif-reg").image
+    reg = fuse(noisy, task="mef", model="mmaif-reg", prompt="remove the noise").image
     first, again, other = sample(0), sample(0), sample(1)
 
     def psnr(a: np.ndarray, b: np.ndarray) -> float:  # images in 0..1
@@ -106,6 +109,7 @@ def test_shipped_mmaif_flow_samples_from_the_classical_base_close_to_mmaif_reg()
     assert np.array_equal(first, again) and not np.array_equal(first, other)
     assert psnr(first, other) > 40.0  # seeds move it little
     assert psnr(first, reg) > 30.0  # and it stays close to the regression it started from
+    assert np.array_equal(sample(0, frames, None), fuse(frames, task="mef", model="exposure-fusion").image)
 
 
 def test_shipped_all_in_one_models_undo_jpeg_with_the_shipped_restorer_when_the_prompt_asks():

@@ -149,7 +149,7 @@ tune mmaif-flow flow-ds-ft --set seed=6 --set data.crop=256 --set data.batch=4 -
   --set optim.warmup=20 --set validation.every=200 --set threads=2 --set 'reset=[]' \
   --set 'init={model="../../weights/mmaif-flow.safetensors"}' \
   --set 'model.restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast","downsample"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast","downsample"]}' \
-  --set 'model.learned_restore=["jpeg","downsample"]'
+  --set 'model.learned_restore=["jpeg","downsample"]' --set model.correction_gate_named=false --set model.correction_gate_hard=false
 # stop 31: mmaif-reg's gate alone once more, now the hard sigmoid of mmaif-reg.toml's model table
 # (correction_gate_hard: it can shut exactly), trained on minus the per-image PSNR to the teacher
 # (losses.target_psnr, in place of the L1), so that a base which is nearly exact still pulls it
