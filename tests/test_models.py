@@ -396,8 +396,8 @@ def test_mmaif_named_correction_gate_reads_the_degradations_the_prompt_names():
 def test_mmaif_hard_correction_gate_can_return_the_base_exactly():
     """``correction_gate_hard``: clamp(0.5 + logit / 4, 0, 1) is half open at 0 like the sigmoid,
     but shuts exactly, so the classical base comes out bit for bit (a sigmoid gate never reaches 0)."""
-    soft = small_regression(4, base=BASES, detail=True, correction_gate=True, correction_gate_bias=-12.0).eval()
-    hard = small_regression(4, base=BASES, detail=True, correction_gate=True, correction_gate_hard=True, correction_gate_bias=-12.0).eval()
+    soft = small_regression(4, base=BASES, detail=True, correction_gate=True, correction_gate_bias=-8.0).eval()
+    hard = small_regression(4, base=BASES, detail=True, correction_gate=True, correction_gate_hard=True, correction_gate_bias=-8.0).eval()
     nn.init.normal_(soft.head.weight, std=0.05)
     hard.load_state_dict(soft.state_dict())
     stack = torch.rand(1, 2, 1, 32, 32, generator=torch.Generator().manual_seed(7))
