@@ -100,8 +100,10 @@ class Stack:
         return len(self.frames) == 1 and self.frames[0].suffix.lower() in (".tif", ".tiff")
 
 
-def list_stacks(folder: str | os.PathLike) -> list[Stack]:
-    """Scenes in ``folder``: each sub-folder with images, and each TIFF file directly inside."""
+def list_stacks(folder: str | os.PathLike, skipped: list[str] | None = None) -> list[Stack]:
+    """Scenes in ``folder``: each sub-folder with images, and each TIFF file directly inside.
+    ``skipped``: gets a line for each sub-folder without images, for the caller to report (a
+    scene that silently vanishes from a batch is worse than a warning)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ImageReadError(f"{folder}: no such folder")
@@ -113,6 +115,8 @@ def list_stacks(folder: str | os.PathLike) -> list[Stack]:
             frames = list_images(entry, required=False)
             if frames:
                 stacks.append(Stack(entry.name, entry, tuple(frames)))
+            elif skipped is not None:
+                skipped.append(f"{entry}: no images in this sub-folder; skipped")
         elif entry.suffix.lower() in (".tif", ".tiff"):
             stacks.append(Stack(entry.stem, entry, (entry,)))
     if not stacks:

@@ -279,8 +279,10 @@ def test_batch_stacks(tmp_path, scene):
     for name in ("one", "two"):
         for j, gain in enumerate((0.4, 1.0, 1.8)):
             write_image(tmp_path / "stacks" / name / f"{j}.jpg", np.clip(scene * gain, 0, 1))
+    (tmp_path / "stacks" / "forgotten").mkdir()  # a scene folder left empty is reported, not dropped in silence
     result = invoke("fuse", "--task", "mef", "--stacks", tmp_path / "stacks", "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
+    assert "forgotten" in result.output and "no images" in result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["one.jpg", "two.jpg"]
 
 

@@ -58,8 +58,10 @@ def test_list_stacks(tmp_path, rng):
     _touch_images(tmp_path / "scene 10", ["a.jpg", "b.jpg", "c.jpg"], rng)
     (tmp_path / "empty").mkdir()
     write_image(tmp_path / "bracket.tif", smooth_image(rng, 8, 8))
-    stacks = list_stacks(tmp_path)
+    skipped: list[str] = []
+    stacks = list_stacks(tmp_path, skipped)
     assert [s.name for s in stacks] == ["bracket", "scene 2", "scene 10"]
+    assert len(skipped) == 1 and "empty" in skipped[0] and "no images" in skipped[0]
     assert stacks[0].is_multipage and len(stacks[2].frames) == 3
     with pytest.raises(EmptyInputError):
         list_stacks(tmp_path / "empty")

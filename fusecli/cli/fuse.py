@@ -24,25 +24,25 @@ def _fuse_item(payload, *, settings, bit_depth, overwrite, single_thread) -> Non
 
 
 def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Path | None):
-    """(items, unmatched lines) for a VIF folder pair or a stacks folder."""
+    """(items, warning lines) for a VIF folder pair or a stacks folder."""
     from ..batch import BatchItem
     from ..pairs import list_stacks, match_by_stem
 
-    items, unmatched = [], []
+    items, warnings = [], []
     if stacks is not None:
-        for stack in list_stacks(stacks):
+        for stack in list_stacks(stacks, warnings):
             suffix = ext or ("tif" if stack.is_multipage else stack.frames[0].suffix.lstrip("."))
             out = output / f"{stack.name}.{suffix}"
             routing = routing_map / f"{stack.name}.png" if routing_map else None
             items.append(BatchItem(stack.name, (stack.frames, out, routing, None), (out,)))
     else:
         matched = match_by_stem(ir, vis)
-        unmatched = matched.describe_unmatched()
+        warnings = ["unmatched: " + line for line in matched.describe_unmatched()]
         for stem, (ir_path, vis_path) in matched.items:
             out = output / f"{stem}.{ext or vis_path.suffix.lstrip('.')}"
             routing = routing_map / f"{stem}.png" if routing_map else None
             items.append(BatchItem(stem, ((ir_path, vis_path), out, routing, None), (out,)))
-    return items, unmatched
+    return items, warnings
 
 
 @click.command("fuse")
@@ -100,9 +100,9 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
             raise InputMismatchError("--ir is a folder, so --vis must be a folder too")
         if stacks is None:
             fuse_settings.task = fuse_settings.task or "vif"
-        items, unmatched = _batch_items(ir, vis, stacks, output, ext, routing_map)
-        for line in unmatched:
-            click.secho(f"unmatched: {line}", err=True, fg="yellow")
+        items, warnings = _batch_items(ir, vis, stacks, output, ext, routing_map)
+        for line in warnings:
+            click.secho(line, err=True, fg="yellow")
         if boxes is not None:
             items = [type(i)(i.name, (*i.payload[:3], boxes), i.outputs) for i in items]
         work = functools.partial(_fuse_item, settings=fuse_settings, bit_depth=depth, overwrite=overwrite, single_thread=jobs > 1)

@@ -87,7 +87,8 @@ def collect_sources(
         return [Source(stem, paths) for stem, paths in matched.items], matched.describe_unmatched()
     if not stacks:
         raise FusecliError(f"--task {task} needs --stacks DIR (one sub-folder or multi-page TIFF per scene) or --a DIR --b DIR")
-    return [Source(s.name, s.frames) for s in list_stacks(stacks)], []
+    skipped: list[str] = []
+    return [Source(s.name, s.frames) for s in list_stacks(stacks, skipped)], skipped
 
 
 def load_frames(task: str, source: Source) -> tuple[list[np.ndarray], list[ImageMeta]]:

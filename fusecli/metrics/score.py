@@ -244,7 +244,7 @@ def collect_items(
         return [ScoreItem(p.stem, p, (), None) for p in list_images(fused)], []
     warnings: list[str] = []
     if len(sources) == 1:
-        stacks = {s.name: s for s in list_stacks(sources[0])}
+        stacks = {s.name: s for s in list_stacks(sources[0], warnings)}
         items = []
         for path in list_images(fused):
             stack = stacks.get(path.stem)

@@ -108,7 +108,10 @@ def discover(task: str, folder: Path) -> list[tuple[str, list[Path]]]:
             log.warning("%s", line)
         found = [(f"{folder.name}/{stem}", list(paths)) for stem, paths in matched.items]
     elif task == "mef":
-        found = [(f"{folder.name}/{s.name}", list(s.frames)) for s in list_stacks(folder)]
+        skipped: list[str] = []
+        found = [(f"{folder.name}/{s.name}", list(s.frames)) for s in list_stacks(folder, skipped)]
+        for line in skipped:
+            log.warning("%s", line)
     else:
         a, b = folder / "A", folder / "B"
         if a.is_dir() and b.is_dir():
