@@ -105,12 +105,13 @@ def as_float(image: np.ndarray) -> np.ndarray:
 
 
 def _normalise_layout(array: np.ndarray, path: Path) -> np.ndarray:
-    """Squeeze singleton channels; accept (H, W), (H, W, 1|3|4)."""
-    if array.ndim == 3 and array.shape[2] == 1:
+    """Squeeze singleton channels; accept (H, W), (H, W, 1|3|4), and (H, W, 2) as gray + alpha
+    (PNG's LA, a TIFF's gray with one extra sample), whose alpha is dropped like RGBA's."""
+    if array.ndim == 3 and array.shape[2] in (1, 2):
         array = array[:, :, 0]
     if array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4)):
         return array
-    raise ImageReadError(f"{path}: unsupported image layout {array.shape}; expected gray, RGB or RGBA")
+    raise ImageReadError(f"{path}: unsupported image layout {array.shape}; expected gray, gray + alpha, RGB or RGBA")
 
 
 def _check_complete(data: bytes, fmt: str, path: Path) -> None:
@@ -163,6 +164,8 @@ def _tiff_pages(path: Path) -> list[np.ndarray]:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0] if tif.series else None
             pages = len(tif.pages)
+            # samples (channels) last: one image, however many (2 = gray + alpha), not a volume
+            channels_last = pages == 1 and tif.pages[0].axes.endswith("S")
             if pages > 1:
                 arrays = [page.asarray() for page in tif.pages]
             else:
@@ -171,7 +174,7 @@ def _tiff_pages(path: Path) -> list[np.ndarray]:
         raise ImageReadError(f"{path}: no such file") from exc
     except Exception as exc:  # tifffile raises many types on corrupt data
         raise ImageReadError(f"{path}: cannot decode TIFF data ({exc})") from exc
-    if len(arrays) == 1 and series is not None and arrays[0].ndim == 3 and arrays[0].shape[-1] not in (1, 3, 4):
+    if len(arrays) == 1 and series is not None and arrays[0].ndim == 3 and not channels_last and arrays[0].shape[-1] not in (1, 3, 4):
         arrays = list(arrays[0])  # a single-page (N, H, W) volume
     elif len(arrays) == 1 and arrays[0].ndim == 4:
         arrays = list(arrays[0])

@@ -64,6 +64,20 @@ def test_multipage_tiff_stack(tmp_path, rng):
     assert np.allclose(first, stack[0])
 
 
+def test_gray_alpha_tiff_is_one_gray_image_and_many_samples_a_clear_error(tmp_path, rng):
+    gray = np.round(smooth_image(rng, 20, 30) * 65535).astype(np.uint16)
+    path = tmp_path / "la.tif"
+    tifffile.imwrite(path, np.dstack([gray, np.full_like(gray, 65535)]), photometric="minisblack",
+                     extrasamples=["unassalpha"], planarconfig="contig")
+    image, meta = read_image(path)  # was split into 20 "frames" of 30 x 2
+    assert image.shape == (20, 30) and meta.channels == 1
+    assert np.allclose(image, gray / 65535.0, atol=1e-6)
+    five = tmp_path / "five.tif"
+    tifffile.imwrite(five, np.zeros((20, 30, 5), np.uint16), photometric="minisblack", planarconfig="contig")
+    with pytest.raises(ImageReadError, match=r"unsupported image layout \(20, 30, 5\)"):
+        read_image(five)
+
+
 def test_skimage_multipage_tiff():
     import skimage.data
 
