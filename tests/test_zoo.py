@@ -105,6 +105,8 @@ def test_models_cli_lists_and_shows(saved, monkeypatch, tmp_path):
     assert rows["mmaif-flow"]["weights"] is None and rows["mmaif-flow"]["parameters"] > 100_000
     table = runner.invoke(cli, ["models"])
     assert table.exit_code == 0 and "exposure-fusion" in table.output and "missing" in table.output
+    # not a terminal: the table keeps its natural width (rich would squeeze it into 80 columns)
+    assert "…" not in table.output and "moefusion-vif-full" in table.output and "training-free" in table.output
     show = runner.invoke(cli, ["models", "show", "moefusion-vif"])
     assert show.exit_code == 0 and json.loads(show.output)["provenance"]["steps"] == 12
     untrained = runner.invoke(cli, ["models", "show", "mmaif-reg"])

@@ -6,10 +6,10 @@ import math
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from .options import Settings, jobs_option, overwrite_option, pass_settings
+from .tables import print_table
 
 
 class GreedyOptionsCommand(click.Command):
@@ -56,7 +56,7 @@ def _explain(name: str) -> None:
         table.add_column("standard (fusecli default)")
     for what, this, standard in preset.differences:
         table.add_row(what, this, *([standard] if preset.name != "standard" else []))
-    Console().print(table)
+    print_table(table)
 
 
 def _list_metrics() -> None:
@@ -68,7 +68,7 @@ def _list_metrics() -> None:
     for name, spec in METRICS.items():
         needs = f"{spec.needs} + weights" if spec.learned else spec.needs
         table.add_row(spec.name, "higher" if spec.higher_better else "lower", needs, spec.summary)
-    Console().print(table)
+    print_table(table)
 
 
 def _parse_weights(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, Path]:
@@ -204,7 +204,7 @@ def _single_output(results, columns, preset, csv_path, json_path) -> None:
         table.add_section()
         table.add_row("[bold]mean", *(f"[bold]{_fmt(mean[c])}" for c in shown))
         table.add_row("std", *(_fmt(std[c]) for c in shown))
-    Console(width=max(120, 12 * (len(shown) + 2))).print(table)
+    print_table(table, min_width=max(120, 12 * (len(shown) + 2)))
     if json_path:
         write_json(json_path, results_json(results, preset))
     if csv_path:
@@ -232,7 +232,7 @@ def _compare_output(method_results, columns, preset, csv_path, json_path, plot, 
             text = _fmt(means[m].get(c, math.nan))
             cells.append(f"[bold green]{text}" if best[c] == i else text)
         table.add_row(m, *cells)
-    Console(width=max(120, 12 * (len(shown) + 2))).print(table)
+    print_table(table, min_width=max(120, 12 * (len(shown) + 2)))
     if json_path:
         write_json(json_path, {"methods": {m: results_json(r, preset) for m, r in method_results.items()}, "preset": preset})
     if csv_path:

@@ -30,8 +30,9 @@ def command(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from .tables import print_table
 
     from ..models.zoo import ZOO, describe
 
@@ -50,7 +51,7 @@ def command(ctx: click.Context, as_json: bool) -> None:
         table.add_row(
             row["name"], row["kind"], ", ".join(row["tasks"]) or "-", _params(row["parameters"]), _size(row["size_bytes"]), present, row["description"]
         )
-    Console().print(table)
+    print_table(table)
 
 
 @command.command("show")
