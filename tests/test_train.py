@@ -300,6 +300,22 @@ def test_tiny_moe_fusion_run_through_the_cli_and_fuse_with_it(tmp_path, data_roo
     assert plot.exit_code == 0 and (run / "curves.png").stat().st_size > 1000
 
 
+def test_plot_draws_negative_loss_terms_linearly_and_smooths_from_the_first_step(tmp_path):
+    from fusecli.io import read_image
+    from fusecli.train.plot import _smooth, plot_run
+
+    smoothed = _smooth([(10 * i, float(i)) for i in range(1, 41)])  # window 4
+    assert smoothed[0] == (10, 1.0) and smoothed[1] == (20, 1.5) and smoothed[-1] == (400, 38.5)
+    records = [{"step": 10 * i, "lr": 1e-3, "loss": -30.0 - i % 5, "latent": 0.1 + 0.01 * (i % 3), "target_psnr": -30.0 - i % 5}
+               for i in range(1, 31)]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    sheet, _ = read_image(plot_run(tmp_path))
+    assert sheet.shape[:2] == (600, 960)  # log panel, linear panel, learning rate
+    linear = sheet[30:270, 540:950]  # inside the second panel's frame
+    coloured = (linear.max(axis=2) - linear.min(axis=2)) > 0.2
+    assert coloured.sum() > 200  # the PSNR terms are drawn, not dropped for having no log scale
+
+
 def test_init_model_fine_tunes_a_whole_weights_file(tmp_path, data_root):
     from fusecli.models.zoo import build, save_weights
     from fusecli.train.loop import build_model

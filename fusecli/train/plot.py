@@ -55,11 +55,18 @@ def _panel(title: str, series: dict[str, list[tuple[float, float]]], size: tuple
     return img
 
 
-def _smooth(points: list[tuple[float, float]], window: int = 20) -> list[tuple[float, float]]:
-    if len(points) <= window:
+def _smooth(points: list[tuple[float, float]], window: int | None = None) -> list[tuple[float, float]]:
+    """Trailing mean over ``window`` records (a tenth of the log, at most 20), over fewer at the
+    start, so a short run's curve still begins at its first step."""
+    if not points:
         return points
-    ys = np.convolve([p[1] for p in points], np.ones(window) / window, mode="valid")
-    return [(points[i + window - 1][0], float(y)) for i, y in enumerate(ys)]
+    window = window or max(1, min(20, len(points) // 10))
+    ys = np.array([p[1] for p in points], np.float64)
+    sums = np.concatenate([[0.0], np.cumsum(ys)])
+    ends = np.arange(1, len(ys) + 1)
+    starts = np.maximum(ends - window, 0)
+    means = (sums[ends] - sums[starts]) / (ends - starts)
+    return [(x, float(m)) for (x, _), m in zip(points, means)]
 
 
 def plot_run(run: Path, out: Path | None = None, overwrite: bool = True) -> Path:
@@ -69,7 +76,14 @@ def plot_run(run: Path, out: Path | None = None, overwrite: bool = True) -> Path
         raise FusecliError(f"{run}: the training log is empty")
     skip = {"step", "task", "lr", "seconds", "grad_norm"}
     terms = [k for k in train[0] if k not in skip] if train else []
-    panels = [_panel("training loss (smoothed, log)", {k: _smooth([(r["step"], r[k]) for r in train if k in r]) for k in terms}, log_y=True)] if terms else []
+    curves = {k: _smooth([(r["step"], r[k]) for r in train if k in r]) for k in terms}
+    # a term that goes to 0 or below (a negative PSNR loss, and a total that includes it) has no
+    # log scale: it gets a linear panel of its own instead of vanishing from the log one
+    signed = {k: pts for k, pts in curves.items() if any(y <= 0 for _, y in pts)}
+    positive = {k: pts for k, pts in curves.items() if k not in signed}
+    panels = [_panel("training loss (smoothed, log)", positive, log_y=True)] if positive else []
+    if signed:
+        panels.append(_panel("training loss (smoothed, linear)", signed))
     if train:
         panels.append(_panel("learning rate", {"lr": [(r["step"], r["lr"]) for r in train]}))
     names = sorted({k for r in val for k in r["val"] if "/" not in k})
