@@ -167,3 +167,35 @@ def test_mmaif_reg_restores_the_low_resolution_frame_of_a_vif_pair_and_leaves_th
     assert any("no frame looks up-sampled: none restored" in note for note in detailed.notes), detailed.notes
     assert psnr(asked.image) > psnr(fuse([ir, low], task="vif", model="mmaif-reg").image) + 0.2
     assert psnr(asked.image) > psnr(fuse([ir, low], task="vif", model="pyramid-vif").image) + 0.2
+
+
+def test_batch_prompts_folder_gives_each_scene_its_own_prompt(tmp_path):
+    """``fuse --prompts DIR`` (the prompts/ folder of ``fusecli degrade``): a scene with DIR/NAME.txt
+    is fused as with ``--prompt`` that text, a scene without one as without a prompt (and is named)."""
+    from fusecli.io import write_image
+
+    ir, _ = read_image(EXAMPLES / "vif/astronaut_ir.png", channels=1)
+    vis, _ = read_image(EXAMPLES / "vif/astronaut_vis.jpg")
+    ir = np.squeeze(ir)[:128, :160]
+    stripes = np.random.default_rng(0).normal(0, 0.06, ir.shape[1]).astype(np.float32)
+    striped = np.clip(ir + stripes[None, :], 0, 1)
+    for name in ("asked", "silent"):
+        write_image(tmp_path / "ir" / f"{name}.png", striped)
+        write_image(tmp_path / "vis" / f"{name}.png", vis[:128, :160])
+    prompt = "Remove the vertical stripes from the infrared image."
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "asked.txt").write_text(prompt + "\n")
+    runner = CliRunner()
+    common = ["fuse", "--model", "mmaif-reg", "--ext", "png"]
+    batch = runner.invoke(cli, [*common, "--ir", str(tmp_path / "ir"), "--vis", str(tmp_path / "vis"),
+                                "--prompts", str(tmp_path / "prompts"), "-o", str(tmp_path / "out")])
+    assert batch.exit_code == 0, batch.output
+    assert "silent" in batch.output and "no prompt file" in batch.output
+    one = ["--ir", str(tmp_path / "ir/asked.png"), "--vis", str(tmp_path / "vis/asked.png")]
+    with_prompt = runner.invoke(cli, [*common, *one, "--prompt", prompt, "-o", str(tmp_path / "with.png")])
+    without = runner.invoke(cli, [*common, *one, "-o", str(tmp_path / "without.png")])
+    assert with_prompt.exit_code == 0 and without.exit_code == 0
+    read = lambda p: read_image(p)[0]  # noqa: E731
+    assert np.array_equal(read(tmp_path / "out/asked.png"), read(tmp_path / "with.png"))
+    assert np.array_equal(read(tmp_path / "out/silent.png"), read(tmp_path / "without.png"))
+    assert not np.array_equal(read(tmp_path / "with.png"), read(tmp_path / "without.png"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -19,8 +20,24 @@ def _fuse_item(payload, *, settings, bit_depth, overwrite, single_thread) -> Non
         import torch
 
         torch.set_num_threads(1)
-    inputs, output, routing, boxes = payload
+    inputs, output, routing, boxes, prompt = payload
+    if prompt is not None:
+        settings = dataclasses.replace(settings, prompt=prompt)
     fuse_files(inputs, output, settings, bit_depth=bit_depth, overwrite=overwrite, boxes=boxes, routing_map=routing)
+
+
+def _scene_prompts(items: list, folder: Path) -> tuple[list, list[str]]:
+    """``items`` with each scene's prompt from ``folder/NAME.txt`` (what ``fusecli degrade``
+    writes under ``prompts/``), and warning lines for the scenes that have none."""
+    with_prompts, missing = [], []
+    for item in items:
+        path = folder / f"{item.name}.txt"
+        prompt = path.read_text(encoding="utf-8").strip() if path.is_file() else None
+        if prompt is None:
+            missing.append(item.name)
+        with_prompts.append(type(item)(item.name, (*item.payload[:4], prompt), item.outputs))
+    warnings = [f"no prompt file in {folder} for {len(missing)} scene(s), fused with --prompt or none: {', '.join(missing[:10])}"] if missing else []
+    return with_prompts, warnings
 
 
 def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Path | None):
@@ -34,14 +51,14 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
             suffix = ext or ("tif" if stack.is_multipage else stack.frames[0].suffix.lstrip("."))
             out = output / f"{stack.name}.{suffix}"
             routing = routing_map / f"{stack.name}.png" if routing_map else None
-            items.append(BatchItem(stack.name, (stack.frames, out, routing, None), (out,)))
+            items.append(BatchItem(stack.name, (stack.frames, out, routing, None, None), (out,)))
     else:
         matched = match_by_stem(ir, vis)
         warnings = ["unmatched: " + line for line in matched.describe_unmatched()]
         for stem, (ir_path, vis_path) in matched.items:
             out = output / f"{stem}.{ext or vis_path.suffix.lstrip('.')}"
             routing = routing_map / f"{stem}.png" if routing_map else None
-            items.append(BatchItem(stem, ((ir_path, vis_path), out, routing, None), (out,)))
+            items.append(BatchItem(stem, ((ir_path, vis_path), out, routing, None, None), (out,)))
     return items, warnings
 
 
@@ -54,6 +71,8 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @click.option("--stacks", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Folder of stacks: one sub-folder or multi-page TIFF per scene (MEF/MFF).")
 @click.option("-m", "--model", help="Zoo name (see `fusecli models`) or a .safetensors file. Default: the best shipped model for the task.")
 @click.option("--prompt", help='Instruction for language-guided models, e.g. "remove the rain, fix the noise".')
+@click.option("--prompts", "prompt_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Batch: one prompt per scene, from DIR/NAME.txt (e.g. the prompts/ folder of `fusecli degrade`); scenes without one use --prompt.")
 @click.option("--steps", type=click.IntRange(1, 1000), default=8, show_default=True, help="Sampling steps (flow models).")
 @click.option("--sampler", type=click.Choice(["ode", "sde"]), default="sde", show_default=True, help="Flow sampler: deterministic ODE or stochastic SDE.")
 @click.option("--gamma", type=click.FloatRange(0), default=0.5, show_default=True, help="SDE stochasticity (0 = ODE).")
@@ -71,7 +90,7 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @overwrite_option
 @jobs_option
 @pass_settings
-def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, steps, sampler, gamma, seed, device, boxes, routing_map, align, resize, tile, overlap, ext, dry_run, bit_depth, overwrite, jobs) -> None:
+def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, resize, tile, overlap, ext, dry_run, bit_depth, overwrite, jobs) -> None:
     """Fuse several images of one scene into one: VIF, MEF or MFF.
 
     \b
@@ -104,11 +123,17 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
         for line in warnings:
             click.secho(line, err=True, fg="yellow")
         if boxes is not None:
-            items = [type(i)(i.name, (*i.payload[:3], boxes), i.outputs) for i in items]
+            items = [type(i)(i.name, (*i.payload[:3], boxes, i.payload[4]), i.outputs) for i in items]
+        if prompt_dir is not None:
+            items, missing = _scene_prompts(items, prompt_dir)
+            for line in missing:
+                click.secho(line, err=True, fg="yellow")
         work = functools.partial(_fuse_item, settings=fuse_settings, bit_depth=depth, overwrite=overwrite, single_thread=jobs > 1)
         code = run_batch_cli(settings, items, work, jobs=jobs, overwrite=overwrite, description="fuse", dry_run=dry_run)
         raise SystemExit(code)
 
+    if prompt_dir is not None:
+        raise click.UsageError("--prompts DIR is for folders (--ir/--vis folders or --stacks); give one item's prompt with --prompt")
     paths = list(inputs)
     if ir is not None or vis is not None:
         if ir is None or vis is None or paths:
