@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 
@@ -12,7 +13,17 @@ from .batching import run_batch_cli
 from .options import Settings, bit_depth_option, device_option, jobs_option, output_option, overwrite_option, pass_settings, seed_option
 
 
-def _fuse_item(payload, *, settings, bit_depth, overwrite, single_thread) -> None:
+class FuseJob(NamedTuple):
+    """One batch item's work (picklable, for worker processes)."""
+
+    inputs: tuple
+    output: Path
+    routing: Path | None = None
+    boxes: Path | None = None
+    prompt: str | None = None  # None: the batch's --prompt
+
+
+def _fuse_item(payload: FuseJob, *, settings, bit_depth, overwrite, single_thread) -> None:
     """One batch item (module level so worker processes can run it)."""
     from ..fuse import fuse_files
 
@@ -20,10 +31,9 @@ def _fuse_item(payload, *, settings, bit_depth, overwrite, single_thread) -> Non
         import torch
 
         torch.set_num_threads(1)
-    inputs, output, routing, boxes, prompt = payload
-    if prompt is not None:
-        settings = dataclasses.replace(settings, prompt=prompt)
-    fuse_files(inputs, output, settings, bit_depth=bit_depth, overwrite=overwrite, boxes=boxes, routing_map=routing)
+    if payload.prompt is not None:
+        settings = dataclasses.replace(settings, prompt=payload.prompt)
+    fuse_files(payload.inputs, payload.output, settings, bit_depth=bit_depth, overwrite=overwrite, boxes=payload.boxes, routing_map=payload.routing)
 
 
 def _scene_prompts(items: list, folder: Path) -> tuple[list, list[str]]:
@@ -35,7 +45,7 @@ def _scene_prompts(items: list, folder: Path) -> tuple[list, list[str]]:
         prompt = path.read_text(encoding="utf-8").strip() if path.is_file() else None
         if prompt is None:
             missing.append(item.name)
-        with_prompts.append(type(item)(item.name, (*item.payload[:4], prompt), item.outputs))
+        with_prompts.append(dataclasses.replace(item, payload=item.payload._replace(prompt=prompt)))
     warnings = [f"no prompt file in {folder} for {len(missing)} scene(s), fused with --prompt or none: {', '.join(missing[:10])}"] if missing else []
     return with_prompts, warnings
 
@@ -51,14 +61,14 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
             suffix = ext or ("tif" if stack.is_multipage else stack.frames[0].suffix.lstrip("."))
             out = output / f"{stack.name}.{suffix}"
             routing = routing_map / f"{stack.name}.png" if routing_map else None
-            items.append(BatchItem(stack.name, (stack.frames, out, routing, None, None), (out,)))
+            items.append(BatchItem(stack.name, FuseJob(stack.frames, out, routing), (out,)))
     else:
         matched = match_by_stem(ir, vis)
         warnings = ["unmatched: " + line for line in matched.describe_unmatched()]
         for stem, (ir_path, vis_path) in matched.items:
             out = output / f"{stem}.{ext or vis_path.suffix.lstrip('.')}"
             routing = routing_map / f"{stem}.png" if routing_map else None
-            items.append(BatchItem(stem, ((ir_path, vis_path), out, routing, None, None), (out,)))
+            items.append(BatchItem(stem, FuseJob((ir_path, vis_path), out, routing), (out,)))
     return items, warnings
 
 
@@ -123,7 +133,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
         for line in warnings:
             click.secho(line, err=True, fg="yellow")
         if boxes is not None:
-            items = [type(i)(i.name, (*i.payload[:3], boxes, i.payload[4]), i.outputs) for i in items]
+            items = [dataclasses.replace(i, payload=i.payload._replace(boxes=boxes)) for i in items]
         if prompt_dir is not None:
             items, missing = _scene_prompts(items, prompt_dir)
             for line in missing:
