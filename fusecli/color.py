@@ -100,10 +100,12 @@ def colorize_file(
     resize: bool = False,
     bit_depth: int | None = None,
     overwrite: bool = False,
+    quality: int | None = None,
 ):
     """Read a fused gray image and a colour source, write the coloured result atomically.
 
-    The output follows the fused image's bit depth unless ``bit_depth`` is given.
+    The output follows the fused image's bit depth unless ``bit_depth`` is given; ``quality``
+    is for JPEG/WebP outputs (:func:`fusecli.io.encode_image`).
     """
     from .io import read_image, write_image
 
@@ -120,4 +122,5 @@ def colorize_file(
         meta=fused_meta,
         overwrite=overwrite,
         inputs=(fused_path, color_path),
+        quality=quality,
     )

@@ -28,7 +28,7 @@ import numpy as np
 
 from .color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import InputMismatchError, UnknownNameError
-from .io import ImageMeta, as_float, check_output_free, output_meta, read_image, read_stack, write_image
+from .io import ImageMeta, as_float, check_output_free, image_format, output_meta, read_image, read_stack, write_image
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
 from .restore import restoration_stats
@@ -279,10 +279,13 @@ def fuse_files(
     overwrite: bool = False,
     boxes: str | os.PathLike | None = None,
     routing_map: str | os.PathLike | None = None,
+    quality: int | None = None,
 ) -> FuseResult:
-    """Read ``inputs``, fuse, write ``output`` atomically (bit depth follows the inputs)."""
+    """Read ``inputs``, fuse, write ``output`` atomically (bit depth follows the inputs;
+    ``quality``: JPEG/WebP, see :func:`fusecli.io.encode_image`)."""
     output = Path(output)
-    check_output_free(output, overwrite)  # fail before the work, not after
+    image_format(output)  # fail before the work, not after: an unknown extension
+    check_output_free(output, overwrite)  # or an existing file
     frames, metas = read_frames(inputs)
     if boxes is not None:
         from .metrics.local import box_mask, find_boxes
@@ -295,7 +298,7 @@ def fuse_files(
     if routing_map is not None:
         settings = FuseSettings(**{**settings.__dict__, "routing": True})
     result = fuse(frames, settings)
-    write_image(output, result.image, bit_depth=bit_depth, meta=output_meta(metas), overwrite=overwrite, inputs=inputs)
+    write_image(output, result.image, bit_depth=bit_depth, meta=output_meta(metas), overwrite=overwrite, inputs=inputs, quality=quality)
     if routing_map is not None:
         from .routing import render_routing_map
 

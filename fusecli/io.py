@@ -1,8 +1,9 @@
-"""Reading and writing images: PNG, JPEG, BMP, TIFF (8/16-bit, float, multi-page).
+"""Reading and writing images: PNG, JPEG, BMP, WebP, TIFF (8/16-bit, float, multi-page).
 
 Inside fusecli every image is a float32 array in [0, 1], shaped ``(H, W)`` for gray or
 ``(H, W, C)`` with C = 3 (RGB) or 4 (RGBA). :class:`ImageMeta` remembers how the file was
-stored so outputs can follow the input's bit depth. Writes are atomic (temporary file in the
+stored so outputs can follow the input's bit depth. Files are decoded by what their first bytes
+say they are (a JPEG named ``.png`` is read as a JPEG, with a warning). Writes are atomic (temporary file in the
 same folder, then rename), refuse to replace existing files unless asked, and never replace
 an input file.
 """
@@ -23,7 +24,7 @@ from .errors import ImageReadError, ImageWriteError, OutputExistsError
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _FORMAT_BY_EXT = {
     ".png": "png",
     ".jpg": "jpeg",
@@ -31,9 +32,12 @@ _FORMAT_BY_EXT = {
     ".bmp": "bmp",
     ".tif": "tiff",
     ".tiff": "tiff",
+    ".webp": "webp",
 }
 # Which bit depths each format can hold (32 means float32).
-_DEPTHS = {"png": (8, 16), "jpeg": (8,), "bmp": (8,), "tiff": (8, 16, 32)}
+_DEPTHS = {"png": (8, 16), "jpeg": (8,), "bmp": (8,), "tiff": (8, 16, 32), "webp": (8,)}
+# JPEG quality when none is asked for (WebP without one is lossless).
+DEFAULT_JPEG_QUALITY = 95
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class ImageMeta:
     """How an image was stored: enough to write a result back the same way."""
 
     path: Path | None
-    format: str  # png | jpeg | bmp | tiff
+    format: str  # png | jpeg | bmp | tiff | webp (what the file holds, whatever its extension)
     bit_depth: int  # 8, 16, or 32 (float)
     channels: int  # 1, 3 or 4 as stored
     value_range: tuple[float, float] = (0.0, 1.0)  # float TIFFs outside [0, 1] were rescaled from this range
@@ -117,23 +121,57 @@ def _normalise_layout(array: np.ndarray, path: Path) -> np.ndarray:
 def _check_complete(data: bytes, fmt: str, path: Path) -> None:
     """Detect truncated files that decoders would otherwise half-decode silently."""
     if fmt == "jpeg":
-        if not data.startswith(b"\xff\xd8"):
-            raise ImageReadError(f"{path}: not a JPEG file (bad signature)")
         # Entropy-coded data never contains FF D9 or FF DA (FF is byte-stuffed), so the
         # end-of-image marker must follow the last start-of-scan marker.
         if data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
             raise ImageReadError(f"{path}: truncated JPEG file (no end-of-image marker)")
     elif fmt == "png":
-        if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-            raise ImageReadError(f"{path}: not a PNG file (bad signature)")
         if b"IEND" not in data[-64:]:
             raise ImageReadError(f"{path}: truncated PNG file (no IEND chunk)")
-    elif fmt == "bmp" and not data.startswith(b"BM"):
-        raise ImageReadError(f"{path}: not a BMP file (bad signature)")
+    elif fmt == "webp" and len(data) < 8 + int.from_bytes(data[4:8], "little"):
+        raise ImageReadError(f"{path}: truncated WebP file (shorter than its RIFF header says)")
+
+
+# First bytes -> format. Files are decoded by these, not by their extension: a JPEG saved
+# as ``.png`` (some public MEF sets have them) is still a readable image.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8", "jpeg"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),  # BigTIFF
+    (b"MM\x00+", "tiff"),
+    (b"BM", "bmp"),
+)
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The format a file's first 12 bytes announce, or None for none that fusecli reads."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return next((fmt for signature, fmt in _SIGNATURES if head.startswith(signature)), None)
+
+
+def _content_format(path: Path, named: str) -> str:
+    """The format to decode ``path`` as: what its bytes say, with a warning when its extension
+    (``named``) says something else."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+    if not head:
+        raise ImageReadError(f"{path}: file is empty")
+    actual = sniff_format(head)
+    if actual is None:
+        raise ImageReadError(f"{path}: not a {named.upper()} file (bad signature), nor any image format fusecli reads")
+    if actual != named:
+        log.warning("%s: holds %s data despite its %s extension; read as %s", path, actual.upper(), path.suffix, actual.upper())
+    return actual
 
 
 def _read_raster(path: Path, fmt: str) -> np.ndarray:
-    """Decode PNG/JPEG/BMP with OpenCV into RGB(A) or gray, native dtype."""
+    """Decode PNG/JPEG/BMP/WebP with OpenCV into RGB(A) or gray, native dtype."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -195,6 +233,7 @@ def _finish(array: np.ndarray, path: Path, fmt: str, keep_integers: bool = False
 
 
 def _check_path(path: Path) -> str:
+    """The format to decode an existing image file as (its content's; its extension must be an image's)."""
     if not path.exists():
         raise ImageReadError(f"{path}: no such file")
     if path.is_dir():
@@ -204,7 +243,7 @@ def _check_path(path: Path) -> str:
         raise ImageReadError(
             f"{path}: unsupported image extension {ext or '(none)'!r}; use one of {', '.join(IMAGE_EXTENSIONS)}"
         )
-    return _FORMAT_BY_EXT[ext]
+    return _content_format(path, _FORMAT_BY_EXT[ext])
 
 
 def convert_channels(image: np.ndarray, channels: int | None) -> np.ndarray:
@@ -295,8 +334,13 @@ def check_not_input(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
             raise ImageWriteError(f"{path}: refusing to write over an input file")
 
 
-def encode_image(image: np.ndarray, fmt: str, bit_depth: int, jpeg_quality: int = 95) -> bytes:
-    """Encode a float [0, 1] image to file bytes (no disk access)."""
+def encode_image(image: np.ndarray, fmt: str, bit_depth: int, quality: int | None = None) -> bytes:
+    """Encode a float [0, 1] image to file bytes (no disk access).
+
+    ``quality`` (1..100) is for the lossy formats: JPEG (default 95) and WebP (default: lossless);
+    the lossless formats ignore it."""
+    if quality is not None and not 1 <= quality <= 100:
+        raise ImageWriteError(f"quality must be 1..100, not {quality}")
     if bit_depth not in _DEPTHS[fmt]:
         allowed = "/".join("float" if d == 32 else f"{d}-bit" for d in _DEPTHS[fmt])
         raise ImageWriteError(f"{fmt.upper()} cannot store {bit_depth}-bit images (it holds {allowed})")
@@ -326,7 +370,7 @@ def encode_image(image: np.ndarray, fmt: str, bit_depth: int, jpeg_quality: int 
         # 4:4:4 chroma: fused colour edges stay crisp (the default 4:2:0 halves chroma resolution).
         params = [
             cv2.IMWRITE_JPEG_QUALITY,
-            int(jpeg_quality),
+            int(quality or DEFAULT_JPEG_QUALITY),
             cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
             cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
         ]
@@ -334,6 +378,8 @@ def encode_image(image: np.ndarray, fmt: str, bit_depth: int, jpeg_quality: int 
         # zlib level 1 with the "up" filter: ~4x faster than OpenCV's default (level 3,
         # adaptive filters) for files about 10% larger; batch speed matters more here.
         params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+    elif fmt == "webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality or 101)]  # above 100: lossless
     ok, encoded = cv2.imencode("." + ("jpg" if fmt == "jpeg" else fmt), pixels, params)
     if not ok:
         raise ImageWriteError(f"OpenCV could not encode a {fmt.upper()} image of shape {image.shape}")
@@ -373,13 +419,13 @@ def write_image(
     meta: ImageMeta | None = None,
     overwrite: bool = False,
     inputs: Iterable[str | os.PathLike] = (),
-    jpeg_quality: int = 95,
+    quality: int | None = None,
 ) -> Path:
     """Write a float [0, 1] image atomically.
 
     The bit depth is ``bit_depth`` if given, else the input's (``meta``) where the output
     format can hold it, else 8. Refuses an existing ``path`` unless ``overwrite``, and refuses
-    to replace any of ``inputs`` even with ``overwrite``.
+    to replace any of ``inputs`` even with ``overwrite``. ``quality``: see :func:`encode_image`.
     """
     path = Path(path)
     fmt = image_format(path)
@@ -392,7 +438,7 @@ def write_image(
         bit_depth = wanted if wanted in _DEPTHS[fmt] else max(d for d in _DEPTHS[fmt] if d <= 16)
         if wanted not in _DEPTHS[fmt]:
             log.info("%s: %s holds no %d-bit data; writing %d-bit", path, fmt.upper(), wanted, bit_depth)
-    data = encode_image(image, fmt, bit_depth, jpeg_quality)
+    data = encode_image(image, fmt, bit_depth, quality)
     try:
         write_bytes_atomic(path, data)
     except OSError as exc:

@@ -57,6 +57,9 @@ def test_colorize_single(runner, tmp_path, pair):
     assert again.exit_code == 2 and "already exists" in again.output and "Traceback" not in again.output
     ok = runner.invoke(cli, ["colorize", str(fused), str(color), "-o", str(out), "--overwrite", "--bit-depth", "8"])
     assert ok.exit_code == 0 and read_image(out)[1].bit_depth == 8
+    for name, quality in (("hi.jpg", "95"), ("lo.jpg", "20")):
+        assert runner.invoke(cli, ["colorize", str(fused), str(color), "-o", str(tmp_path / name), "--quality", quality]).exit_code == 0
+    assert (tmp_path / "lo.jpg").stat().st_size < (tmp_path / "hi.jpg").stat().st_size
 
 
 def test_colorize_never_overwrites_inputs(runner, pair):

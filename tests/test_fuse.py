@@ -286,6 +286,26 @@ def test_batch_stacks(tmp_path, scene):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["one.jpg", "two.jpg"]
 
 
+def test_output_quality_and_extension_options(vif_pair, tmp_path, monkeypatch):
+    ir, vis = vif_pair
+    assert invoke("fuse", ir, vis, "-o", tmp_path / "default.jpg").exit_code == 0
+    assert invoke("fuse", ir, vis, "-o", tmp_path / "q40.jpg", "--quality", 40).exit_code == 0
+    assert (tmp_path / "q40.jpg").stat().st_size < (tmp_path / "default.jpg").stat().st_size
+    assert invoke("fuse", ir, vis, "-o", tmp_path / "lossless.webp").exit_code == 0
+    assert invoke("fuse", ir, vis, "-o", tmp_path / "exact.png").exit_code == 0  # WebP by default: lossless
+    assert np.array_equal(read_image(tmp_path / "lossless.webp")[0], read_image(tmp_path / "exact.png")[0])
+    assert invoke("fuse", ir, vis, "-o", tmp_path / "q.jpg", "--quality", 0).exit_code == 2
+    batch = invoke("fuse", "--ir", ir.parent, "--vis", vis.parent, "-o", tmp_path / "out", "--ext", "gif")
+    assert batch.exit_code == 2 and "not an image extension" in batch.output and not (tmp_path / "out").exists()
+
+    def never(*args, **kwargs):
+        raise AssertionError("fused although the output could not be written")
+
+    monkeypatch.setattr("fusecli.fuse.fuse", never)
+    result = invoke("fuse", ir, vis, "-o", tmp_path / "x.gif")
+    assert result.exit_code == 2 and "unsupported image extension '.gif'" in result.output
+
+
 def test_errors_are_one_clear_line(vif_pair, tmp_path, rng, weights):
     ir, vis = vif_pair
     small = write_image(tmp_path / "small.png", smooth_image(rng, 30, 40, 3))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from conftest import smooth_image
 LOSSLESS = [
     ("png", 8, None), ("png", 8, 3), ("png", 8, 4), ("png", 16, None), ("png", 16, 3), ("png", 16, 4),
     ("tif", 8, None), ("tif", 8, 3), ("tif", 16, None), ("tif", 16, 3), ("tif", 16, 4),
-    ("tif", 32, None), ("tif", 32, 3), ("bmp", 8, None), ("bmp", 8, 3),
+    ("tif", 32, None), ("tif", 32, 3), ("bmp", 8, None), ("bmp", 8, 3), ("webp", 8, 3), ("webp", 8, 4),
 ]
 
 
@@ -33,7 +34,7 @@ def test_lossless_round_trip(tmp_path, rng, ext, depth, channels):
 @pytest.mark.parametrize("channels", [None, 3])
 def test_jpeg_round_trip_is_close(tmp_path, rng, channels):
     img = smooth_image(rng, 64, 80, channels)
-    back, meta = read_image(write_image(tmp_path / "x.jpg", img, jpeg_quality=98))
+    back, meta = read_image(write_image(tmp_path / "x.jpg", img, quality=98))
     assert back.shape == img.shape and meta.format == "jpeg" and meta.bit_depth == 8
     assert np.abs(back - img).mean() < 0.01
 
@@ -107,7 +108,7 @@ def test_exif_orientation_is_honoured(tmp_path):
     assert img[:20].mean() > 0.9 and img[20:].mean() < 0.1  # white half is now on top
 
 
-@pytest.mark.parametrize("ext", ["png", "jpg", "tif"])
+@pytest.mark.parametrize("ext", ["png", "jpg", "tif", "webp"])
 def test_truncated_files_are_reported(tmp_path, rng, ext):
     path = write_image(tmp_path / f"x.{ext}", smooth_image(rng, 64, 64, 3))
     data = path.read_bytes()
@@ -132,12 +133,38 @@ def test_non_image_and_missing_files(tmp_path):
         read_image(tmp_path)
 
 
-def test_wrong_extension_for_content(tmp_path, rng):
-    path = write_image(tmp_path / "x.png", smooth_image(rng, 8, 8))
-    renamed = tmp_path / "x.jpg"
-    os.rename(path, renamed)
-    with pytest.raises(ImageReadError, match="not a JPEG"):
-        read_image(renamed)
+def test_files_are_read_by_their_content_whatever_their_extension(tmp_path, rng, caplog):
+    """Some public MEF sets hold JPEGs named .png: they are read (with a warning), not refused."""
+    img = smooth_image(rng, 16, 24, 3)
+    logger = logging.getLogger("fusecli")  # the CLI's tests turn its propagation to the root logger off
+    logger.addHandler(caplog.handler)
+    for written, named in (("x.png", "png_data.jpg"), ("y.jpg", "jpeg_data.png"), ("z.tif", "tiff_data.bmp"), ("w.webp", "webp_data.png")):
+        expected, _ = read_image(write_image(tmp_path / written, img))
+        os.rename(tmp_path / written, tmp_path / named)
+        caplog.clear()
+        back, meta = read_image(tmp_path / named)
+        assert np.array_equal(back, expected)
+        assert meta.format == Path(written).suffix[1:].replace("jpg", "jpeg").replace("tif", "tiff")
+        assert f"despite its {Path(named).suffix} extension" in caplog.text
+    logger.removeHandler(caplog.handler)
+    (tmp_path / "words.jpg").write_bytes(b"GIF89a, or anything else")
+    with pytest.raises(ImageReadError, match="words.jpg: not a JPEG file"):
+        read_image(tmp_path / "words.jpg")
+
+
+def test_quality_sets_lossy_compression_and_is_checked(tmp_path, rng):
+    img = smooth_image(rng, 64, 80, 3)
+    default, low = write_image(tmp_path / "d.jpg", img), write_image(tmp_path / "low.jpg", img, quality=30)
+    assert low.stat().st_size < default.stat().st_size
+    err_default = np.abs(read_image(default)[0] - img).mean()
+    assert np.abs(read_image(low)[0] - img).mean() > err_default
+    lossless, lossy = write_image(tmp_path / "d.webp", img), write_image(tmp_path / "q.webp", img, quality=60)
+    assert np.abs(read_image(lossless)[0] - img).max() <= 0.5 / 255 + 1e-7  # WebP by default: lossless
+    assert np.abs(read_image(lossy)[0] - img).max() > 2 / 255 and lossy.stat().st_size < lossless.stat().st_size
+    with pytest.raises(ImageWriteError, match="quality must be 1..100"):
+        write_image(tmp_path / "bad.jpg", img, quality=0)
+    with pytest.raises(ImageWriteError, match="WEBP cannot store 16-bit"):
+        write_image(tmp_path / "deep.webp", img, bit_depth=16)
 
 
 def test_write_refuses_overwrite_and_inputs(tmp_path, rng):

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import click
 
 from .batching import run_batch_cli
-from .options import Settings, bit_depth_option, device_option, jobs_option, output_option, overwrite_option, pass_settings, seed_option
+from .options import Settings, bit_depth_option, device_option, ext_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option, seed_option
 
 
 class FuseJob(NamedTuple):
@@ -23,7 +23,7 @@ class FuseJob(NamedTuple):
     prompt: str | None = None  # None: the batch's --prompt
 
 
-def _fuse_item(payload: FuseJob, *, settings, bit_depth, overwrite, single_thread) -> None:
+def _fuse_item(payload: FuseJob, *, settings, bit_depth, quality, overwrite, single_thread) -> None:
     """One batch item (module level so worker processes can run it)."""
     from ..fuse import fuse_files
 
@@ -33,7 +33,7 @@ def _fuse_item(payload: FuseJob, *, settings, bit_depth, overwrite, single_threa
         torch.set_num_threads(1)
     if payload.prompt is not None:
         settings = dataclasses.replace(settings, prompt=payload.prompt)
-    fuse_files(payload.inputs, payload.output, settings, bit_depth=bit_depth, overwrite=overwrite, boxes=payload.boxes, routing_map=payload.routing)
+    fuse_files(payload.inputs, payload.output, settings, bit_depth=bit_depth, quality=quality, overwrite=overwrite, boxes=payload.boxes, routing_map=payload.routing)
 
 
 def _scene_prompts(items: list, folder: Path) -> tuple[list, list[str]]:
@@ -94,13 +94,14 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @click.option("--resize", is_flag=True, help="Resample inputs of other sizes to the first one's size instead of failing.")
 @click.option("--tile", type=click.IntRange(64), default=1024, show_default=True, help="Tile size for large images (bounded memory).")
 @click.option("--overlap", type=click.IntRange(0), default=64, show_default=True, help="Tile overlap in pixels (blended seamlessly).")
-@click.option("--ext", help="Output extension in batch mode (png, jpg, tif). Default: the inputs'.")
+@ext_option("Output extension in batch mode (png, jpg, tif, webp). Default: the inputs'.")
 @click.option("--dry-run", is_flag=True, help="List what a batch would do, and do nothing.")
 @bit_depth_option
+@quality_option
 @overwrite_option
 @jobs_option
 @pass_settings
-def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, resize, tile, overlap, ext, dry_run, bit_depth, overwrite, jobs) -> None:
+def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, resize, tile, overlap, ext, dry_run, bit_depth, quality, overwrite, jobs) -> None:
     """Fuse several images of one scene into one: VIF, MEF or MFF.
 
     \b
@@ -138,7 +139,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
             items, missing = _scene_prompts(items, prompt_dir)
             for line in missing:
                 click.secho(line, err=True, fg="yellow")
-        work = functools.partial(_fuse_item, settings=fuse_settings, bit_depth=depth, overwrite=overwrite, single_thread=jobs > 1)
+        work = functools.partial(_fuse_item, settings=fuse_settings, bit_depth=depth, quality=quality, overwrite=overwrite, single_thread=jobs > 1)
         code = run_batch_cli(settings, items, work, jobs=jobs, overwrite=overwrite, description="fuse", dry_run=dry_run)
         raise SystemExit(code)
 
@@ -157,7 +158,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
         raise click.UsageError("nothing to fuse: give image files, --ir/--vis, or --stacks")
     if output.is_dir():
         raise InputMismatchError(f"{output} is a folder; give an output file for a single item")
-    result = fuse_files(paths, output, fuse_settings, bit_depth=depth, overwrite=overwrite, boxes=boxes, routing_map=routing_map)
+    result = fuse_files(paths, output, fuse_settings, bit_depth=depth, quality=quality, overwrite=overwrite, boxes=boxes, routing_map=routing_map)
     if not settings.quiet:
         for line in result.notes:
             click.echo(line, err=True)

@@ -84,3 +84,28 @@ def bit_depth_option(f: F) -> F:
         default=None,
         help="Output bit depth (32 = float TIFF). Default: follow the input.",
     )(f)
+
+
+def quality_option(f: F) -> F:
+    return click.option(
+        "--quality",
+        type=click.IntRange(1, 100),
+        default=None,
+        help="JPEG / WebP output quality. Default: JPEG 95 (4:4:4 chroma), WebP lossless.",
+    )(f)
+
+
+def _extension(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--ext``: an image extension fusecli writes, without the dot (checked before any work)."""
+    if value is None:
+        return None
+    from ..io import IMAGE_EXTENSIONS
+
+    ext = value.lower().lstrip(".")
+    if "." + ext not in IMAGE_EXTENSIONS:
+        raise click.BadParameter(f"{value!r} is not an image extension; use one of {', '.join(e.lstrip('.') for e in IMAGE_EXTENSIONS)}")
+    return ext
+
+
+def ext_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--ext", default=None, callback=_extension, help=help_text)
