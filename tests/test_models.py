@@ -365,7 +365,7 @@ def test_mmaif_correction_gate_keeps_a_share_of_the_change_to_the_base():
     assert gated.correction_gate.proj.weight.grad.abs().sum() > 0  # trained by the pixel terms
     assert gated.correction_gate.value.shape == (2, 1, 1, 1)
     # its initial logit: 5 (nearly open) unless configured, e.g. half open for a gate trained alone
-    assert float(small_regression(4, base=BASES, correction_gate=True).correction_gate.proj.bias) == 5.0
+    assert small_regression(4, base=BASES, correction_gate=True).correction_gate.proj.bias.item() == 5.0
     half = small_regression(4, base=BASES, detail=True, correction_gate=True, correction_gate_bias=0.0).eval()
     half.load_state_dict(plain.state_dict(), strict=False)
     with torch.no_grad():
