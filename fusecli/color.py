@@ -8,6 +8,8 @@ orders the channels Y, Cr, Cb). Arrays are float in [0, 1], channels last ``(...
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -110,7 +112,7 @@ def colorize_file(
     from .io import read_image, write_image
 
     fused, fused_meta = read_image(fused_path)
-    source, _ = read_image(color_path)
+    source, source_meta = read_image(color_path)
     try:
         result = colorize(fused, source, resize=resize)
     except InputMismatchError as exc:
@@ -119,7 +121,7 @@ def colorize_file(
         output_path,
         result,
         bit_depth=bit_depth,
-        meta=fused_meta,
+        meta=replace(fused_meta, profile=source_meta.profile or fused_meta.profile),  # the colour is the source's
         overwrite=overwrite,
         inputs=(fused_path, color_path),
         quality=quality,

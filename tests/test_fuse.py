@@ -306,6 +306,20 @@ def test_output_quality_and_extension_options(vif_pair, tmp_path, monkeypatch):
     assert result.exit_code == 2 and "unsupported image extension '.gif'" in result.output
 
 
+def test_bracket_colour_profile_reaches_the_fused_and_colorized_files(tmp_path, scene):
+    from PIL import Image, ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    for name, gain in (("dark", 0.4), ("mid", 1.0), ("bright", 1.8)):
+        Image.fromarray((np.clip(scene * gain, 0, 1) * 255).astype(np.uint8)).save(tmp_path / f"{name}.jpg", icc_profile=profile)
+    frames = [tmp_path / f"{n}.jpg" for n in ("dark", "mid", "bright")]
+    assert invoke("fuse", *frames, "-o", tmp_path / "hdr.jpg").exit_code == 0
+    assert Image.open(tmp_path / "hdr.jpg").info.get("icc_profile") == profile
+    write_image(tmp_path / "gray.png", read_image(tmp_path / "hdr.jpg", channels=1)[0])
+    assert invoke("colorize", tmp_path / "gray.png", frames[1], "-o", tmp_path / "colour.png").exit_code == 0
+    assert Image.open(tmp_path / "colour.png").info.get("icc_profile") == profile  # the colour source's
+
+
 def test_errors_are_one_clear_line(vif_pair, tmp_path, rng, weights):
     ir, vis = vif_pair
     small = write_image(tmp_path / "small.png", smooth_image(rng, 30, 40, 3))

@@ -242,3 +242,64 @@ def test_quantisation_rounds_and_saturates(depth, channels, rng):
     assert out.dtype == (np.uint8 if depth == 8 else np.uint16) and out.shape == shape
     assert np.abs(out - expected).max() <= 0.5 + 1e-6
     assert out.flat[0] == 0 and out.flat[1] == peak and out.flat[2] == 0
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png", "tif"])
+def test_colour_profile_is_carried_from_input_to_output(tmp_path, rng, ext):
+    from PIL import Image
+
+    profile = _srgb_profile()
+    pixels = (smooth_image(rng, 24, 32, 3) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / f"camera.{ext}", icc_profile=profile)  # as a camera or editor writes it
+    image, meta = read_image(tmp_path / f"camera.{ext}")
+    assert meta.profile == profile
+    out = write_image(tmp_path / f"out.{ext}", image, meta=meta)
+    assert Image.open(out).info.get("icc_profile") == profile  # another reader finds it
+    back, back_meta = read_image(out)
+    assert back_meta.profile == profile and np.abs(back - image).mean() < 0.01
+    gray = write_image(tmp_path / f"gray.{ext}", image.mean(2), meta=meta)  # an RGB profile does not fit
+    assert read_image(gray)[1].profile is None and "icc_profile" not in Image.open(gray).info
+
+
+def test_large_profile_spans_jpeg_segments_and_damaged_metadata_is_ignored(tmp_path, rng):
+    from fusecli.color_profile import read_profile
+    from fusecli.io import ImageMeta
+
+    image = smooth_image(rng, 16, 16, 3)
+    profile = _srgb_profile()[:128] + rng.integers(0, 256, 150_000, dtype=np.uint8).tobytes()
+    path = write_image(tmp_path / "big.jpg", image, meta=ImageMeta(None, "png", 8, 3, profile=profile))
+    assert path.read_bytes().count(b"ICC_PROFILE\x00") == 3  # at most 65,519 bytes a segment
+    back, meta = read_image(path)
+    assert meta.profile == profile and np.abs(back - image).mean() < 0.01
+    cut = b"\xff\xd8\xff\xe2\xff\xffICC_PROFILE\x00\x01\x01" + profile[:1000]  # a segment longer than the file
+    assert read_profile(cut, "jpeg") is None
+    png = write_image(tmp_path / "p.png", image, meta=meta).read_bytes()
+    at = png.index(b"iCCP") - 4
+    assert read_profile(png[:at] + b"\x7f\xff\xff\xff" + png[at + 4 :], "png") is None  # a chunk longer than the file
+
+
+def test_output_meta_takes_the_first_rgb_profile_and_warns_when_inputs_differ(caplog):
+    from dataclasses import replace
+
+    from fusecli.io import ImageMeta, output_meta
+
+    rgb, other = _srgb_profile(), bytearray(_srgb_profile())
+    other[100] ^= 1
+    gray = bytes(16) + b"GRAY" + bytes(108)
+    ir, vis = ImageMeta(None, "png", 16, 1, profile=gray), ImageMeta(None, "jpeg", 8, 3, profile=rgb)
+    merged = output_meta([ir, vis])
+    assert merged.bit_depth == 16 and merged.profile == rgb
+    assert output_meta([ir]).profile == gray
+    logger = logging.getLogger("fusecli")
+    logger.addHandler(caplog.handler)
+    try:
+        assert output_meta([vis, replace(vis, profile=bytes(other))]).profile == rgb
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert "different colour profiles" in caplog.text
