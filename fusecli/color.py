@@ -121,7 +121,8 @@ def colorize_file(
         output_path,
         result,
         bit_depth=bit_depth,
-        meta=replace(fused_meta, profile=source_meta.profile or fused_meta.profile),  # the colour is the source's
+        # the colour is the source's; the capture data the fused image's if it kept any
+        meta=replace(fused_meta, profile=source_meta.profile or fused_meta.profile, exif=fused_meta.exif or source_meta.exif),
         overwrite=overwrite,
         inputs=(fused_path, color_path),
         quality=quality,

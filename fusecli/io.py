@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-from .color_profile import embed_profile, fits, profile_color_space, read_profile
+from .metadata import Embedded, embed, fits, profile_color_space, read_embedded
 from .errors import ImageReadError, ImageWriteError, OutputExistsError
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class ImageMeta:
     channels: int  # 1, 3 or 4 as stored
     value_range: tuple[float, float] = (0.0, 1.0)  # float TIFFs outside [0, 1] were rescaled from this range
     profile: bytes | None = field(default=None, repr=False)  # embedded ICC colour profile (JPEG, PNG, TIFF)
+    exif: bytes | None = field(default=None, repr=False)  # EXIF block (JPEG, PNG), orientation upright
 
 
 def image_format(path: str | os.PathLike) -> str:
@@ -172,8 +173,8 @@ def _content_format(path: Path, named: str) -> str:
     return actual
 
 
-def _read_raster(path: Path, fmt: str) -> tuple[np.ndarray, bytes | None]:
-    """Decode PNG/JPEG/BMP/WebP with OpenCV into RGB(A) or gray, native dtype; and its ICC profile."""
+def _read_raster(path: Path, fmt: str) -> tuple[np.ndarray, Embedded]:
+    """Decode PNG/JPEG/BMP/WebP with OpenCV into RGB(A) or gray, native dtype; and its ICC profile and EXIF."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -193,10 +194,10 @@ def _read_raster(path: Path, fmt: str) -> tuple[np.ndarray, bytes | None]:
         array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
     elif array.ndim == 3 and array.shape[2] == 4:
         array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
-    return array, read_profile(data, fmt)
+    return array, read_embedded(data, fmt)
 
 
-def _tiff_pages(path: Path) -> tuple[list[np.ndarray], bytes | None]:
+def _tiff_pages(path: Path) -> tuple[list[np.ndarray], Embedded]:
     """All images in a TIFF: one per page, or the frames of a (N, H, W[, C]) series; and the
     first page's ICC profile."""
     import tifffile  # imported when a TIFF is read: saves start-up time otherwise
@@ -221,20 +222,20 @@ def _tiff_pages(path: Path) -> tuple[list[np.ndarray], bytes | None]:
         arrays = list(arrays[0])  # a single-page (N, H, W) volume
     elif len(arrays) == 1 and arrays[0].ndim == 4:
         arrays = list(arrays[0])
-    return arrays, profile
+    return arrays, Embedded(profile)
 
 
-def _finish(array: np.ndarray, path: Path, fmt: str, keep_integers: bool = False, profile: bytes | None = None) -> tuple[np.ndarray, ImageMeta]:
+def _finish(array: np.ndarray, path: Path, fmt: str, keep_integers: bool = False, found: Embedded = Embedded()) -> tuple[np.ndarray, ImageMeta]:
     array = _normalise_layout(np.asarray(array), path)
     if array.size == 0:
         raise ImageReadError(f"{path}: image has no pixels")
     if keep_integers and array.dtype in (np.uint8, np.uint16):  # 4x (2x) less memory than float
         depth = 8 if array.dtype == np.uint8 else 16
         channels = 1 if array.ndim == 2 else array.shape[2]
-        return np.ascontiguousarray(array), ImageMeta(path, fmt, depth, channels, (0.0, 1.0), profile)
+        return np.ascontiguousarray(array), ImageMeta(path, fmt, depth, channels, (0.0, 1.0), *found)
     image, depth, value_range = _to_float(array, path)
     channels = 1 if image.ndim == 2 else image.shape[2]
-    return np.ascontiguousarray(image), ImageMeta(path, fmt, depth, channels, value_range, profile)
+    return np.ascontiguousarray(image), ImageMeta(path, fmt, depth, channels, value_range, *found)
 
 
 def _check_path(path: Path) -> str:
@@ -281,11 +282,11 @@ def read_image(path: str | os.PathLike, channels: int | None = None, keep_intege
     path = Path(path)
     fmt = _check_path(path)
     if fmt == "tiff":
-        pages, profile = _tiff_pages(path)
+        pages, found = _tiff_pages(path)
         array = pages[0]
     else:
-        array, profile = _read_raster(path, fmt)
-    image, meta = _finish(array, path, fmt, keep_integers, profile)
+        array, found = _read_raster(path, fmt)
+    image, meta = _finish(array, path, fmt, keep_integers, found)
     return (image if keep_integers else convert_channels(image, channels)), meta
 
 
@@ -297,9 +298,9 @@ def read_stack(path: str | os.PathLike, channels: int | None = None, keep_intege
         image, meta = read_image(path, channels, keep_integers)
         return [image], meta
     frames, meta = [], None
-    pages, profile = _tiff_pages(path)
+    pages, found = _tiff_pages(path)
     for array in pages:
-        image, page_meta = _finish(array, path, fmt, keep_integers, profile)
+        image, page_meta = _finish(array, path, fmt, keep_integers, found)
         meta = meta or page_meta
         frames.append(image if keep_integers else convert_channels(image, channels))
     assert meta is not None
@@ -344,12 +345,13 @@ def check_not_input(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
             raise ImageWriteError(f"{path}: refusing to write over an input file")
 
 
-def encode_image(image: np.ndarray, fmt: str, bit_depth: int, quality: int | None = None, profile: bytes | None = None) -> bytes:
+def encode_image(image: np.ndarray, fmt: str, bit_depth: int, quality: int | None = None, found: Embedded = Embedded()) -> bytes:
     """Encode a float [0, 1] image to file bytes (no disk access).
 
     ``quality`` (1..100) is for the lossy formats: JPEG (default 95) and WebP (default: lossless);
-    the lossless formats ignore it. ``profile``: an ICC profile to embed (JPEG, PNG, TIFF) where
-    it describes the image's channels (an RGB profile is not put on a gray image)."""
+    the lossless formats ignore it. ``found``: the ICC profile to embed (JPEG, PNG, TIFF) where
+    it describes the image's channels (an RGB profile is not put on a gray image), and the EXIF
+    block (JPEG, PNG)."""
     if quality is not None and not 1 <= quality <= 100:
         raise ImageWriteError(f"quality must be 1..100, not {quality}")
     if bit_depth not in _DEPTHS[fmt]:
@@ -363,8 +365,8 @@ def encode_image(image: np.ndarray, fmt: str, bit_depth: int, quality: int | Non
     if fmt in ("jpeg", "bmp") and image.ndim == 3 and image.shape[2] == 4:
         image = image[:, :, :3]  # these formats hold no alpha
     pixels = _quantise(image, bit_depth)
-    if not fits(profile, 1 if pixels.ndim == 2 else pixels.shape[2]):
-        profile = None
+    if not fits(found.profile, 1 if pixels.ndim == 2 else pixels.shape[2]):
+        found = found._replace(profile=None)
     if fmt == "tiff":
         import io as _io
 
@@ -373,7 +375,7 @@ def encode_image(image: np.ndarray, fmt: str, bit_depth: int, quality: int | Non
         buffer = _io.BytesIO()
         photometric = "rgb" if pixels.ndim == 3 else "minisblack"
         extra = ("unassalpha",) if pixels.ndim == 3 and pixels.shape[2] == 4 else None
-        tifffile.imwrite(buffer, pixels, photometric=photometric, extrasamples=extra, compression="zlib", iccprofile=profile)
+        tifffile.imwrite(buffer, pixels, photometric=photometric, extrasamples=extra, compression="zlib", iccprofile=found.profile)
         return buffer.getvalue()
     if pixels.ndim == 3:
         code = cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
@@ -396,7 +398,7 @@ def encode_image(image: np.ndarray, fmt: str, bit_depth: int, quality: int | Non
     ok, encoded = cv2.imencode("." + ("jpg" if fmt == "jpeg" else fmt), pixels, params)
     if not ok:
         raise ImageWriteError(f"OpenCV could not encode a {fmt.upper()} image of shape {image.shape}")
-    return embed_profile(encoded.tobytes(), fmt, profile) if profile else encoded.tobytes()
+    return embed(encoded.tobytes(), fmt, found) if any(found) else encoded.tobytes()
 
 
 def _umask() -> int:
@@ -437,7 +439,8 @@ def write_image(
     """Write a float [0, 1] image atomically.
 
     The bit depth is ``bit_depth`` if given, else the input's (``meta``) where the output
-    format can hold it, else 8; the input's colour profile is embedded where the format holds one. Refuses an existing ``path`` unless ``overwrite``, and refuses
+    format can hold it, else 8; the input's colour profile and EXIF are embedded where the format
+    holds them. Refuses an existing ``path`` unless ``overwrite``, and refuses
     to replace any of ``inputs`` even with ``overwrite``. ``quality``: see :func:`encode_image`.
     """
     path = Path(path)
@@ -451,7 +454,7 @@ def write_image(
         bit_depth = wanted if wanted in _DEPTHS[fmt] else max(d for d in _DEPTHS[fmt] if d <= 16)
         if wanted not in _DEPTHS[fmt]:
             log.info("%s: %s holds no %d-bit data; writing %d-bit", path, fmt.upper(), wanted, bit_depth)
-    data = encode_image(image, fmt, bit_depth, quality, meta.profile if meta is not None else None)
+    data = encode_image(image, fmt, bit_depth, quality, Embedded(meta.profile, meta.exif) if meta is not None else Embedded())
     try:
         write_bytes_atomic(path, data)
     except OSError as exc:
@@ -460,8 +463,9 @@ def write_image(
 
 
 def output_meta(metas: Sequence[ImageMeta]) -> ImageMeta:
-    """The storage to follow for an output made from several inputs: the deepest bit depth, and
-    the colour profile of the first input with an RGB one (else with any: a gray output's)."""
+    """The storage to follow for an output made from several inputs: the deepest bit depth, the
+    colour profile of the first input with an RGB one (else with any: a gray output's), and the
+    first EXIF block (the capture date and camera of the scene)."""
     if not metas:
         raise ValueError("no input metadata")
     deepest = max(metas, key=lambda m: m.bit_depth)
@@ -469,4 +473,5 @@ def output_meta(metas: Sequence[ImageMeta]) -> ImageMeta:
     rgb = [p for p in profiles if profile_color_space(p) == "RGB"]
     if len(set(rgb)) > 1:
         log.warning("the inputs carry different colour profiles; the output keeps the first one's (fusecli does not convert colour spaces)")
-    return replace(deepest, path=None, profile=(rgb or profiles or [None])[0])
+    exif = next((m.exif for m in metas if m.exif), None)
+    return replace(deepest, path=None, profile=(rgb or profiles or [None])[0], exif=exif)

@@ -268,7 +268,7 @@ def test_colour_profile_is_carried_from_input_to_output(tmp_path, rng, ext):
 
 
 def test_large_profile_spans_jpeg_segments_and_damaged_metadata_is_ignored(tmp_path, rng):
-    from fusecli.color_profile import read_profile
+    from fusecli.metadata import read_embedded
     from fusecli.io import ImageMeta
 
     image = smooth_image(rng, 16, 16, 3)
@@ -278,10 +278,10 @@ def test_large_profile_spans_jpeg_segments_and_damaged_metadata_is_ignored(tmp_p
     back, meta = read_image(path)
     assert meta.profile == profile and np.abs(back - image).mean() < 0.01
     cut = b"\xff\xd8\xff\xe2\xff\xffICC_PROFILE\x00\x01\x01" + profile[:1000]  # a segment longer than the file
-    assert read_profile(cut, "jpeg") is None
+    assert read_embedded(cut, "jpeg").profile is None
     png = write_image(tmp_path / "p.png", image, meta=meta).read_bytes()
     at = png.index(b"iCCP") - 4
-    assert read_profile(png[:at] + b"\x7f\xff\xff\xff" + png[at + 4 :], "png") is None  # a chunk longer than the file
+    assert read_embedded(png[:at] + b"\x7f\xff\xff\xff" + png[at + 4 :], "png").profile is None  # a chunk longer than the file
 
 
 def test_output_meta_takes_the_first_rgb_profile_and_warns_when_inputs_differ(caplog):
@@ -303,3 +303,31 @@ def test_output_meta_takes_the_first_rgb_profile_and_warns_when_inputs_differ(ca
     finally:
         logger.removeHandler(caplog.handler)
     assert "different colour profiles" in caplog.text
+
+
+def test_exif_is_carried_upright_and_without_thumbnail(tmp_path, rng):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise
+    exif[0x010F], exif[0x0132] = "CameraMaker", "2026:11:24 10:00:00"
+    pixels = (smooth_image(rng, 20, 40, 3) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "camera.jpg", exif=exif.tobytes())
+    image, meta = read_image(tmp_path / "camera.jpg")
+    assert image.shape == (40, 20, 3)  # pixels turned upright on reading...
+    for ext in ("jpg", "png"):
+        out = Image.open(write_image(tmp_path / f"out.{ext}", image, meta=meta))
+        kept = out.getexif()
+        assert kept[0x010F] == "CameraMaker" and kept[0x0132] == "2026:11:24 10:00:00"
+        assert kept[0x0112] == 1 and out.size == (20, 40)  # ...so the output says upright, not turned again
+    tiff = write_image(tmp_path / "out.tif", image, meta=meta)  # TIFF keeps no EXIF; the pixels are right
+    assert read_image(tiff)[0].shape == (40, 20, 3)
+    import struct
+
+    from fusecli.metadata import upright_exif
+
+    block = bytearray(exif.tobytes()[6:])  # Pillow writes "Exif\0\0" + a big-endian TIFF block
+    ifd0 = struct.unpack_from(">I", block, 4)[0]
+    link = ifd0 + 2 + 12 * struct.unpack_from(">H", block, ifd0)[0]  # where IFD0 names the next IFD
+    struct.pack_into(">I", block, link, 8)  # pretend a thumbnail IFD follows
+    assert struct.unpack_from(">I", upright_exif(bytes(block)), link)[0] == 0  # the link is cut
