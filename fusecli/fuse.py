@@ -16,6 +16,7 @@ tiles (bounded memory, no seams) and restores colour:
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 import logging
 import os
@@ -28,7 +29,7 @@ import numpy as np
 
 from .color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import InputMismatchError, UnknownNameError
-from .io import ImageMeta, as_float, check_output_free, image_format, output_meta, read_image, read_stack, write_image
+from .io import ImageMeta, as_float, check_output_free, image_format, output_meta, read_stack, write_image
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
 from .restore import restoration_stats
@@ -169,18 +170,20 @@ def _method_tile(name: str, levels: int, frames: list[np.ndarray], where: tuple[
     return FUSION_METHODS.get(name)(frames, levels=levels)
 
 
-def check_frames(frames: Sequence[np.ndarray], resize: bool) -> list[np.ndarray]:
-    """At least two frames of one size (or resized to the first with ``resize``)."""
+def check_frames(frames: Sequence[np.ndarray], resize: bool, names: Sequence[str] | None = None) -> list[np.ndarray]:
+    """At least two frames of one size (or resized to the first with ``resize``); errors call
+    the frames by ``names`` (e.g. their files) where given."""
     frames = list(frames)
     if len(frames) < 2:
         raise InputMismatchError(f"fusion needs at least 2 images, got {len(frames)}")
+    names = list(names) if names is not None else [f"image {i}" for i in range(1, len(frames) + 1)]
     h, w = frames[0].shape[:2]
     for i, f in enumerate(frames[1:], start=2):
         if f.ndim == 3 and f.shape[2] not in (1, 3, 4):
-            raise InputMismatchError(f"image {i} has {f.shape[2]} channels; expected gray, RGB or RGBA")
+            raise InputMismatchError(f"{names[i - 1]} has {f.shape[2]} channels; expected gray, RGB or RGBA")
         if f.shape[:2] != (h, w):
             if not resize:
-                raise InputMismatchError(f"image {i} is {f.shape[1]}x{f.shape[0]} but image 1 is {w}x{h} (use --resize to resample)")
+                raise InputMismatchError(f"{names[i - 1]} is {f.shape[1]}x{f.shape[0]} but {names[0]} is {w}x{h} (use --resize to resample)")
             frames[i - 1] = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
     return [f[..., :3] if f.ndim == 3 and f.shape[2] == 4 else (f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f) for f in frames]
 
@@ -256,11 +259,8 @@ def read_frames(paths: Sequence[str | os.PathLike]) -> tuple[list[np.ndarray], l
     integers: a 24 MP RGB frame is 72 MB as uint8 against 288 MB as float32; tiles are
     converted to float one at a time."""
     def read(path) -> tuple[list[np.ndarray], list[ImageMeta]]:
-        if Path(path).suffix.lower() in (".tif", ".tiff"):
-            pages, meta = read_stack(path, keep_integers=True)
-            return pages, [meta] * len(pages)
-        image, meta = read_image(path, keep_integers=True)
-        return [image], [meta]
+        pages, meta = read_stack(path, keep_integers=True)  # one page unless a multi-page TIFF
+        return pages, [meta] * len(pages)
 
     frames, metas = [], []
     with ThreadPoolExecutor(max(1, min(len(paths), cv2.getNumThreads()))) as pool:  # decoders release the GIL
@@ -268,6 +268,16 @@ def read_frames(paths: Sequence[str | os.PathLike]) -> tuple[list[np.ndarray], l
             frames += pages
             metas += page_metas
     return frames, metas
+
+
+def frame_names(metas: Sequence[ImageMeta]) -> list[str]:
+    """Each frame's file as given, with its page for a multi-page TIFF's frames."""
+    pages, seen = Counter(m.path for m in metas), Counter()
+    names = []
+    for meta in metas:
+        seen[meta.path] += 1
+        names.append(f"{meta.path} page {seen[meta.path]}" if pages[meta.path] > 1 else str(meta.path))
+    return names
 
 
 def fuse_files(
@@ -287,6 +297,8 @@ def fuse_files(
     image_format(output)  # fail before the work, not after: an unknown extension
     check_output_free(output, overwrite)  # or an existing file
     frames, metas = read_frames(inputs)
+    if not settings.resize:  # a size mismatch named by file, not by position
+        check_frames(frames, False, frame_names(metas))
     if boxes is not None:
         from .metrics.local import box_mask, find_boxes
 

@@ -324,7 +324,7 @@ def test_errors_are_one_clear_line(vif_pair, tmp_path, rng, weights):
     ir, vis = vif_pair
     small = write_image(tmp_path / "small.png", smooth_image(rng, 30, 40, 3))
     cases = [
-        (("fuse", ir, small, "-o", tmp_path / "x.png"), "use --resize"),
+        (("fuse", ir, small, "-o", tmp_path / "x.png"), f"{small} is 40x30 but {ir} is 96x72 (use --resize"),
         (("fuse", ir, "-o", tmp_path / "x.png"), "at least 2 images"),
         (("fuse", ir, vis, "--model", "nope", "-o", tmp_path / "x.png"), "unknown model"),
         (("fuse", ir, vis, "--model", "exposure-fusion", "--task", "vif", "-o", tmp_path / "x.png"), "does not do vif"),
@@ -344,6 +344,14 @@ def test_errors_are_one_clear_line(vif_pair, tmp_path, rng, weights):
     assert again.exit_code == 2 and "already exists" in again.output
     inplace = invoke("fuse", ir, vis, "-o", vis, "--overwrite")
     assert inplace.exit_code == 2 and vis.read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_frames_are_named_by_file_and_page():
+    from fusecli.fuse import frame_names
+    from fusecli.io import ImageMeta
+
+    a, stack = ImageMeta(Path("a.png"), "png", 8, 1), ImageMeta(Path("s.tif"), "tiff", 16, 1)
+    assert frame_names([a, stack, stack]) == ["a.png", "s.tif page 1", "s.tif page 2"]
 
 
 def test_align_recovers_shift_and_scale(scene):
