@@ -16,7 +16,6 @@ tiles (bounded memory, no seams) and restores colour:
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 import logging
 import os
@@ -29,7 +28,7 @@ import numpy as np
 
 from .color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import InputMismatchError, UnknownNameError
-from .io import ImageMeta, as_float, check_output_free, image_format, output_meta, read_stack, write_image
+from .io import ImageMeta, as_float, check_output_free, frame_names, image_format, output_meta, read_stack, write_image
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
 from .restore import restoration_stats
@@ -268,16 +267,6 @@ def read_frames(paths: Sequence[str | os.PathLike]) -> tuple[list[np.ndarray], l
             frames += pages
             metas += page_metas
     return frames, metas
-
-
-def frame_names(metas: Sequence[ImageMeta]) -> list[str]:
-    """Each frame's file as given, with its page for a multi-page TIFF's frames."""
-    pages, seen = Counter(m.path for m in metas), Counter()
-    names = []
-    for meta in metas:
-        seen[meta.path] += 1
-        names.append(f"{meta.path} page {seen[meta.path]}" if pages[meta.path] > 1 else str(meta.path))
-    return names
 
 
 def fuse_files(

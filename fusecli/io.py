@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -460,6 +461,16 @@ def write_image(
     except OSError as exc:
         raise ImageWriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     return path
+
+
+def frame_names(metas: Sequence[ImageMeta]) -> list[str]:
+    """Each frame's file as given, with its page for a multi-page TIFF's frames."""
+    pages, seen = Counter(m.path for m in metas), Counter()
+    names = []
+    for meta in metas:
+        seen[meta.path] += 1
+        names.append(f"{meta.path} page {seen[meta.path]}" if pages[meta.path] > 1 else str(meta.path))
+    return names
 
 
 def output_meta(metas: Sequence[ImageMeta]) -> ImageMeta:

@@ -347,8 +347,7 @@ def test_errors_are_one_clear_line(vif_pair, tmp_path, rng, weights):
 
 
 def test_frames_are_named_by_file_and_page():
-    from fusecli.fuse import frame_names
-    from fusecli.io import ImageMeta
+    from fusecli.io import ImageMeta, frame_names
 
     a, stack = ImageMeta(Path("a.png"), "png", 8, 1), ImageMeta(Path("s.tif"), "tiff", 16, 1)
     assert frame_names([a, stack, stack]) == ["a.png", "s.tif page 1", "s.tif page 2"]

@@ -207,3 +207,19 @@ def test_cli_mef_stacks(tmp_path, rng):
     out = run("metrics", "--fused", tmp_path / "fused", "--sources", tmp_path / "stacks", "--task", "mef", "--metrics", "MEF-SSIM,MI")
     assert out.exit_code == 0, out.output
     assert "MEF-SSIM" in out.output
+    for i in range(3):  # a scene the method left without output is named, not dropped from the mean in silence
+        write_image(tmp_path / "stacks" / "failed_on" / f"{i}.png", scene)
+    out = run("metrics", "--fused", tmp_path / "fused", "--sources", tmp_path / "stacks", "--task", "mef", "--metrics", "MI")
+    assert out.exit_code == 0 and "have no fused image" in out.output and "failed_on" in out.output
+
+
+def test_cli_size_mismatch_names_the_files(folders, rng):
+    small = write_image(folders / "small.png", smooth_image(rng, 20, 24))
+    single = run("metrics", "--fused", small, "--sources", folders / "ir" / "p1.png", folders / "vis" / "p1.jpg", "--metrics", "EN,MI")
+    assert single.exit_code == 2  # one image: an input error, one line, no empty table
+    assert f"{folders / 'ir' / 'p1.png'} is 56x48 but the fused image {small} is 24x20" in single.output
+    assert "┏" not in single.output and "Traceback" not in single.output
+    for name in ("p1", "p2", "p3"):
+        write_image(folders / "tiny" / f"{name}.png", smooth_image(rng, 20, 24))
+    batch = run("metrics", "--fused", folders / "tiny", "--sources", folders / "ir", folders / "vis", "--metrics", "EN,MI")
+    assert batch.exit_code == 1 and batch.output.count("failed: p") == 3 and "┏" not in batch.output

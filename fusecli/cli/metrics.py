@@ -181,6 +181,10 @@ def _score(settings, target, sources, reference, names, convention, boxes, regio
 
     with progress_bar(len(items), f"scoring {target.name}", quiet=settings.quiet or len(items) < 2) as advance:
         results = score_items(items, options, jobs=jobs, on_progress=advance)
+    if not Path(target).is_dir() and results and results[0].error:  # one image: an input error (exit 2), not a table
+        from ..errors import FusecliError
+
+        raise FusecliError(results[0].error)
     for r in results:
         if r.error:
             click.secho(f"failed: {r.name}: {r.error}", err=True, fg="red")
@@ -204,7 +208,8 @@ def _single_output(results, columns, preset, csv_path, json_path) -> None:
         table.add_section()
         table.add_row("[bold]mean", *(f"[bold]{_fmt(mean[c])}" for c in shown))
         table.add_row("std", *(_fmt(std[c]) for c in shown))
-    print_table(table, min_width=max(120, 12 * (len(shown) + 2)))
+    if ok:  # every item failed: their lines say why; an empty table says nothing
+        print_table(table, min_width=max(120, 12 * (len(shown) + 2)))
     if json_path:
         write_json(json_path, results_json(results, preset))
     if csv_path:

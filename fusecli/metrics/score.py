@@ -17,7 +17,7 @@ import numpy as np
 
 from ..batch import process_pool
 from ..errors import EmptyInputError, FusecliError, InputMismatchError
-from ..io import read_image, read_stack
+from ..io import frame_names, read_image, read_stack
 from ..pairs import list_images, list_stacks, match_by_stem
 from .conventions import STANDARD, Convention
 from .local import box_mask, find_boxes
@@ -141,15 +141,14 @@ class ItemResult:
     error: str | None = None
 
 
-def _read_sources(paths: Sequence[Path]) -> list[np.ndarray]:
-    if len(paths) == 1 and paths[0].suffix.lower() in (".tif", ".tiff"):
-        frames, _ = read_stack(paths[0])
-        return [f[..., :3] if f.ndim == 3 else f for f in frames]
-    images = []
-    for p in paths:
-        img, _ = read_image(p)
-        images.append(img[..., :3] if img.ndim == 3 else img)
-    return images
+def _read_sources(paths: Sequence[Path]) -> tuple[list[np.ndarray], list[str]]:
+    """The source frames (a multi-page TIFF gives all its pages) and a name for each."""
+    images, metas = [], []
+    for path in paths:
+        frames, meta = read_stack(path)
+        images += [f[..., :3] if f.ndim == 3 else f for f in frames]
+        metas += [meta] * len(frames)
+    return images, frame_names(metas)
 
 
 def prepare_learned_metrics(names: Iterable[str], weights: Mapping[str, Path]) -> dict[str, Path]:
@@ -178,7 +177,12 @@ def score_item(item: ScoreItem, options: ScoreOptions) -> ItemResult:
     try:
         fused, _ = read_image(item.fused)
         fused = fused[..., :3] if fused.ndim == 3 else fused
-        sources = _read_sources(item.sources)
+        sources, names = _read_sources(item.sources)
+        for name, source in zip(names, sources):  # named by file here; score_arrays only knows positions
+            if source.shape[:2] != fused.shape[:2]:
+                raise InputMismatchError(
+                    f"{name} is {source.shape[1]}x{source.shape[0]} but the fused image {item.fused} is {fused.shape[1]}x{fused.shape[0]}"
+                )
         reference = None
         if item.reference is not None:
             reference, _ = read_image(item.reference)
@@ -252,6 +256,9 @@ def collect_items(
                 warnings.append(f"{path.name}: no stack named {path.stem!r} in {sources[0]}")
                 continue
             items.append(ScoreItem(path.stem, path, stack.frames))
+        unscored = sorted(set(stacks) - {item.name for item in items})
+        if unscored:  # a scene the method failed on must not leave the mean in silence
+            warnings.append(f"{len(unscored)} stack(s) in {sources[0]} have no fused image in {fused}: {', '.join(unscored[:10])}")
     else:
         matched = match_by_stem(fused, *sources)
         warnings += matched.describe_unmatched()
