@@ -2,10 +2,10 @@
 
 Inside fusecli every image is a float32 array in [0, 1], shaped ``(H, W)`` for gray or
 ``(H, W, C)`` with C = 3 (RGB) or 4 (RGBA). :class:`ImageMeta` remembers how the file was
-stored so outputs can follow the input's bit depth. Files are decoded by what their first bytes
-say they are (a JPEG named ``.png`` is read as a JPEG, with a warning). Writes are atomic (temporary file in the
-same folder, then rename), refuse to replace existing files unless asked, and never replace
-an input file.
+stored so outputs can follow the input's bit depth, colour profile and EXIF. Files are decoded
+by what their first bytes say they are (a JPEG named ``.png`` is read as a JPEG, with a
+warning). Writes are atomic (temporary file in the same folder, then rename), refuse to replace
+existing files unless asked, and never replace an input file.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-from .metadata import Embedded, embed, fits, profile_color_space, read_embedded
 from .errors import ImageReadError, ImageWriteError, OutputExistsError
+from .metadata import Embedded, embed, fits, profile_color_space, read_embedded
 
 log = logging.getLogger(__name__)
 
