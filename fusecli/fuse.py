@@ -187,15 +187,16 @@ def check_frames(frames: Sequence[np.ndarray], resize: bool, names: Sequence[str
     return [f[..., :3] if f.ndim == 3 and f.shape[2] == 4 else (f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f) for f in frames]
 
 
-def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, **overrides) -> FuseResult:
+def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, names: Sequence[str] | None = None, **overrides) -> FuseResult:
     """Fuse ``frames`` (``(H, W)`` / ``(H, W, 3)``, uint8/uint16/float in 0..1; VIF: infrared first).
 
-    Keyword ``overrides`` set :class:`FuseSettings` fields, e.g. ``fuse(frames, model="exposure-fusion")``.
+    ``names``: what errors call the frames (e.g. their files). Keyword ``overrides`` set
+    :class:`FuseSettings` fields, e.g. ``fuse(frames, model="exposure-fusion")``.
     """
     settings = settings or FuseSettings()
     if overrides:
         settings = FuseSettings(**{**settings.__dict__, **overrides})
-    frames = check_frames(frames, settings.resize)
+    frames = check_frames(frames, settings.resize, names)
     notes: list[str] = []
     task = settings.task
     if task is None:
@@ -286,8 +287,6 @@ def fuse_files(
     image_format(output)  # fail before the work, not after: an unknown extension
     check_output_free(output, overwrite)  # or an existing file
     frames, metas = read_frames(inputs)
-    if not settings.resize:  # a size mismatch named by file, not by position
-        check_frames(frames, False, frame_names(metas))
     if boxes is not None:
         from .metrics.local import box_mask, find_boxes
 
@@ -298,7 +297,7 @@ def fuse_files(
         settings = FuseSettings(**{**settings.__dict__, "foreground": box_mask((h, w), found).astype(np.float32)})
     if routing_map is not None:
         settings = FuseSettings(**{**settings.__dict__, "routing": True})
-    result = fuse(frames, settings)
+    result = fuse(frames, settings, names=frame_names(metas))  # a size mismatch named by file
     write_image(output, result.image, bit_depth=bit_depth, meta=output_meta(metas), overwrite=overwrite, inputs=inputs, quality=quality)
     if routing_map is not None:
         from .routing import render_routing_map

@@ -69,20 +69,23 @@ def score_arrays(
     reference: np.ndarray | None = None,
     region: np.ndarray | None = None,
     weights: Mapping[str, Path] | None = None,
+    names: tuple[str, Sequence[str]] | None = None,
 ) -> dict[str, float]:
     """Score one fused image (float in [0, 1], gray or RGB) against its sources.
 
     ``region``: optional boolean ``(H, W)`` mask; pixels outside it are set to 0 in every
     image before scoring (MoE-Fusion's local metrics). ``weights``: metric name -> weights
     file for the learned metrics (MUSIQ, CLIP-IQA). A metric that cannot be computed for
-    this input (e.g. MS-SSIM on a small image) gives NaN and a logged warning.
+    this input (e.g. MS-SSIM on a small image) gives NaN and a logged warning. ``names``: what
+    errors call the fused image and the sources (e.g. with their files).
     """
     specs = [METRICS.get(m) for m in metrics]
     shape = fused.shape[:2]
-    for i, s in enumerate(sources):
+    fused_name, source_names = names or ("the fused image", [f"source {i}" for i in range(1, len(sources) + 1)])
+    for name, s in zip(source_names, sources):
         if s.shape[:2] != shape:
             raise InputMismatchError(
-                f"source {i + 1} is {s.shape[1]}x{s.shape[0]} but the fused image is {shape[1]}x{shape[0]}"
+                f"{name} is {s.shape[1]}x{s.shape[0]} but {fused_name} is {shape[1]}x{shape[0]}"
             )
     if reference is not None and reference.shape[:2] != shape:
         raise InputMismatchError("the reference image and the fused image differ in size")
@@ -177,18 +180,14 @@ def score_item(item: ScoreItem, options: ScoreOptions) -> ItemResult:
     try:
         fused, _ = read_image(item.fused)
         fused = fused[..., :3] if fused.ndim == 3 else fused
-        sources, names = _read_sources(item.sources)
-        for name, source in zip(names, sources):  # named by file here; score_arrays only knows positions
-            if source.shape[:2] != fused.shape[:2]:
-                raise InputMismatchError(
-                    f"{name} is {source.shape[1]}x{source.shape[0]} but the fused image {item.fused} is {fused.shape[1]}x{fused.shape[0]}"
-                )
+        sources, source_names = _read_sources(item.sources)
+        names = (f"the fused image {item.fused}", source_names)
         reference = None
         if item.reference is not None:
             reference, _ = read_image(item.reference)
             reference = reference[..., :3] if reference.ndim == 3 else reference
         scores = score_arrays(
-            fused, sources, options.metrics, convention=options.convention, reference=reference, weights=options.weights
+            fused, sources, options.metrics, convention=options.convention, reference=reference, weights=options.weights, names=names
         )
         if options.boxes is not None and options.regions:
             boxes = find_boxes(options.boxes, item.fused.stem, fused.shape[1], fused.shape[0])
