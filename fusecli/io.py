@@ -272,6 +272,14 @@ def convert_channels(image: np.ndarray, channels: int | None) -> np.ndarray:
     raise ValueError(f"channels must be 1, 3 or None, not {channels}")
 
 
+def _decode(path: Path, fmt: str) -> tuple[list[np.ndarray], Embedded]:
+    """The stored arrays of a checked file (every page of a TIFF), and its profile and EXIF."""
+    if fmt == "tiff":
+        return _tiff_pages(path)
+    array, found = _read_raster(path, fmt)
+    return [array], found
+
+
 def read_image(path: str | os.PathLike, channels: int | None = None, keep_integers: bool = False) -> tuple[np.ndarray, ImageMeta]:
     """Read one image as float32 in [0, 1].
 
@@ -282,12 +290,8 @@ def read_image(path: str | os.PathLike, channels: int | None = None, keep_intege
     """
     path = Path(path)
     fmt = _check_path(path)
-    if fmt == "tiff":
-        pages, found = _tiff_pages(path)
-        array = pages[0]
-    else:
-        array, found = _read_raster(path, fmt)
-    image, meta = _finish(array, path, fmt, keep_integers, found)
+    arrays, found = _decode(path, fmt)
+    image, meta = _finish(arrays[0], path, fmt, keep_integers, found)
     return (image if keep_integers else convert_channels(image, channels)), meta
 
 
@@ -295,12 +299,9 @@ def read_stack(path: str | os.PathLike, channels: int | None = None, keep_intege
     """Read every page of a multi-page TIFF (or a single image as a one-frame stack)."""
     path = Path(path)
     fmt = _check_path(path)
-    if fmt != "tiff":
-        image, meta = read_image(path, channels, keep_integers)
-        return [image], meta
     frames, meta = [], None
-    pages, found = _tiff_pages(path)
-    for array in pages:
+    arrays, found = _decode(path, fmt)
+    for array in arrays:
         image, page_meta = _finish(array, path, fmt, keep_integers, found)
         meta = meta or page_meta
         frames.append(image if keep_integers else convert_channels(image, channels))

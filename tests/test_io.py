@@ -146,6 +146,10 @@ def test_files_are_read_by_their_content_whatever_their_extension(tmp_path, rng,
         assert np.array_equal(back, expected)
         assert meta.format == Path(written).suffix[1:].replace("jpg", "jpeg").replace("tif", "tiff")
         assert f"despite its {Path(named).suffix} extension" in caplog.text
+        caplog.clear()
+        read_stack(tmp_path / named)  # a batch reads through read_stack: one warning per file, not two
+        # (caplog's handler sits on "fusecli" and on the root logger: each record arrives twice)
+        assert len({id(r) for r in caplog.records if "despite" in r.getMessage()}) == 1
     logger.removeHandler(caplog.handler)
     (tmp_path / "words.jpg").write_bytes(b"GIF89a, or anything else")
     with pytest.raises(ImageReadError, match="words.jpg: not a JPEG file"):
