@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -191,11 +193,57 @@ def _read_raster(path: Path, fmt: str) -> tuple[np.ndarray, Embedded]:
         array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     if array is None:
         raise ImageReadError(f"{path}: cannot decode {fmt.upper()} data (corrupt or not an image)")
+    return _rgb_order(array), read_embedded(data, fmt)
+
+
+def _rgb_order(array: np.ndarray) -> np.ndarray:
+    """OpenCV's BGR(A) channel order -> RGB(A); gray as it is."""
     if array.ndim == 3 and array.shape[2] == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
-    elif array.ndim == 3 and array.shape[2] == 4:
-        array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
-    return array, read_embedded(data, fmt)
+        return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    if array.ndim == 3 and array.shape[2] == 4:
+        return cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
+    return array
+
+
+def _opencv_tiff(path: Path, why: Exception) -> list[np.ndarray]:
+    """Every page of a TIFF whose compression tifffile decodes only with the optional
+    ``imagecodecs`` package (LZW, the default of OpenCV, GIMP and many camera tools; PackBits;
+    JPEG): OpenCV's libtiff reads those, so they need no extra package."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # its own errors say less than ours
+    try:
+        ok, pages = cv2.imdecodemulti(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        ok, pages = False, ()
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if not ok or not pages:
+        raise ImageReadError(f"{path}: cannot decode TIFF data ({why}; OpenCV could not either)")
+    return [_rgb_order(page) for page in pages]
+
+
+class _Messages(logging.Handler):
+    """Collects what a library logs while it reads one file."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _tifffile_messages() -> Iterator[list[str]]:
+    """What tifffile logs meanwhile. It reports damage (a page list cut short by truncation, a
+    tag it cannot read) as log records and reads on, so a cut multi-page stack would silently
+    lose frames."""
+    handler, logger = _Messages(), logging.getLogger("tifffile")
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
 
 
 def _tiff_pages(path: Path) -> tuple[list[np.ndarray], Embedded]:
@@ -204,19 +252,31 @@ def _tiff_pages(path: Path) -> tuple[list[np.ndarray], Embedded]:
     import tifffile  # imported when a TIFF is read: saves start-up time otherwise
 
     try:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0] if tif.series else None
+        with _tifffile_messages() as messages, tifffile.TiffFile(path) as tif:
             pages = len(tif.pages)
+            if not pages:
+                raise ImageReadError(f"{path}: TIFF has no readable page (truncated or corrupt)")
+            series = tif.series[0] if tif.series else None
             # samples (channels) last: one image, however many (2 = gray + alpha), not a volume
             channels_last = pages == 1 and tif.pages[0].axes.endswith("S")
             icc = tif.pages[0].tags.get(34675)  # InterColorProfile
             profile = bytes(icc.value) if icc is not None else None
-            if pages > 1:
-                arrays = [page.asarray() for page in tif.pages]
-            else:
-                arrays = [tif.asarray()]
+            try:
+                arrays = [page.asarray() for page in tif.pages] if pages > 1 else [tif.asarray()]
+            except ValueError as exc:
+                if "imagecodecs" not in str(exc):
+                    raise
+                arrays = _opencv_tiff(path, exc)
+            messages = [re.sub(r"^<[^>]*>\s*", "", m) for m in messages]  # "<tifffile.TiffPages @538> ..."
+            damaged = [m for m in messages if "page" in m and "offset" in m]
+            if damaged:
+                raise ImageReadError(f"{path}: TIFF is truncated or damaged after page {pages} ({damaged[0]})")
+            for message in messages:
+                log.warning("%s: %s", path, message)
     except FileNotFoundError as exc:
         raise ImageReadError(f"{path}: no such file") from exc
+    except ImageReadError:
+        raise
     except Exception as exc:  # tifffile raises many types on corrupt data
         raise ImageReadError(f"{path}: cannot decode TIFF data ({exc})") from exc
     if len(arrays) == 1 and series is not None and arrays[0].ndim == 3 and not channels_last and arrays[0].shape[-1] not in (1, 3, 4):

@@ -109,3 +109,21 @@ def test_verbose_shows_traceback(runner, tmp_path, pair):
     assert quiet.exit_code == 2 and "Traceback" not in quiet.output and "broken.png" in quiet.output
     loud = runner.invoke(cli, ["-v", "colorize", str(bad), str(color), "-o", str(tmp_path / "x.png")])
     assert loud.exit_code == 2 and "Traceback" in loud.output
+
+
+def test_a_cut_multi_page_tiff_is_an_error_not_a_shorter_stack(runner, tmp_path, rng):
+    """tifffile logs a page list cut short and reads on; fusecli must not fuse the pages left."""
+    import tifffile
+
+    frames = [np.round(smooth_image(rng, 32, 48) * 255 * gain).astype(np.uint8) for gain in (0.4, 0.7, 1.0)]
+    path = tmp_path / "bracket.tif"
+    tifffile.imwrite(path, frames[0])
+    with tifffile.TiffWriter(path) as tw:
+        for frame in frames:
+            tw.write(frame, contiguous=False)
+    data = path.read_bytes()
+    path.write_bytes(data[: tifffile.TiffFile(path).pages[2].offset])  # the third page's directory is gone
+    result = runner.invoke(cli, ["fuse", str(path), "-o", str(tmp_path / "out.png")])
+    assert result.exit_code == 2 and not (tmp_path / "out.png").exists()
+    assert "bracket.tif: TIFF is truncated or damaged after page 2" in result.output
+    assert "tifffile" not in result.output  # said once, by fusecli, without tifffile's object names

@@ -79,6 +79,38 @@ def test_gray_alpha_tiff_is_one_gray_image_and_many_samples_a_clear_error(tmp_pa
         read_image(five)
 
 
+@pytest.mark.parametrize("compression", [5, 32773, 7])  # LZW, PackBits, JPEG
+def test_tiffs_compressed_by_other_tools_are_read(tmp_path, rng, compression):
+    """LZW is what OpenCV, GIMP and many camera tools write; tifffile alone needs the optional
+    imagecodecs package for it (and PackBits, JPEG), so fusecli falls back to OpenCV's libtiff."""
+    import cv2
+
+    lossless = compression != 7
+    rgb = np.round(smooth_image(rng, 24, 40, 3) * 255).astype(np.uint8)
+    arrays = [rgb] + ([np.round(smooth_image(rng, 24, 40) * 65535).astype(np.uint16), smooth_image(rng, 24, 40)] if lossless else [])
+    for index, array in enumerate(arrays):
+        path = tmp_path / f"c{index}.tif"
+        ok, data = cv2.imencode(".tif", array[..., ::-1] if array.ndim == 3 else array, [cv2.IMWRITE_TIFF_COMPRESSION, compression])
+        path.write_bytes(data.tobytes())
+        assert ok and tifffile.TiffFile(path).pages[0].compression == compression
+        image, meta = read_image(path)
+        scale = {np.uint8: 255, np.uint16: 65535, np.float32: 1}[array.dtype.type]
+        assert meta.bit_depth == array.dtype.itemsize * 8 and image.shape == array.shape  # RGB order, depth kept
+        assert np.abs(image - array / scale).max() <= (1e-6 if lossless else 0.1)
+    if lossless:  # every page of a multi-page one
+        ok, data = cv2.imencodemulti(".tif", [rgb, rgb // 2], [cv2.IMWRITE_TIFF_COMPRESSION, compression])
+        (tmp_path / "pages.tif").write_bytes(data.tobytes())
+        stack, _ = read_stack(tmp_path / "pages.tif")
+        assert len(stack) == 2 and np.allclose(stack[1] * 255, rgb[..., ::-1] // 2, atol=1e-3)
+        second = tifffile.TiffFile(tmp_path / "pages.tif").pages[1].offset  # where page 2's directory starts
+        (tmp_path / "cut.tif").write_bytes(data.tobytes()[:second])  # page 1 whole, page 2 lost
+        with pytest.raises(ImageReadError, match="cut.tif: TIFF is truncated or damaged after page 1"):
+            read_stack(tmp_path / "cut.tif")  # was: a one-frame "stack", a logged line at most
+        (tmp_path / "cut.tif").write_bytes(data.tobytes()[:second // 4])
+        with pytest.raises(ImageReadError, match="cut.tif: "):
+            read_image(tmp_path / "cut.tif")
+
+
 def test_skimage_multipage_tiff():
     import skimage.data
 

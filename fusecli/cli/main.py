@@ -58,6 +58,11 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
+    # tifffile logs its view of a damaged file; fusecli.io turns it into an error or a warning
+    # that names the file, so it is printed only with -v
+    tiff_logger = logging.getLogger("tifffile")
+    tiff_logger.handlers[:] = [] if verbose else [logging.NullHandler()]
+    tiff_logger.propagate = verbose
 
 
 @click.group(cls=FusecliGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
