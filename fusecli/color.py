@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .errors import InputMismatchError
+from .io import as_float
 
 # Rows give Y, Cb, Cr from R, G, B; chroma is offset by 0.5.
 _RGB_TO_YCBCR = np.array(
@@ -56,6 +57,15 @@ def ycbcr_to_rgb(ycbcr: np.ndarray, clip: bool = True) -> np.ndarray:
     ycbcr = _check_rgb(ycbcr, "YCbCr image").astype(np.float32, copy=False)
     rgb = _affine(ycbcr, _YCBCR_TO_RGB, -_YCBCR_TO_RGB @ _OFFSET)
     return np.clip(rgb, 0.0, 1.0, out=rgb) if clip else rgb
+
+
+def is_gray(frame: np.ndarray) -> bool:
+    """True for one-channel images and RGB images whose channels are (nearly) equal (a gray
+    photo saved as RGB): what tells the infrared of a VIF pair from the visible frame."""
+    if frame.ndim == 2:
+        return True
+    sample = as_float(frame[:: max(1, frame.shape[0] // 128), :: max(1, frame.shape[1] // 128), :3])
+    return float(np.abs(sample - sample.mean(2, keepdims=True)).max()) < 2 / 255
 
 
 def luminance(image: np.ndarray) -> np.ndarray:

@@ -26,8 +26,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
+from .color import colorize, is_gray, luminance, rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import InputMismatchError, UnknownNameError
+from .infrared import display_infrared, infrared_index
 from .io import ImageMeta, as_float, check_output_free, frame_names, image_format, output_meta, read_stack, write_image
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
@@ -68,6 +69,7 @@ class FuseSettings:
     resize: bool = False
     foreground: np.ndarray | None = None  # (H, W) mask in 0..1 for MoE-Fusion's local experts
     routing: bool = False  # also collect the model's per-pixel expert weights (for --routing-map)
+    ir_range: str = "auto"  # VIF: "auto" stretches raw 16-bit infrared counts (fusecli.infrared), "stored" keeps them
 
 
 @dataclass
@@ -78,6 +80,7 @@ class FuseResult:
     notes: list[str] = field(default_factory=list)  # what was inferred / aligned, for the user
     experts: np.ndarray | None = None  # (H, W, E) expert weights (settings.routing, MoE models)
     expert_names: list[str] = field(default_factory=list)
+    frames: list[np.ndarray] = field(default_factory=list)  # as fused: VIF infrared first (stretched), MEF dark to bright, aligned
 
 
 def default_model(task: str) -> str:
@@ -97,21 +100,13 @@ def infer_task(frames: Sequence[np.ndarray], model: str | None) -> tuple[str, st
     """Guess the task: from a single-task model, else from the frames. Returns (task, reason)."""
     if model is not None and model in ZOO and len(ZOO.get(model).tasks) == 1:
         return ZOO.get(model).tasks[0], f"model {ZOO.get_name(model)} only does it"
-    gray = [_is_gray(f) for f in frames]
+    gray = [is_gray(f) for f in frames]
     if len(frames) == 2 and gray[0] != gray[1]:
         return "vif", "one gray (infrared) and one colour (visible) frame"
     means = [_mean_brightness(f) for f in frames]
     if max(means) - min(means) > 0.12 or min(means) > 0 and max(means) / min(means) > 1.6:
         return "mef", f"mean brightness differs between frames ({', '.join(f'{m:.2f}' for m in means)})"
     return "mff", "frames have similar brightness"
-
-
-def _is_gray(frame: np.ndarray) -> bool:
-    """True for one-channel images and RGB images whose channels are (nearly) equal."""
-    if frame.ndim == 2:
-        return True
-    sample = as_float(frame[:: max(1, frame.shape[0] // 128), :: max(1, frame.shape[1] // 128), :3])
-    return float(np.abs(sample - sample.mean(2, keepdims=True)).max()) < 2 / 255
 
 
 @functools.lru_cache(maxsize=4)
@@ -213,9 +208,13 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
         raise InputMismatchError(f"model {ZOO.get_name(name)} does not do {task} (it does {', '.join(ZOO.get(name).tasks)})")
     if task == "vif" and len(frames) != 2:
         raise InputMismatchError(f"VIF fuses one infrared and one visible image, got {len(frames)} images")
-    if task == "vif" and _is_gray(frames[1]) and not _is_gray(frames[0]):
+    if task == "vif" and infrared_index(frames) == 1:
         frames = [frames[1], frames[0]]
         notes.append("the second image is the gray one: used as infrared")
+    if task == "vif":
+        infrared, note = display_infrared(frames[0], settings.ir_range)
+        frames = [infrared, frames[1]]
+        notes += [note] if note else []
     if task == "mef":
         frames = sorted(frames, key=_mean_brightness)
     if settings.align:
@@ -251,7 +250,7 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
         image = run_tiled(work, frames, TRAINING_FREE_TILE_SCALE * settings.tile, TRAINING_FREE_TILE_SCALE * settings.overlap)
     shown = ZOO.get_name(name) if entry is not None else name
     image = np.clip(image, 0, 1, out=image if image.dtype == np.float32 else None).astype(np.float32, copy=False)
-    return FuseResult(image, task, shown, notes, experts if expert_names else None, expert_names)
+    return FuseResult(image, task, shown, notes, experts if expert_names else None, expert_names, list(frames))
 
 
 def read_frames(paths: Sequence[str | os.PathLike]) -> tuple[list[np.ndarray], list[ImageMeta]]:
@@ -302,7 +301,7 @@ def fuse_files(
     if routing_map is not None:
         from .routing import render_routing_map
 
-        picture = render_routing_map(result.image, frames, result.task, result.experts, result.expert_names)
+        picture = render_routing_map(result.image, result.frames, result.task, result.experts, result.expert_names)
         write_image(routing_map, picture, overwrite=overwrite, inputs=inputs)
     return result
 

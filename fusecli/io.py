@@ -82,26 +82,20 @@ def _to_float(array: np.ndarray, path: Path) -> tuple[np.ndarray, int, tuple[flo
         return array.astype(np.float32) / 65535.0, 16, (0.0, 1.0)
     if array.dtype == np.bool_:
         return array.astype(np.float32), 8, (0.0, 1.0)
-    if np.issubdtype(array.dtype, np.floating):
-        data = array.astype(np.float32)
+    if np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
+        # float, signed or 32/64-bit integer samples are measurements (temperatures, radiometric
+        # counts of IR cameras), not display values: rescaled from their own range, remembered
+        data = array.astype(np.float64 if array.dtype.itemsize > 4 or array.dtype.kind in "iu" else np.float32)
         finite = data[np.isfinite(data)]
         if finite.size == 0:
             raise ImageReadError(f"{path}: float image has no finite pixel values")
         lo, hi = float(finite.min()), float(finite.max())
         data = np.nan_to_num(data, nan=lo, posinf=hi, neginf=lo)
-        if lo >= 0.0 and hi <= 1.0:
-            return data, 32, (0.0, 1.0)
-        # Radiometric data (e.g. temperatures): rescale, remember the range.
-        log.warning("%s: float values span [%g, %g]; rescaled to [0, 1]", path, lo, hi)
+        if array.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
+            return data.astype(np.float32), 32, (0.0, 1.0)
+        log.warning("%s: %s values span [%g, %g]; rescaled to [0, 1]", path, array.dtype, lo, hi)
         scale = hi - lo if hi > lo else 1.0
-        return (data - lo) / scale, 32, (lo, hi)
-    if np.issubdtype(array.dtype, np.integer):
-        info = np.iinfo(array.dtype)
-        if info.min < 0:  # signed ints (some IR cameras): shift to unsigned range
-            data = (array.astype(np.float64) - info.min) / (info.max - info.min)
-        else:
-            data = array.astype(np.float64) / info.max
-        return data.astype(np.float32), 16, (0.0, 1.0)
+        return ((data - lo) / scale).astype(np.float32), 16 if array.dtype.kind in "iu" else 32, (lo, hi)
     raise ImageReadError(f"{path}: unsupported pixel type {array.dtype}")
 
 
@@ -246,6 +240,32 @@ def _tifffile_messages() -> Iterator[list[str]]:
         logger.removeHandler(handler)
 
 
+def _as_displayed(array: np.ndarray, page, path: Path) -> np.ndarray:
+    """A TIFF page's stored samples -> the image they show, samples last: planar RGB planes
+    interleaved, palette indices through the colour map, white-is-zero gray inverted, CMYK
+    converted to RGB (tifffile hands all of these over as stored)."""
+    if array.ndim == 3 and page.planarconfig == 2 and page.samplesperpixel > 1 and array.shape[0] == page.samplesperpixel:
+        array = np.moveaxis(array, 0, -1)  # (S, H, W) planes -> (H, W, S)
+    if page.photometric == 3 and page.colormap is not None:  # PALETTE
+        colours = np.asarray(page.colormap, np.float64).T  # (2**bits, 3) on 0..65535
+        if page.bitspersample <= 8:
+            return np.round(colours / 257.0).astype(np.uint8)[array]
+        return colours.astype(np.uint16)[array]
+    if page.photometric == 0 and array.dtype.kind in "ub":  # MINISWHITE
+        return ~array if array.dtype.kind == "b" else np.iinfo(array.dtype).max - array
+    if page.photometric == 5 and array.ndim == 3 and array.shape[-1] >= 4:  # SEPARATED
+        inkset = page.tags.get(332)  # InkSet: 1 (or absent) = CMYK
+        if inkset is not None and inkset.value != 1:
+            raise ImageReadError(f"{path}: TIFF with a non-CMYK ink set; fusecli reads CMYK, gray and RGB")
+        if array.dtype.kind not in "uf":
+            raise ImageReadError(f"{path}: CMYK TIFF with {array.dtype} samples is not supported")
+        top = 1.0 if array.dtype.kind == "f" else float(np.iinfo(array.dtype).max)
+        ink = array[..., :4].astype(np.float32) / top
+        rgb = (1.0 - ink[..., :3]) * (1.0 - ink[..., 3:4])  # the naive conversion, as OpenCV's CMYK JPEGs
+        return rgb if array.dtype.kind == "f" else np.round(rgb * top).astype(array.dtype)
+    return array
+
+
 def _tiff_pages(path: Path) -> tuple[list[np.ndarray], Embedded]:
     """All images in a TIFF: one per page, or the frames of a (N, H, W[, C]) series; and the
     first page's ICC profile."""
@@ -262,7 +282,10 @@ def _tiff_pages(path: Path) -> tuple[list[np.ndarray], Embedded]:
             icc = tif.pages[0].tags.get(34675)  # InterColorProfile
             profile = bytes(icc.value) if icc is not None else None
             try:
-                arrays = [page.asarray() for page in tif.pages] if pages > 1 else [tif.asarray()]
+                if pages > 1:
+                    arrays = [_as_displayed(page.asarray(), page, path) for page in tif.pages]
+                else:
+                    arrays = [_as_displayed(tif.asarray(), tif.pages[0], path)]
             except ValueError as exc:
                 if "imagecodecs" not in str(exc):
                     raise

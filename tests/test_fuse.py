@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from conftest import smooth_image
 from fusecli.cli.main import cli
 from fusecli.fuse import TRAINING_FREE_TILE_SCALE, fuse
-from fusecli.io import read_image, write_image
+from fusecli.io import as_float, read_image, write_image
 from fusecli.models.zoo import build_entry, save_weights
 from fusecli.tiling import run_tiled, tile_spans
 
@@ -380,8 +380,50 @@ def test_task_inference_and_alignment_on_8bit_files(focus_pair, tmp_path):
     photo, _ = read_image(Path(__file__).parents[1] / "examples" / "mef" / "coffee_normal.jpg")
     dark = write_image(tmp_path / "dark.jpg", np.roll(np.clip(photo * 0.45, 0, 1), (2, 4), axis=(0, 1)))
     bright = write_image(tmp_path / "bright.jpg", np.clip(photo * 1.6, 0, 1))
-    result = invoke("fuse", dark, bright, "--align", "-o", tmp_path / "mef.jpg")
+    result = invoke("fuse", dark, bright, "--align", "-o", tmp_path / "mef.jpg", "--routing-map", tmp_path / "map.png")
     assert result.exit_code == 0, result.output
     assert "task mef inferred" in result.output and "shift (-4.0, -2.0) px" in result.output
     out, _ = read_image(tmp_path / "mef.jpg")
     assert out.shape[0] <= photo.shape[0] - 2 and out.shape[1] <= photo.shape[1] - 4  # cropped to the common area
+    # the map is drawn from the aligned frames (it crashed on the uncropped ones: exit 3)
+    assert read_image(tmp_path / "map.png")[0].shape == out.shape
+
+
+def test_raw_infrared_counts_are_stretched_like_a_camera_gain_control(scene, rng, tmp_path):
+    """14-bit thermal counts in a 16-bit file (7000..9500 of 65535) would be fused as a nearly
+    black frame that the fusion all but ignores; they are stretched to their own range."""
+    from fusecli.infrared import display_infrared, raw_range
+
+    infrared = smooth_image(rng, 72, 96)
+    counts = np.round(7000 + 2500 * infrared).astype(np.uint16)
+    assert raw_range(counts) == tuple(np.percentile(counts, (0.1, 99.9), method="inverted_cdf"))
+    stretched, note = display_infrared(counts)
+    assert "raw 16-bit counts" in note and stretched.min() == 0.0 and stretched.max() == 1.0
+    auto = fuse([scene, counts], task="vif", model="pyramid-vif")  # visible first: the gray one is still the infrared
+    assert any("raw 16-bit counts" in n for n in auto.notes)
+    np.testing.assert_array_equal(auto.image, fuse([stretched, scene], task="vif", model="pyramid-vif").image)
+    stored = fuse([counts, scene], task="vif", model="pyramid-vif", ir_range="stored")
+    assert not any("raw" in n for n in stored.notes)
+    np.testing.assert_array_equal(stored.image, fuse([as_float(counts), scene], task="vif", model="pyramid-vif").image)
+    assert stored.image.mean() < auto.image.mean() - 0.05  # the dark frame pulled the fusion down
+    # display values and other tasks keep their values: a full-range 16-bit frame, dark 16-bit exposures
+    full = np.round(65535 * infrared).astype(np.uint16)
+    assert raw_range(full) is None and not any("raw" in n for n in fuse([full, scene], task="vif", model="pyramid-vif").notes)
+    dark = [np.round(scene.mean(2) * 65535 * g).astype(np.uint16) for g in (0.05, 0.2)]
+    mef = fuse(dark, task="mef")
+    assert not any("raw" in n for n in mef.notes) and mef.image.max() < 0.5  # not stretched (a stretch would reach 1)
+    # the command line, and metrics scoring against the infrared that was fused
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "ir.tif", counts)
+    write_image(tmp_path / "vis.png", scene)
+    scores = {}
+    for mode in ("auto", "stored"):
+        made = invoke("fuse", "--ir", tmp_path / "ir.tif", "--vis", tmp_path / "vis.png", "--model", "pyramid-vif", "--ir-range", mode, "-o", tmp_path / f"{mode}.png")
+        assert made.exit_code == 0 and ("raw 16-bit counts" in made.output) == (mode == "auto"), made.output
+        for task in ("vif", None):  # one gray and one colour source: VIF, as fuse infers it
+            scored = invoke("metrics", "--fused", tmp_path / f"{mode}.png", "--sources", tmp_path / "ir.tif", tmp_path / "vis.png",
+                            "--metrics", "SSIM", "--ir-range", mode, "--json", tmp_path / f"{mode}{task}.json", *(["--task", task] if task else []))
+            assert scored.exit_code == 0, scored.output
+            scores[mode, task] = json.loads((tmp_path / f"{mode}{task}.json").read_text())["mean"]["SSIM"]
+    assert scores["auto", "vif"] == scores["auto", None] and scores["stored", "vif"] == scores["stored", None]
+    assert scores["auto", "vif"] > scores["stored", "vif"] + 0.02  # each scored against the infrared it fused

@@ -127,6 +127,46 @@ def test_float_tiff_outside_unit_range_is_rescaled(tmp_path):
     assert img.min() == 0.0 and abs(img.max() - 1.0) < 1e-6
 
 
+def test_integer_measurements_are_rescaled_from_their_range(tmp_path, rng):
+    """Signed and 32-bit integer TIFFs hold measurements (IR counts, centi-degrees), not display
+    values: a signed frame used to come out as flat gray about 0.5, a 32-bit one as black."""
+    ramp = np.linspace(0.0, 1.0, 12 * 10).reshape(12, 10)
+    for dtype, lo, hi in ((np.int16, -1200, 3400), (np.int32, 10, 250_000), (np.uint32, 27_000, 31_000), (np.int8, -5, 90)):
+        tifffile.imwrite(tmp_path / "m.tif", np.round(lo + ramp * (hi - lo)).astype(dtype))
+        img, meta = read_image(tmp_path / "m.tif")
+        assert meta.value_range == (lo, hi)
+        assert img.min() == 0.0 and img.max() == 1.0 and np.abs(img - ramp).max() < 1.0 / (hi - lo)
+
+
+def test_tiff_layouts_are_read_as_they_display(tmp_path, rng):
+    """Planar RGB (one plane per sample), palette, white-is-zero and CMYK TIFFs: tifffile hands
+    the samples over as stored, and planar RGB used to become a 3-frame gray stack."""
+    rgb = np.round(smooth_image(rng, 20, 30, 3) * 65535).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(rgb, -1, 0), photometric="rgb", planarconfig="separate")
+    stack, meta = read_stack(tmp_path / "planar.tif")
+    assert len(stack) == 1 and meta.channels == 3 and np.abs(stack[0] * 65535 - rgb).max() < 0.1
+
+    index = np.round(smooth_image(rng, 20, 30) * 255).astype(np.uint8)
+    colormap = np.stack([np.arange(256), 255 - np.arange(256), np.full(256, 128)]).astype(np.uint16) * 257
+    tifffile.imwrite(tmp_path / "palette.tif", index, photometric="palette", colormap=colormap)
+    image, meta = read_image(tmp_path / "palette.tif")
+    assert meta.channels == 3 and meta.bit_depth == 8
+    assert np.allclose(image * 255, np.dstack([index, 255 - index, np.full_like(index, 128)]), atol=1e-3)
+
+    gray = np.round(smooth_image(rng, 20, 30) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "white.tif", 255 - gray, photometric="miniswhite")
+    image, _ = read_image(tmp_path / "white.tif")
+    assert np.allclose(image * 255, gray, atol=1e-3)
+
+    ink = np.zeros((20, 30, 4), np.uint8)
+    ink[:, :15, 0] = 255  # cyan on the left, black ink at half on the right
+    ink[:, 15:, 3] = 128
+    tifffile.imwrite(tmp_path / "cmyk.tif", ink, photometric="separated")
+    image, meta = read_image(tmp_path / "cmyk.tif")
+    assert meta.channels == 3
+    assert np.allclose(image[0, 0], [0, 1, 1]) and np.allclose(image[0, -1], 127 / 255, atol=1e-6)
+
+
 def test_exif_orientation_is_honoured(tmp_path):
     from PIL import Image
 

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import click
 
 from .batching import run_batch_cli
-from .options import Settings, bit_depth_option, device_option, ext_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option, seed_option
+from .options import Settings, bit_depth_option, device_option, ext_option, ir_range_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option, seed_option
 
 
 class FuseJob(NamedTuple):
@@ -96,12 +96,13 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @click.option("--overlap", type=click.IntRange(0), default=64, show_default=True, help="Tile overlap in pixels (blended seamlessly).")
 @ext_option("Output extension in batch mode (png, jpg, tif, webp). Default: the inputs'.")
 @click.option("--dry-run", is_flag=True, help="List what a batch would do, and do nothing.")
+@ir_range_option
 @bit_depth_option
 @quality_option
 @overwrite_option
 @jobs_option
 @pass_settings
-def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, resize, tile, overlap, ext, dry_run, bit_depth, quality, overwrite, jobs) -> None:
+def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, resize, tile, overlap, ext, dry_run, ir_range, bit_depth, quality, overwrite, jobs) -> None:
     """Fuse several images of one scene into one: VIF, MEF or MFF.
 
     \b
@@ -119,7 +120,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
     output = Path(output)
     fuse_settings = FuseSettings(
         task=task.lower() if task else None, model=model, prompt=prompt, steps=steps, sampler=sampler, gamma=gamma,
-        seed=seed, device=device, tile=tile, overlap=overlap, align=align, resize=resize,
+        seed=seed, device=device, tile=tile, overlap=overlap, align=align, resize=resize, ir_range=ir_range,
     )
     depth = int(bit_depth) if bit_depth else None
     batch = stacks is not None or (ir is not None and ir.is_dir())

@@ -95,6 +95,17 @@ def quality_option(f: F) -> F:
     )(f)
 
 
+def ir_range_option(f: F) -> F:
+    return click.option(
+        "--ir-range",
+        type=click.Choice(["auto", "stored"]),
+        default="auto",
+        show_default=True,
+        help="VIF infrared frames: auto stretches raw 16-bit camera counts (a gray 16-bit frame using under "
+        "a quarter of the scale) to their 0.1..99.9th percentiles, as the camera's gain control would; stored keeps them.",
+    )(f)
+
+
 def _extension(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--ext``: an image extension fusecli writes, without the dot (checked before any work)."""
     if value is None:

@@ -17,7 +17,9 @@ import numpy as np
 
 from ..batch import process_pool
 from ..errors import EmptyInputError, FusecliError, InputMismatchError
-from ..io import frame_names, read_image, read_stack
+from ..color import is_gray
+from ..infrared import display_infrared, infrared_index
+from ..io import as_float, frame_names, read_image, read_stack
 from ..pairs import list_images, list_stacks, match_by_stem
 from .conventions import STANDARD, Convention
 from .local import box_mask, find_boxes
@@ -135,6 +137,8 @@ class ScoreOptions:
     boxes: Path | None = None
     regions: tuple[str, ...] = ()  # "fg", "bg"
     weights: Mapping[str, Path] = field(default_factory=dict)  # learned metrics' weight files
+    task: str | None = None  # None: VIF when the sources are one gray and one colour frame, as fuse infers
+    ir_range: str = "auto"  # VIF: the infrared source as `fusecli fuse --ir-range` fused it ("auto", "stored")
 
 
 @dataclass
@@ -144,14 +148,20 @@ class ItemResult:
     error: str | None = None
 
 
-def _read_sources(paths: Sequence[Path]) -> tuple[list[np.ndarray], list[str]]:
-    """The source frames (a multi-page TIFF gives all its pages) and a name for each."""
+def _read_sources(paths: Sequence[Path], task: str | None = None, ir_range: str = "auto") -> tuple[list[np.ndarray], list[str]]:
+    """The source frames (a multi-page TIFF gives all its pages) and a name for each.
+    A VIF pair's infrared is stretched (``ir_range``) as :func:`fusecli.fuse.fuse` does, so raw
+    16-bit counts are scored as the frame that was fused."""
     images, metas = [], []
     for path in paths:
-        frames, meta = read_stack(path)
+        frames, meta = read_stack(path, keep_integers=True)
         images += [f[..., :3] if f.ndim == 3 else f for f in frames]
         metas += [meta] * len(frames)
-    return images, frame_names(metas)
+    pair = len(images) == 2
+    if pair and (task == "vif" or task is None and is_gray(images[0]) != is_gray(images[1])):
+        index = infrared_index(images)
+        images[index], _ = display_infrared(images[index], ir_range)
+    return [as_float(f) for f in images], frame_names(metas)
 
 
 def prepare_learned_metrics(names: Iterable[str], weights: Mapping[str, Path]) -> dict[str, Path]:
@@ -180,7 +190,7 @@ def score_item(item: ScoreItem, options: ScoreOptions) -> ItemResult:
     try:
         fused, _ = read_image(item.fused)
         fused = fused[..., :3] if fused.ndim == 3 else fused
-        sources, source_names = _read_sources(item.sources)
+        sources, source_names = _read_sources(item.sources, options.task, options.ir_range)
         names = (f"the fused image {item.fused}", source_names)
         reference = None
         if item.reference is not None:
