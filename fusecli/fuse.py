@@ -178,6 +178,12 @@ def check_frames(frames: Sequence[np.ndarray], resize: bool, names: Sequence[str
         if f.shape[:2] != (h, w):
             if not resize:
                 raise InputMismatchError(f"{names[i - 1]} is {f.shape[1]}x{f.shape[0]} but {names[0]} is {w}x{h} (use --resize to resample)")
+            if abs(np.log((f.shape[1] / f.shape[0]) / (w / h))) > 0.01:  # e.g. a 16:9 visible frame onto a 5:4 infrared one
+                log.warning(
+                    "%s (%dx%d) is resampled to %dx%d, another aspect ratio: it is stretched, not registered; "
+                    "crop the images to the same field of view first",
+                    names[i - 1], f.shape[1], f.shape[0], w, h,
+                )
             frames[i - 1] = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
     return [f[..., :3] if f.ndim == 3 and f.shape[2] == 4 else (f[..., 0] if f.ndim == 3 and f.shape[2] == 1 else f) for f in frames]
 

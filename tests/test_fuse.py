@@ -340,6 +340,10 @@ def test_errors_are_one_clear_line(vif_pair, tmp_path, rng, weights):
     assert not (tmp_path / "x.png").exists()
     ok = invoke("fuse", ir, small, "--resize", "--task", "vif", "-o", tmp_path / "x.png")
     assert ok.exit_code == 0 and read_image(tmp_path / "x.png")[0].shape[:2] == (72, 96)
+    assert "aspect ratio" not in ok.output  # 4:3 onto 4:3
+    wide = write_image(tmp_path / "wide.png", smooth_image(rng, 27, 48, 3))  # 16:9 onto 4:3: stretched, said
+    stretched = invoke("fuse", ir, wide, "--resize", "--task", "vif", "-o", tmp_path / "w.png")
+    assert stretched.exit_code == 0 and "resampled to 96x72, another aspect ratio" in stretched.output
     again = invoke("fuse", ir, small, "--resize", "--task", "vif", "-o", tmp_path / "x.png")
     assert again.exit_code == 2 and "already exists" in again.output
     inplace = invoke("fuse", ir, vis, "-o", vis, "--overwrite")
