@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from skimage.metrics import structural_similarity
 
 from fusecli.cli.main import cli
-from fusecli.io import write_image
+from fusecli.io import read_image, write_image
 from fusecli.train import load_config, train
 from fusecli.train import losses as L
 from fusecli.train.config import ConfigError
@@ -204,6 +204,31 @@ def test_batches_are_deterministic_per_step_and_rank(tmp_path, data_root):
     prompts = [p for step in range(12) for p in make_batch(scenes, cfg, step).prompts]
     assert any(p for p in prompts)  # degradations come with prompts
     assert is_validation("x/a", 0.0) is False and is_validation("x/a", 0.25) == is_validation("x/a", 0.25)
+
+
+def test_raw_infrared_counts_are_trained_on_as_fuse_stretches_them(tmp_path, data_root):
+    """A 16-bit VIF infrared of raw camera counts reaches the model as `fusecli fuse` gives it."""
+    import shutil
+
+    import tifffile
+
+    from fusecli.infrared import display_infrared
+
+    root = tmp_path / "data"
+    shutil.copytree(data_root, root)
+    ir, _ = read_image(root / "vif" / "ir" / "s0.png")
+    counts = np.round(7000 + 2500 * ir).astype(np.uint16)
+    (root / "vif" / "ir" / "s0.png").unlink()
+    tifffile.imwrite(root / "vif" / "ir" / "s0.tif", counts)
+    cfg = load_config(_config(tmp_path, root, MOE), ["data.val_fraction=0.0"])
+    scenes, _ = load_scenes(cfg)
+    loaded = next(s for s in scenes if s.name == "vif/s0").frames[0]
+    import cv2
+
+    stretched, note = display_infrared(counts)
+    assert "raw 16-bit counts" in note
+    expected = cv2.resize(stretched, loaded.shape[::-1], interpolation=cv2.INTER_AREA)  # at data.max_side
+    assert np.abs(loaded.astype(np.float32) - expected).max() < 1e-3  # float16 storage
 
 
 def test_full_range_low_contrast_samples_stretch_the_clean_frames_and_draw_the_same_degradation(tmp_path, data_root):

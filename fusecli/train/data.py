@@ -24,7 +24,8 @@ from torch import Tensor
 from ..color import luminance
 from ..degrade.pipeline import sample as degrade_sample
 from ..errors import EmptyInputError
-from ..io import read_stack
+from ..infrared import display_infrared
+from ..io import as_float, read_stack
 from ..pairs import list_images, list_stacks, match_by_stem
 from ..restore import RestoreStats, degradations_in_prompt, restoration_stats
 from .config import ConfigError, TrainConfig
@@ -76,12 +77,17 @@ def _find_child(folder: Path, names: Sequence[str]) -> Path | None:
     return None
 
 
-def _load_luma(paths: Sequence[Path], max_side: int) -> list[np.ndarray]:
+def _load_luma(paths: Sequence[Path], max_side: int, infrared: bool = False) -> list[np.ndarray]:
+    """The frames' luminance at ``max_side`` px or less, float16. ``infrared``: the first frame is
+    a VIF infrared, stretched as `fusecli fuse` stretches raw 16-bit counts (the model must
+    train on the frames it will be given)."""
     frames: list[np.ndarray] = []
     for path in paths:
-        frames.extend(read_stack(path)[0])  # a multi-page TIFF, or one image
+        frames.extend(read_stack(path, keep_integers=True)[0])  # a multi-page TIFF, or one image
+    if infrared:
+        frames[0], _ = display_infrared(frames[0])
     out = []
-    for image in frames:
+    for image in map(as_float, frames):
         y = luminance(image) if image.ndim == 3 else image
         h, w = y.shape
         scale = max_side / max(h, w)
@@ -150,7 +156,7 @@ def load_scenes(config: TrainConfig) -> tuple[list[Scene], list[Scene]]:
         for folder in folders:
             for name, paths in discover(task, config.path(folder)):
                 try:
-                    frames = _load_luma(paths, config.data.max_side)
+                    frames = _load_luma(paths, config.data.max_side, infrared=task == "vif")
                 except Exception as exc:  # one bad scene must not stop a training run
                     log.warning("skipping %s: %s", name, exc)
                     continue

@@ -53,7 +53,7 @@ def pack_data(config: TrainConfig, dst: str | Path, fmt: str = "jpg") -> tuple[d
             found = discover_sharp(src) if key == "focus_synthetic" else discover(key, src)
             for name, paths in found:
                 try:
-                    frames = _load_luma(paths, config.data.max_side)
+                    frames = _load_luma(paths, config.data.max_side, infrared=key == "vif")
                 except Exception:  # training skips (and reports) it too
                     continue
                 scene = name.split("/", 1)[1]
