@@ -36,17 +36,15 @@ def _percentiles(counts: np.ndarray, fractions: tuple[float, ...]) -> list[int]:
 
 
 def raw_range(frame: np.ndarray) -> tuple[int, int] | None:
-    """``(low, high)`` 0.1..99.9th percentile counts of a gray uint16 ``(H, W)`` frame whose values
-    span less than a quarter of the 16-bit scale (raw camera counts); None for any other frame."""
+    """``(low, high)``: the 0.1..99.9th percentile counts of a gray uint16 ``(H, W)`` frame when
+    they span less than a quarter of the 16-bit scale (raw camera counts); None for any other frame."""
     if frame.dtype != np.uint16 or frame.ndim != 2:
         return None
     counts = np.bincount(frame.ravel(), minlength=65536)
-    used = np.flatnonzero(counts)
-    lowest, highest = int(used[0]), int(used[-1])
-    if highest == lowest or highest - lowest >= RAW_SHARE * 65535:
+    low, high = _percentiles(counts, PERCENTILES)  # a dead or hot pixel does not widen them
+    if high == low or high - low >= RAW_SHARE * 65535:
         return None  # flat, or display values already
-    low, high = _percentiles(counts, PERCENTILES)
-    return (low, high) if high > low else (lowest, highest)
+    return low, high
 
 
 def to_display(frame: np.ndarray, low: int, high: int) -> np.ndarray:

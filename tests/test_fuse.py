@@ -401,6 +401,9 @@ def test_raw_infrared_counts_are_stretched_like_a_camera_gain_control(scene, rng
     infrared = smooth_image(rng, 72, 96)
     counts = np.round(7000 + 2500 * infrared).astype(np.uint16)
     assert raw_range(counts) == tuple(np.percentile(counts, (0.1, 99.9), method="inverted_cdf"))
+    dead = counts.copy()
+    dead[0, :3] = (0, 65535, 65535)  # dead and hot pixels: still raw counts
+    assert raw_range(dead) is not None
     stretched, note = display_infrared(counts)
     assert "raw 16-bit counts" in note and stretched.min() == 0.0 and stretched.max() == 1.0
     auto = fuse([scene, counts], task="vif", model="pyramid-vif")  # visible first: the gray one is still the infrared
