@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -199,32 +200,39 @@ def _rgb_order(array: np.ndarray) -> np.ndarray:
     return array
 
 
+_OPENCV_QUIET = threading.Lock()
+
+
 def _opencv_tiff(path: Path, why: Exception) -> list[np.ndarray]:
     """Every page of a TIFF whose compression tifffile decodes only with the optional
     ``imagecodecs`` package (LZW, the default of OpenCV, GIMP and many camera tools; PackBits;
     JPEG): OpenCV's libtiff reads those, so they need no extra package."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # its own errors say less than ours
-    try:
-        ok, pages = cv2.imdecodemulti(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        ok, pages = False, ()
-    finally:
-        cv2.utils.logging.setLogLevel(level)
+    with _OPENCV_QUIET:  # files are read in threads: one saves and restores the log level at a time
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # its own errors say less than ours
+        try:
+            ok, pages = cv2.imdecodemulti(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            ok, pages = False, ()
+        finally:
+            cv2.utils.logging.setLogLevel(level)
     if not ok or not pages:
         raise ImageReadError(f"{path}: cannot decode TIFF data ({why}; OpenCV could not either)")
     return [_rgb_order(page) for page in pages]
 
 
 class _Messages(logging.Handler):
-    """Collects what a library logs while it reads one file."""
+    """Collects what a library logs in this thread while it reads one file (other threads may be
+    reading other files meanwhile)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.messages: list[str] = []
+        self.thread = threading.get_ident()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
 
 
 @contextmanager

@@ -111,6 +111,23 @@ def test_tiffs_compressed_by_other_tools_are_read(tmp_path, rng, compression):
             read_image(tmp_path / "cut.tif")
 
 
+def test_tiff_damage_reports_stay_with_the_thread_that_read_the_file():
+    """Files are read in threads (fusecli.fuse.read_frames): tifffile's report of another file's
+    damage must not make this file an error."""
+    import threading
+
+    from fusecli.io import _tifffile_messages
+
+    logger = logging.getLogger("tifffile")
+    with _tifffile_messages() as messages:
+        other = threading.Thread(target=logger.error, args=("<TiffPages @8> invalid page offset 99",))
+        other.start()
+        other.join()
+        assert messages == []
+        logger.error("mine")
+    assert messages == ["mine"]
+
+
 def test_skimage_multipage_tiff():
     import skimage.data
 
