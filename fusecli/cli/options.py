@@ -101,8 +101,9 @@ def ir_range_option(f: F) -> F:
         type=click.Choice(["auto", "stored"]),
         default="auto",
         show_default=True,
-        help="VIF infrared frames: auto stretches raw 16-bit camera counts (a gray 16-bit frame using under "
-        "a quarter of the scale) to their 0.1..99.9th percentiles, as the camera's gain control would; stored keeps them.",
+        help="VIF infrared frames: auto stretches raw 16-bit camera counts (a gray 16-bit frame whose 0.1..99.9th "
+        "percentiles span under a quarter of the scale) to those percentiles, as the camera's gain control would; "
+        "stored keeps them.",
     )(f)
 
 
