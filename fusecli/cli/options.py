@@ -98,7 +98,7 @@ def quality_option(f: F) -> F:
 def ir_range_option(f: F) -> F:
     return click.option(
         "--ir-range",
-        type=click.Choice(["auto", "stored"]),
+        type=click.Choice(["auto", "stored"]),  # fusecli.infrared.IR_RANGES, spelled out: this module loads at every start, numpy-free
         default="auto",
         show_default=True,
         help="VIF infrared frames: auto stretches raw 16-bit camera counts (a gray 16-bit frame whose 0.1..99.9th "
