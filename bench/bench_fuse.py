@@ -35,7 +35,7 @@ MERTENS = """
 import sys, cv2, numpy as np
 frames = [cv2.imread(p) for p in sys.argv[2:]]
 fused = cv2.createMergeMertens().process(frames)
-cv2.imwrite(sys.argv[1], np.clip(fused * 255, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 95])
+cv2.imwrite(sys.argv[1], np.clip(fused * 255, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 95] if sys.argv[1].endswith('.jpg') else [])
 """
 
 
@@ -144,6 +144,8 @@ def quality(fusecli: list[str], work: Path, args: argparse.Namespace) -> None:
             "enfuse": (["enfuse"], work / f"{seq.name}_en.png"),
         }
         for label, (cmd, out) in outs.items():
+            if cmd[0] == "enfuse" and not shutil.which("enfuse"):
+                continue  # not installed: scored without it, as the speed table is
             if cmd[0] == "enfuse":
                 subprocess.run(["enfuse", "-o", str(out), *frames], check=True, capture_output=True)
             elif cmd[0] == sys.executable and "-c" in cmd:
