@@ -112,11 +112,25 @@ def as_float(image: np.ndarray) -> np.ndarray:
 def _normalise_layout(array: np.ndarray, path: Path) -> np.ndarray:
     """Squeeze singleton channels; accept (H, W), (H, W, 1|3|4), and (H, W, 2) as gray + alpha
     (PNG's LA, a TIFF's gray with one extra sample), whose alpha is dropped like RGBA's."""
+    if array.ndim == 3 and array.shape[2] in (2, 4):
+        _warn_if_transparent(array[:, :, -1], path)
     if array.ndim == 3 and array.shape[2] in (1, 2):
         array = array[:, :, 0]
     if array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4)):
         return array
     raise ImageReadError(f"{path}: unsupported image layout {array.shape}; expected gray, gray + alpha, RGB or RGBA")
+
+
+def _warn_if_transparent(alpha: np.ndarray, path: Path) -> None:
+    """Fusion ignores alpha, so say when it hides something: the colour stored under transparent
+    pixels (often black, or whatever an editor left there) is fused as if it were visible."""
+    opaque = np.iinfo(alpha.dtype).max if alpha.dtype.kind in "iu" else 1.0
+    see_through = np.count_nonzero(alpha < opaque)
+    if see_through:
+        log.warning(
+            "%s: %.1f %% of its pixels are transparent; fusecli ignores the alpha channel and fuses "
+            "the colour stored under them", path, 100.0 * see_through / alpha.size,
+        )
 
 
 def _check_complete(data: bytes, fmt: str, path: Path) -> None:

@@ -79,6 +79,35 @@ def test_gray_alpha_tiff_is_one_gray_image_and_many_samples_a_clear_error(tmp_pa
         read_image(five)
 
 
+def test_transparency_is_said_not_silently_fused(tmp_path, rng, caplog):
+    """Fusion ignores alpha: an RGBA or gray + alpha file with transparent pixels is read with a
+    warning that names the share, an opaque one silently."""
+    logger = logging.getLogger("fusecli")
+    logger.addHandler(caplog.handler)
+    try:
+        rgba = smooth_image(rng, 20, 40, 4)
+        rgba[..., 3] = 1.0
+        gray = np.round(smooth_image(rng, 20, 40) * 65535).astype(np.uint16)
+        la = np.dstack([gray, np.full_like(gray, 65535)])
+        for name, see_through in (("opaque.png", None), ("quarter.png", "25.0 %"), ("la.tif", "5.0 %")):
+            if name == "quarter.png":
+                rgba[:5, :, 3] = 0.0
+            if name == "la.tif":
+                la[:1, :, 1] = 100
+                tifffile.imwrite(tmp_path / name, la, photometric="minisblack", extrasamples=["unassalpha"])
+            else:
+                write_image(tmp_path / name, rgba, bit_depth=8)
+            caplog.clear()
+            image, _ = read_image(tmp_path / name)
+            warned = [r.getMessage() for r in caplog.records if "transparent" in r.getMessage()]
+            if see_through is None:
+                assert not warned and image.shape == (20, 40, 4)
+            else:
+                assert warned and see_through in warned[0] and name in warned[0]
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
 @pytest.mark.parametrize("compression", [5, 32773, 7])  # LZW, PackBits, JPEG
 def test_tiffs_compressed_by_other_tools_are_read(tmp_path, rng, compression):
     """LZW is what OpenCV, GIMP and many camera tools write; tifffile alone needs the optional
