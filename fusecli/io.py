@@ -418,8 +418,9 @@ def read_stack(path: str | os.PathLike, channels: int | None = None, keep_intege
 
 
 def _quantise(image: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Float [0, 1] -> uint8/uint16 (rounded, saturated) or float32; NaN becomes 0."""
-    image = np.asarray(image, dtype=np.float32)
+    """Float [0, 1] (or stored uint8/uint16 pixels) -> uint8/uint16 (rounded, saturated) or
+    float32; NaN becomes 0."""
+    image = as_float(np.asarray(image))  # uint8 0..255 is 0..1, as everywhere in fusecli, not 0..255 saturated
     if not np.isfinite(image).all():
         image = np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0)
     if bit_depth == 32:
@@ -543,7 +544,7 @@ def write_image(
     inputs: Iterable[str | os.PathLike] = (),
     quality: int | None = None,
 ) -> Path:
-    """Write a float [0, 1] image atomically.
+    """Write an image (float in [0, 1], or uint8/uint16 stored pixels) atomically.
 
     The bit depth is ``bit_depth`` if given, else the input's (``meta``) where the output
     format can hold it, else 8; the input's colour profile and EXIF are embedded where the format
