@@ -79,6 +79,16 @@ def test_gray_alpha_tiff_is_one_gray_image_and_many_samples_a_clear_error(tmp_pa
         read_image(five)
 
 
+def test_stored_integer_pixels_are_written_as_the_values_they_stand_for(tmp_path, rng):
+    """fusecli's functions take uint8/uint16 frames as stored pixels (0..255 is 0..1); so does
+    write_image: a uint8 array used to be taken as floats and saved nearly all white."""
+    img = smooth_image(rng, 20, 30, 3)
+    for dtype, peak, depth in ((np.uint8, 255, 8), (np.uint16, 65535, 16)):
+        stored = np.round(img * peak).astype(dtype)
+        back, meta = read_image(write_image(tmp_path / f"s{depth}.png", stored, bit_depth=depth))
+        assert meta.bit_depth == depth and np.array_equal(np.round(back * peak).astype(dtype), stored)
+
+
 def test_transparency_is_said_not_silently_fused(tmp_path, rng, caplog):
     """Fusion ignores alpha: an RGBA or gray + alpha file with transparent pixels is read with a
     warning that names the share, an opaque one silently."""
