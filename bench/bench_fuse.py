@@ -1,7 +1,7 @@
 """Benchmark `fusecli fuse` against the tools users would otherwise run, in one run.
 
 1. MEF, a 24 MP (6000x4000) 2-frame JPEG bracket, end to end (read, fuse, write):
-   `fusecli fuse --model exposure-fusion`, `fusecli fuse --task mef` (the default), OpenCV's
+   `fusecli fuse --model exposure-fusion` (also with `--deghost`), `fusecli fuse --task mef` (the default), OpenCV's
    `createMergeMertens` (read/merge/write in Python), and `enfuse` (Debian package).
    Wall time and peak memory (max RSS of the child process).
 2. Memory: a 24 MP 5-frame bracket through `fusecli fuse` (target: peak < 3 GB).
@@ -85,6 +85,7 @@ def main() -> None:
         for label, cmd in [] if "mef" not in sections else [
             ("fusecli --model exposure-fusion", [*fusecli, "fuse", *map(str, shots), "--model", "exposure-fusion", "-o", str(work / "ef.jpg"), "--overwrite"]),
             ("fusecli --task mef (default)", [*fusecli, "fuse", *map(str, shots), "--task", "mef", "-o", str(work / "default.jpg"), "--overwrite"]),
+            ("fusecli --model exposure-fusion --deghost", [*fusecli, "fuse", *map(str, shots), "--model", "exposure-fusion", "--deghost", "-o", str(work / "deghost.jpg"), "--overwrite"]),
             ("OpenCV createMergeMertens", [sys.executable, "-c", MERTENS, str(work / "mertens.jpg"), *map(str, shots)]),
             ("enfuse", ["enfuse", "-o", str(work / "enfuse.jpg"), *map(str, shots)]),
         ]:
@@ -112,6 +113,8 @@ def five_frames(fusecli: list[str], work: Path) -> None:
     five = make_bracket(work / "five", 5)
     wall, peak = timed([*fusecli, "fuse", *map(str, five), "--task", "mef", "-o", str(work / "five.jpg"), "--overwrite"])
     print(f"\n## MEF 24 MP, 5 frames: {wall:.2f} s, peak {peak:.2f} GB")
+    wall, peak = timed([*fusecli, "fuse", *map(str, five), "--task", "mef", "--deghost", "-o", str(work / "five.jpg"), "--overwrite"])
+    print(f"## MEF 24 MP, 5 frames, --deghost: {wall:.2f} s, peak {peak:.2f} GB")
 
 
 def vif_batch(fusecli: list[str], work: Path, args: argparse.Namespace) -> None:

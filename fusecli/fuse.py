@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from .color import colorize, is_gray, luminance, rgb_to_ycbcr, ycbcr_to_rgb
+from .deghost import plan_deghost
 from .errors import InputMismatchError, UnknownNameError
 from .infrared import display_infrared, infrared_index
 from .io import ImageMeta, as_float, check_output_free, frame_names, image_format, output_meta, read_stack, write_image
@@ -70,6 +71,7 @@ class FuseSettings:
     foreground: np.ndarray | None = None  # (H, W) mask in 0..1 for MoE-Fusion's local experts
     routing: bool = False  # also collect the model's per-pixel expert weights (for --routing-map)
     ir_range: str = "auto"  # VIF: "auto" stretches raw 16-bit infrared counts (fusecli.infrared), "stored" keeps them
+    deghost: bool = False  # MEF with exposure-fusion: leave out what moved between shots (fusecli.deghost)
 
 
 @dataclass
@@ -159,9 +161,9 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: 
     return image, experts[0].float().permute(1, 2, 0).cpu().numpy()
 
 
-def _method_tile(name: str, levels: int, frames: list[np.ndarray], where: tuple[slice, slice]) -> np.ndarray:
+def _method_tile(name: str, levels: int, frames: list[np.ndarray], where: tuple[slice, slice], **options) -> np.ndarray:
     """Training-free methods take the stored 8/16-bit or float pixels and convert what they need."""
-    return FUSION_METHODS.get(name)(frames, levels=levels)
+    return FUSION_METHODS.get(name)(frames, levels=levels, **options)
 
 
 def check_frames(frames: Sequence[np.ndarray], resize: bool, names: Sequence[str] | None = None) -> list[np.ndarray]:
@@ -228,6 +230,9 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
 
         frames, motions = (align_exposures if task == "mef" else align_focus)(frames)
         notes.append("aligned: " + "; ".join(f"frame {i + 1} {m.describe()}" for i, m in enumerate(motions)))
+    options = {}
+    if settings.deghost:
+        options["deghost"] = _plan_deghost(task, name, frames, notes)
     expert_names: list[str] = []
     experts = None
     if learned:
@@ -250,13 +255,25 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
     else:
         if settings.prompt:
             notes.append(f"warning: {name} is training-free and takes no prompt; ignored")
-        work = functools.partial(_method_tile, name, pyramid_levels(frames[0].shape[:2]))
+        work = functools.partial(_method_tile, name, pyramid_levels(frames[0].shape[:2]), **options)
         # Training-free methods are cheap per pixel: 6x larger tiles, far fewer tile borders
         # (a 24 MP frame is one tile with the default --tile; 5 such frames fit in 2 GB).
         image = run_tiled(work, frames, TRAINING_FREE_TILE_SCALE * settings.tile, TRAINING_FREE_TILE_SCALE * settings.overlap)
     shown = ZOO.get_name(name) if entry is not None else name
     image = np.clip(image, 0, 1, out=image if image.dtype == np.float32 else None).astype(np.float32, copy=False)
     return FuseResult(image, task, shown, notes, experts if expert_names else None, expert_names, list(frames))
+
+
+def _plan_deghost(task: str, name: str, frames: list[np.ndarray], notes: list[str]):
+    """The whole bracket's deghosting plan (so tiles agree), and a note of what it found."""
+    if task != "mef":
+        raise InputMismatchError(f"--deghost is for exposure brackets (task mef), not {task}")
+    if name not in FUSION_METHODS or FUSION_METHODS.get(name) is not FUSION_METHODS.get("exposure-fusion"):
+        raise InputMismatchError(f"--deghost works with exposure-fusion; {name} does not deghost")
+    plan = plan_deghost(frames)
+    left_out = ", ".join(f"{share:.1%} of shot {k + 1}" for k, share in enumerate(plan.moving) if k != plan.reference)
+    notes.append(f"deghosted against shot {plan.reference + 1} of {len(frames)} (dark to bright; the best exposed): left out where something moved, {left_out}")
+    return plan
 
 
 def read_frames(paths: Sequence[str | os.PathLike]) -> tuple[list[np.ndarray], list[ImageMeta]]:

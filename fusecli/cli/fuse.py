@@ -91,6 +91,7 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @click.option("--boxes", type=click.Path(exists=True, path_type=Path), help="Foreground boxes (YOLO txt / VOC xml / COCO json, file or folder) for MoE-Fusion.")
 @click.option("--routing-map", type=click.Path(path_type=Path), help="Also save which source dominates where (a file; a folder in batch mode).")
 @click.option("--align", is_flag=True, help="Align hand-held stacks first (MEF: median-threshold bitmaps; MFF: affine ECC).")
+@click.option("--deghost", is_flag=True, help="MEF with exposure-fusion: leave each shot out where something moved (people, leaves, waves) against the best-exposed shot.")
 @click.option("--resize", is_flag=True, help="Resample inputs of other sizes to the first one's size instead of failing.")
 @click.option("--tile", type=click.IntRange(64), default=1024, show_default=True, help="Tile size for large images (bounded memory).")
 @click.option("--overlap", type=click.IntRange(0), default=64, show_default=True, help="Tile overlap in pixels (blended seamlessly).")
@@ -102,12 +103,13 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @overwrite_option
 @jobs_option
 @pass_settings
-def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, resize, tile, overlap, ext, dry_run, ir_range, bit_depth, quality, overwrite, jobs) -> None:
+def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, deghost, resize, tile, overlap, ext, dry_run, ir_range, bit_depth, quality, overwrite, jobs) -> None:
     """Fuse several images of one scene into one: VIF, MEF or MFF.
 
     \b
     One item:
       fusecli fuse under.jpg normal.jpg over.jpg -o fused.jpg          (exposure bracket)
+      fusecli fuse shots/*.jpg --align --deghost -o fused.jpg           (hand-held, things moving)
       fusecli fuse --ir ir.png --vis vis.jpg -o fused.png               (infrared + visible)
       fusecli fuse near.jpg far.jpg --task mff -o sharp.jpg             (focus stack)
     Folders (resumable; finished outputs are skipped):
@@ -121,6 +123,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
     fuse_settings = FuseSettings(
         task=task.lower() if task else None, model=model, prompt=prompt, steps=steps, sampler=sampler, gamma=gamma,
         seed=seed, device=device, tile=tile, overlap=overlap, align=align, resize=resize, ir_range=ir_range,
+        deghost=deghost,
     )
     depth = int(bit_depth) if bit_depth else None
     batch = stacks is not None or (ir is not None and ir.is_dir())

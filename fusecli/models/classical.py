@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..color import colorize, luminance
+from ..deghost import DeghostPlan, consistency, plan_deghost
 from ..errors import InputMismatchError
 from ..io import as_float
 from ..registry import Registry
@@ -109,9 +110,20 @@ def mertens_weights(frame: np.ndarray, contrast: float = 1.0, saturation: float 
 
 
 @FUSION_METHODS.register("exposure-fusion", aliases=("mertens",))
-def exposure_fusion(frames: Frames, contrast: float = 1.0, saturation: float = 1.0, exposedness: float = 1.0, levels: int | None = None) -> np.ndarray:
+def exposure_fusion(
+    frames: Frames,
+    contrast: float = 1.0,
+    saturation: float = 1.0,
+    exposedness: float = 1.0,
+    levels: int | None = None,
+    deghost: bool | DeghostPlan = False,
+) -> np.ndarray:
     """Mertens et al. 2007: weight each shot by contrast (|Laplacian|), saturation (RGB std)
     and well-exposedness (Gaussian around 0.5, sigma 0.2), then blend in a Laplacian pyramid.
+
+    ``deghost``: leave each shot out where it disagrees with a reference shot (something moved;
+    :mod:`fusecli.deghost`); ``True`` plans it from these frames, a :class:`DeghostPlan` (from
+    the whole frames, when these are a tile) is used as given.
 
     Only the luma pyramid's finest level is built at full resolution. The weights are
     computed on half-resolution shots and enter the pyramid at its second level (the finest
@@ -128,7 +140,8 @@ def exposure_fusion(frames: Frames, contrast: float = 1.0, saturation: float = 1
     n_levels = _levels((h, w), levels)
     if n_levels < 2 or min(h, w) < 4:  # too small to have a half-resolution level
         floats = [as_float(f) for f in frames]
-        return pyramid_blend(floats, np.stack([mertens_weights(f, contrast, saturation, exposedness) for f in floats]), levels)
+        weights = [mertens_weights(f, contrast, saturation, exposedness) for f in floats]
+        return pyramid_blend(floats, np.stack(_without_ghosts(weights, floats, frames, deghost)), levels)
     half = ((w + 1) // 2, (h + 1) // 2)  # the size pyrDown gives
 
     def prepare(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,6 +151,7 @@ def exposure_fusion(frames: Frames, contrast: float = 1.0, saturation: float = 1
     workers = max(1, min(len(frames), cv2.getNumThreads()))
     with ThreadPoolExecutor(workers) as pool:  # OpenCV and large NumPy operations release the GIL
         lumas, smalls, weights = map(list, zip(*pool.map(prepare, frames)))
+        weights = _without_ghosts(weights, smalls, frames, deghost)
         total = sum(weights)
         weights = [cv2.divide(wt, total) for wt in weights]
 
@@ -170,6 +184,16 @@ def exposure_fusion(frames: Frames, contrast: float = 1.0, saturation: float = 1
         step = -(-h // workers)
         list(pool.map(add_luma, [slice(i, min(h, i + step)) for i in range(0, h, step)]))
     return out
+
+
+def _without_ghosts(weights: list[np.ndarray], images: list[np.ndarray], frames: Frames, deghost: bool | DeghostPlan) -> list[np.ndarray]:
+    """``weights`` times each shot's agreement with the reference shot (``images``: the shots at the weights' size)."""
+    if deghost is False or deghost is None:
+        return weights
+    plan = plan_deghost(frames) if deghost is True else deghost
+    if len(plan.maps) != len(weights):
+        raise InputMismatchError(f"the deghosting plan is for {len(plan.maps)} shots, not {len(weights)}")
+    return [cv2.multiply(w, c) for w, c in zip(weights, consistency(images, plan, images[0].shape[0] / frames[0].shape[0]))]
 
 
 def _luma_and_half(frame: np.ndarray, half: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
