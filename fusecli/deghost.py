@@ -3,12 +3,12 @@ move between shots.
 
 Exposure fusion blends every shot wherever it is well exposed, so an object that moved shows
 up half-transparent in several places ("ghosts"). The shots are compared with one reference
-shot (the best exposed): an intensity map, fitted by histogram matching on the whole frames,
-predicts what each shot should look like from the reference; where a shot disagrees with its
-prediction by more than exposure changes and noise explain, it is left out of the blend there
+shot (the best exposed): per colour channel, intensity maps fitted by histogram matching on
+the whole frames predict the range of values each shot should show from the reference's; where
+a shot falls outside that range by more than noise explains, it is left out of the blend there
 and the reference (and the shots that agree with it) fill in. This is the consistency test of
-Kang et al. (2003) and Granados et al. (2013), on luma, with intensity maps instead of a
-calibrated camera response, so it works on JPEGs of unknown tone curve.
+Kang et al. (2003) and Granados et al. (2013), with intensity maps instead of a calibrated
+camera response, so it works on JPEGs of unknown tone curve.
 
 The maps and the reference are chosen from the whole frames (:func:`plan_deghost`), so tiles of
 a large image agree; the per-pixel factors (:func:`consistency`) are local.
@@ -27,8 +27,8 @@ from .errors import InputMismatchError
 from .io import as_float
 
 BINS = 1024
-# A shot disagrees with the reference where |luma - predicted luma| exceeds these (0..1 luma),
-# fully at HIGH: JPEG noise and small tone-curve misfits stay below LOW on static brackets.
+# A shot disagrees with the reference where a channel lies outside its predicted range by more
+# than LOW (0..1), fully at HIGH: JPEG noise and tone-curve misfits stay below LOW on still brackets.
 LOW, HIGH = 0.06, 0.14
 # A value stands for any within this distance (sensor noise, JPEG): 0..1.
 NOISE = 0.02
