@@ -268,7 +268,7 @@ def _plan_deghost(task: str, name: str, frames: list[np.ndarray], notes: list[st
     """The whole bracket's deghosting plan (so tiles agree), and a note of what it found."""
     if task != "mef":
         raise InputMismatchError(f"--deghost is for exposure brackets (task mef), not {task}")
-    if name not in FUSION_METHODS or FUSION_METHODS.get(name) is not FUSION_METHODS.get("exposure-fusion"):
+    if name not in FUSION_METHODS or FUSION_METHODS.canonical(name) != "exposure-fusion":  # or its alias mertens
         raise InputMismatchError(f"--deghost works with exposure-fusion; {name} does not deghost")
     plan = plan_deghost(frames)
     left_out = ", ".join(f"{share:.1%} of shot {k + 1}" for k, share in enumerate(plan.moving) if k != plan.reference)

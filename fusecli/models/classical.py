@@ -188,7 +188,7 @@ def exposure_fusion(
 
 def _without_ghosts(weights: list[np.ndarray], images: list[np.ndarray], frames: Frames, deghost: bool | DeghostPlan) -> list[np.ndarray]:
     """``weights`` times each shot's agreement with the reference shot (``images``: the shots at the weights' size)."""
-    if deghost is False or deghost is None:
+    if not deghost:
         return weights
     plan = plan_deghost(frames) if deghost is True else deghost
     if len(plan.maps) != len(weights):
