@@ -6,7 +6,8 @@
    Wall time and peak memory (max RSS of the child process).
 2. Memory: a 24 MP 5-frame bracket through `fusecli fuse` (target: peak < 3 GB).
 3. VIF: 640x480 pairs through `fusecli fuse --jobs 2` (default model, and a learned model
-   file when given with --vif-model), seconds per pair.
+   file when given with --vif-model), seconds per pair; and the same pairs as a rig records
+   them (320x256 infrared frames with a narrower, rolled view) registered with `--ir-warp`.
 4. Quality on the real brackets (`../shared/data/mef/DeepFuse-ICCV17`, full size): MEF-SSIM
    of each tool's output via `fusecli metrics`.
 
@@ -118,8 +119,11 @@ def five_frames(fusecli: list[str], work: Path) -> None:
 
 
 def vif_batch(fusecli: list[str], work: Path, args: argparse.Namespace) -> None:
-    ir_dir, vis_dir = work / "ir", work / "vis"
-    ir_dir.mkdir(), vis_dir.mkdir()
+    ir_dir, vis_dir, rig_dir = work / "ir", work / "vis", work / "rig_ir"
+    ir_dir.mkdir(), vis_dir.mkdir(), rig_dir.mkdir()
+    roll = np.vstack([cv2.getRotationMatrix2D((320, 240), 2.0, 1.0), [0, 0, 1]])
+    rig = roll @ np.array([[0.8 * 640 / 319, 0, 64], [0, 0.8 * 480 / 255, 48], [0, 0, 1]])  # infrared pixel -> visible pixel
+    np.savetxt(work / "rig.txt", rig)
     road = sorted((DATA / "vif" / "RoadScene" / "ir").iterdir())
     for i in range(args.pairs):
         src = road[i % len(road)]
@@ -127,12 +131,14 @@ def vif_batch(fusecli: list[str], work: Path, args: argparse.Namespace) -> None:
         vis = cv2.resize(cv2.imread(str(DATA / "vif" / "RoadScene" / "vi" / src.name)), (640, 480))
         cv2.imwrite(str(ir_dir / f"{i:04d}.png"), ir)
         cv2.imwrite(str(vis_dir / f"{i:04d}.png"), vis)
+        cv2.imwrite(str(rig_dir / f"{i:04d}.png"), cv2.warpPerspective(ir, np.linalg.inv(rig), (320, 256), flags=cv2.INTER_LINEAR))
     print(f"\n## VIF {args.pairs} pairs of 640x480, --jobs 2, end to end")
     print("| model | wall | per pair |\n|---|---|---|")
-    models = [("default", [])] + ([(args.vif_model, ["--model", args.vif_model])] if args.vif_model else [])
-    for label, extra in models:
-        out = work / f"vif_{len(extra)}"
-        wall, _ = timed([*fusecli, "fuse", "--task", "vif", "--ir", str(ir_dir), "--vis", str(vis_dir), "-o", str(out), "--jobs", "2", *extra])
+    models = [("default", ir_dir, [])] + ([(args.vif_model, ir_dir, ["--model", args.vif_model])] if args.vif_model else [])
+    models.append(("default, 320x256 rig infrared, --ir-warp", rig_dir, ["--ir-warp", str(work / "rig.txt")]))
+    for k, (label, infrared, extra) in enumerate(models):
+        out = work / f"vif_{k}"
+        wall, _ = timed([*fusecli, "fuse", "--task", "vif", "--ir", str(infrared), "--vis", str(vis_dir), "-o", str(out), "--jobs", "2", *extra])
         print(f"| {label} | {wall:.1f} s | {wall / args.pairs:.3f} s |")
 
 

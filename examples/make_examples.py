@@ -10,7 +10,10 @@ Everything here is synthetic but physically motivated, and deterministic (fixed 
   disparity map (``motorcycle_disp.npz``): blur grows with the distance from the focal plane.
 - ``vif/``: a night surveillance style pair from ``astronaut``: a dim, noisy visible frame and
   a thermal-like frame (warm skin bright, cool background, low resolution, optics blur,
-  column fixed-pattern noise), also as a 16-bit TIFF like radiometric cameras write.
+  column fixed-pattern noise), also as a 16-bit TIFF like radiometric cameras write; and the
+  same thermal scene as a rig's own infrared camera sees it (``astronaut_rig_ir.png``: 320×256,
+  a narrower view, turned 2 degrees), with the rig's warp (``astronaut_rig.txt``) for
+  ``fusecli fuse --ir-warp``.
 
 Run: ``python examples/make_examples.py [OUT_DIR]`` (default: this folder).
 """
@@ -108,6 +111,17 @@ def thermal_pair(seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return thermal.astype(np.float32), visible
 
 
+def rig_infrared(thermal: np.ndarray, size: tuple[int, int] = (320, 256)) -> tuple[np.ndarray, np.ndarray]:
+    """``thermal`` (registered to the visible frame) as a separate infrared camera records it: its
+    own resolution, a narrower field of view and a small roll; and the 3x3 warp from its pixels
+    to the visible frame's, which a rig's calibration would give."""
+    h, w = thermal.shape
+    view = np.array([[0.8 * w / (size[0] - 1), 0, 0.1 * w], [0, 0.64 * h / (size[1] - 1), 0.18 * h], [0, 0, 1]])
+    roll = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), 2.0, 1.0), [0, 0, 1]])
+    matrix = roll @ view
+    return cv2.warpPerspective(thermal, np.linalg.inv(matrix), size, flags=cv2.INTER_LINEAR), matrix
+
+
 def _write(path: Path, image: np.ndarray, quality: int = 95) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".tif":
@@ -141,6 +155,10 @@ def make_examples(out: Path = HERE) -> list[Path]:
     ):
         _write(path, image)
         written.append(path)
+    rig, matrix = rig_infrared(thermal)
+    written += [out / "vif" / "astronaut_rig_ir.png", out / "vif" / "astronaut_rig.txt"]
+    _write(written[-2], rig)
+    np.savetxt(written[-1], matrix, fmt="%.9g", header="fusecli fuse --ir-warp: infrared pixel (x, y) -> visible pixel (x', y'), 3x3 homography")
     return written
 
 

@@ -19,7 +19,7 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -33,6 +33,7 @@ from .infrared import display_infrared, infrared_index
 from .io import ImageMeta, as_float, check_output_free, frame_names, image_format, output_meta, read_stack, write_image
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
+from .registration import IrWarp, describe_box, register_infrared
 from .restore import restoration_stats
 from .tiling import run_tiled
 
@@ -72,6 +73,7 @@ class FuseSettings:
     routing: bool = False  # also collect the model's per-pixel expert weights (for --routing-map)
     ir_range: str = "auto"  # VIF: "auto" stretches raw 16-bit infrared counts (fusecli.infrared), "stored" keeps them
     deghost: bool = False  # MEF with exposure-fusion: leave out what moved between shots (fusecli.deghost)
+    ir_warp: IrWarp | None = None  # VIF from a user's rig: infrared -> visible warp (fusecli.registration)
 
 
 @dataclass
@@ -199,8 +201,10 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
     settings = settings or FuseSettings()
     if overrides:
         settings = FuseSettings(**{**settings.__dict__, **overrides})
-    frames = check_frames(frames, settings.resize, names)
     notes: list[str] = []
+    if settings.ir_warp is not None:
+        frames, settings = _register(frames, settings, notes)
+    frames = check_frames(frames, settings.resize, names)
     task = settings.task
     if task is None:
         task, why = infer_task(frames, settings.model)
@@ -264,6 +268,29 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
     return FuseResult(image, task, shown, notes, experts if expert_names else None, expert_names, list(frames))
 
 
+def _register(frames: Sequence[np.ndarray], settings: FuseSettings, notes: list[str]) -> tuple[list[np.ndarray], FuseSettings]:
+    """A rig's pair with the infrared frame warped onto the visible one and both (and the
+    foreground mask, in visible pixels) cropped to what both cameras see; the task is VIF."""
+    if settings.task not in (None, "vif"):
+        raise InputMismatchError(f"--ir-warp registers infrared + visible pairs (task vif), not {settings.task}")
+    if len(frames) != 2:
+        raise InputMismatchError(f"--ir-warp registers one infrared and one visible image, got {len(frames)} images")
+    ir = infrared_index(frames)
+    whole = frames[1 - ir].shape
+    if settings.foreground is not None and settings.foreground.shape != whole[:2]:
+        raise InputMismatchError(
+            f"the foreground mask is {settings.foreground.shape[1]}x{settings.foreground.shape[0]}; with a warp it is in "
+            f"the visible frame's pixels, {whole[1]}x{whole[0]}"
+        )
+    if settings.task is None:
+        notes.append("task vif: a warp registers infrared onto visible")
+    infrared, visible, box = register_infrared(frames[ir], frames[1 - ir], settings.ir_warp.matrix)
+    frames = [infrared, visible] if ir == 0 else [visible, infrared]
+    notes.append(f"infrared warped onto the visible frame by {settings.ir_warp.description}; fused where both see: {describe_box(box, whole)}")
+    foreground = settings.foreground[box] if settings.foreground is not None else None
+    return frames, replace(settings, task="vif", foreground=foreground)
+
+
 def _plan_deghost(task: str, name: str, frames: list[np.ndarray], notes: list[str]):
     """The whole bracket's deghosting plan (so tiles agree), and a note of what it found."""
     if task != "mef":
@@ -312,7 +339,7 @@ def fuse_files(
     if boxes is not None:
         from .metrics.local import box_mask, find_boxes
 
-        h, w = frames[0].shape[:2]
+        h, w = frames[1 - infrared_index(frames)].shape[:2] if settings.ir_warp is not None else frames[0].shape[:2]  # warp: visible pixels
         found = find_boxes(Path(boxes), Path(inputs[0]).stem, w, h)
         if found is None:
             raise InputMismatchError(f"{boxes}: no boxes for {Path(inputs[0]).stem}")

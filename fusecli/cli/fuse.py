@@ -10,7 +10,7 @@ from typing import NamedTuple
 import click
 
 from .batching import run_batch_cli
-from .options import Settings, bit_depth_option, device_option, ext_option, ir_range_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option, seed_option
+from .options import Settings, bit_depth_option, device_option, ext_option, ir_range_option, ir_warp_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option, seed_option
 
 
 class FuseJob(NamedTuple):
@@ -98,12 +98,13 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @ext_option("Output extension in batch mode (png, jpg, tif, webp). Default: the inputs'.")
 @click.option("--dry-run", is_flag=True, help="List what a batch would do, and do nothing.")
 @ir_range_option
+@ir_warp_option
 @bit_depth_option
 @quality_option
 @overwrite_option
 @jobs_option
 @pass_settings
-def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, deghost, resize, tile, overlap, ext, dry_run, ir_range, bit_depth, quality, overwrite, jobs) -> None:
+def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, deghost, resize, tile, overlap, ext, dry_run, ir_range, ir_warp, bit_depth, quality, overwrite, jobs) -> None:
     """Fuse several images of one scene into one: VIF, MEF or MFF.
 
     \b
@@ -111,6 +112,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
       fusecli fuse under.jpg normal.jpg over.jpg -o fused.jpg          (exposure bracket)
       fusecli fuse shots/*.jpg --align --deghost -o fused.jpg           (hand-held, things moving)
       fusecli fuse --ir ir.png --vis vis.jpg -o fused.png               (infrared + visible)
+      fusecli fuse --ir ir.tif --vis vis.jpg --ir-warp rig.txt -o f.png (a rig not pixel-aligned)
       fusecli fuse near.jpg far.jpg --task mff -o sharp.jpg             (focus stack)
     Folders (resumable; finished outputs are skipped):
       fusecli fuse --task vif --ir ir/ --vis vis/ -o fused/ --jobs 2
@@ -123,7 +125,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
     fuse_settings = FuseSettings(
         task=task.lower() if task else None, model=model, prompt=prompt, steps=steps, sampler=sampler, gamma=gamma,
         seed=seed, device=device, tile=tile, overlap=overlap, align=align, resize=resize, ir_range=ir_range,
-        deghost=deghost,
+        deghost=deghost, ir_warp=ir_warp,
     )
     depth = int(bit_depth) if bit_depth else None
     batch = stacks is not None or (ir is not None and ir.is_dir())

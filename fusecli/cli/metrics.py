@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .options import Settings, ir_range_option, jobs_option, overwrite_option, pass_settings
+from .options import Settings, ir_range_option, ir_warp_option, jobs_option, overwrite_option, pass_settings
 from .tables import print_table
 
 
@@ -103,11 +103,12 @@ def _parse_weights(ctx: click.Context, param: click.Parameter, values: tuple[str
               help="Pretrained weights of a learned metric (MUSIQ, CLIP-IQA), e.g. --weights MUSIQ=musiq_koniq.pth; "
                    "default: looked up by file name in $FUSECLI_METRIC_WEIGHTS (~/.cache/fusecli/metrics).")
 @ir_range_option
+@ir_warp_option
 @jobs_option
 @overwrite_option
 @pass_settings
 def command(settings: Settings, fused, sources, reference, metric_names, task, preset, per_channel, boxes, region,
-            compare, csv_path, json_path, plot, explain, list_metrics, weight_files, ir_range, jobs, overwrite) -> None:
+            compare, csv_path, json_path, plot, explain, list_metrics, weight_files, ir_range, ir_warp, jobs, overwrite) -> None:
     """Score fused images with the standard fusion metrics.
 
     \b
@@ -158,7 +159,7 @@ def command(settings: Settings, fused, sources, reference, metric_names, task, p
     method_results = {}
     for target in targets:
         method_results[target.name if compare else str(target)] = _score(
-            settings, target, sources, reference, names, convention, boxes, regions, learned, task, ir_range, jobs
+            settings, target, sources, reference, names, convention, boxes, regions, learned, task, ir_range, ir_warp, jobs
         )
     columns = list(names) + [f"{n}@{r}" for r in regions for n in names]
     if compare:
@@ -171,13 +172,13 @@ def command(settings: Settings, fused, sources, reference, metric_names, task, p
     raise SystemExit(code)
 
 
-def _score(settings, target, sources, reference, names, convention, boxes, regions, learned, task, ir_range, jobs):
+def _score(settings, target, sources, reference, names, convention, boxes, regions, learned, task, ir_range, ir_warp, jobs):
     from ..metrics.score import ScoreOptions, collect_items, score_items
 
     items, warnings = collect_items(target, list(sources), reference)
     for line in warnings:
         click.secho(f"warning: {line}", err=True, fg="yellow")
-    options = ScoreOptions(names, convention, boxes, regions, learned, task, ir_range)
+    options = ScoreOptions(names, convention, boxes, regions, learned, task, ir_range, ir_warp)
     from .progress import progress_bar  # rich: imported when needed (start-up time)
 
     with progress_bar(len(items), f"scoring {target.name}", quiet=settings.quiet or len(items) < 2) as advance:

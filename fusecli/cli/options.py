@@ -107,6 +107,31 @@ def ir_range_option(f: F) -> F:
     )(f)
 
 
+def _read_ir_warp(ctx: click.Context, param: click.Parameter, value: str | None):
+    """``--ir-warp FILE`` -> :class:`fusecli.registration.IrWarp` (a bad file: one usage error, before any work)."""
+    if value is None:
+        return None
+    from ..errors import FusecliError
+    from ..registration import read_warp
+
+    try:
+        return read_warp(value)
+    except FusecliError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def ir_warp_option(f: F) -> F:
+    return click.option(
+        "--ir-warp",
+        type=click.Path(exists=True, dir_okay=False),
+        callback=_read_ir_warp,
+        metavar="FILE",
+        help="VIF from your own camera rig: warp each infrared frame onto its visible frame and keep the part both "
+        "see. FILE: a 3x3 homography (or 2x3 affine) from infrared to visible pixels, or rows of "
+        "'x_ir y_ir x_vis y_vis' point pairs (3+).",
+    )(f)
+
+
 def _extension(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--ext``: an image extension fusecli writes, without the dot (checked before any work)."""
     if value is None:

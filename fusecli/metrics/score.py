@@ -21,6 +21,7 @@ from ..color import is_gray
 from ..infrared import display_infrared, infrared_index
 from ..io import as_float, frame_names, read_image, read_stack
 from ..pairs import list_images, list_stacks, match_by_stem
+from ..registration import IrWarp, register_infrared
 from .conventions import STANDARD, Convention
 from .local import box_mask, find_boxes
 from .table import METRICS, Inputs
@@ -139,6 +140,7 @@ class ScoreOptions:
     weights: Mapping[str, Path] = field(default_factory=dict)  # learned metrics' weight files
     task: str | None = None  # None: VIF when the sources are one gray and one colour frame, as fuse infers
     ir_range: str = "auto"  # VIF: the infrared source as `fusecli fuse --ir-range` fused it ("auto", "stored")
+    ir_warp: IrWarp | None = None  # VIF from a rig: the sources registered as `fusecli fuse --ir-warp` fused them
 
 
 @dataclass
@@ -148,17 +150,26 @@ class ItemResult:
     error: str | None = None
 
 
-def _read_sources(paths: Sequence[Path], task: str | None = None, ir_range: str = "auto") -> tuple[list[np.ndarray], list[str]]:
+def _read_sources(
+    paths: Sequence[Path], task: str | None = None, ir_range: str = "auto", ir_warp: IrWarp | None = None
+) -> tuple[list[np.ndarray], list[str]]:
     """The source frames (a multi-page TIFF gives all its pages) and a name for each.
-    A VIF pair's infrared is stretched (``ir_range``) as :func:`fusecli.fuse.fuse` does, so raw
-    16-bit counts are scored as the frame that was fused."""
+    A VIF pair's infrared is registered (``ir_warp``) and stretched (``ir_range``) as
+    :func:`fusecli.fuse.fuse` does, so the sources are scored as the frames that were fused."""
     images, metas = [], []
     for path in paths:
         frames, meta = read_stack(path, keep_integers=True)
         images += [f[..., :3] if f.ndim == 3 else f for f in frames]
         metas += [meta] * len(frames)
     pair = len(images) == 2
-    if pair and (task == "vif" or task is None and is_gray(images[0]) != is_gray(images[1])):
+    if ir_warp is not None:
+        if task not in (None, "vif"):
+            raise InputMismatchError(f"--ir-warp registers infrared + visible pairs (task vif), not {task}")
+        if not pair:
+            raise InputMismatchError(f"--ir-warp registers one infrared and one visible source, got {len(images)}")
+        index = infrared_index(images)
+        images[index], images[1 - index], _ = register_infrared(images[index], images[1 - index], ir_warp.matrix)
+    if pair and (task == "vif" or ir_warp is not None or task is None and is_gray(images[0]) != is_gray(images[1])):
         index = infrared_index(images)
         images[index], _ = display_infrared(images[index], ir_range)
     return [as_float(f) for f in images], frame_names(metas)
@@ -190,7 +201,7 @@ def score_item(item: ScoreItem, options: ScoreOptions) -> ItemResult:
     try:
         fused, _ = read_image(item.fused)
         fused = fused[..., :3] if fused.ndim == 3 else fused
-        sources, source_names = _read_sources(item.sources, options.task, options.ir_range)
+        sources, source_names = _read_sources(item.sources, options.task, options.ir_range, options.ir_warp)
         names = (f"the fused image {item.fused}", source_names)
         reference = None
         if item.reference is not None:
