@@ -125,9 +125,24 @@ _HIGH_BAND, _MID_BAND = (0.75, 1.0), (0.25, 0.4)
 
 
 def frame_stats(x: np.ndarray) -> Stats:
-    """The statistics a global restoration reads, of one ``(H, W)`` frame."""
+    """The statistics a global restoration reads, of one ``(H, W)`` frame (``extreme``:
+    :func:`extreme_share`)."""
     low, high, airlight = np.quantile(x, [CONTRAST_QUANTILE, 1 - CONTRAST_QUANTILE, 0.999])
-    return {"low": float(low), "high": float(high), "airlight": float(airlight), "mean": float(x.mean())}
+    return {"low": float(low), "high": float(high), "airlight": float(airlight), "mean": float(x.mean()), "extreme": extreme_share(x)}
+
+
+def extreme_share(x: np.ndarray) -> float:
+    """The larger share of an ``(H, W)`` frame's pixels that hold exactly its lowest or exactly its
+    highest value.
+
+    Why: a frame whose scene reached black or white (a shadow, a highlight, a sky) has a pile of
+    pixels at that limit, and a contrast loss ``mean + c (x - mean)`` moves the pile but keeps it
+    a pile at the new extreme. Where it holds at least :data:`CONTRAST_QUANTILE` of the pixels,
+    :func:`stretch` takes its gain from that side and undoes the loss exactly; without one the
+    scene may not have reached the limit, and the stretch leaves the frame somewhat flat. The
+    all-in-one models' correction gate reads it (``correction_gate_extremes``)."""
+    x = np.asarray(x)
+    return float(max(np.count_nonzero(x <= x.min() + 1e-6), np.count_nonzero(x >= x.max() - 1e-6)) / max(x.size, 1))
 
 
 def upsampling_score(x: np.ndarray) -> float:

@@ -414,6 +414,44 @@ def test_mmaif_hard_correction_gate_can_return_the_base_exactly():
         assert float(hard.correction_gate.value) == 1.0
 
 
+def test_mmaif_gate_evidence_says_when_every_frames_contrast_stretch_is_exact():
+    """``correction_gate_extremes``: for a contrast prompt, one more gate input, 1 when every frame
+    has a pile of pixels at its lowest or highest value (its scene reached black or white, so the
+    stretch undoes the contrast loss exactly), less when one has none; whole-image statistics
+    (tiles) give what the frames give; 0 without such a prompt. One weight on it shuts the gate."""
+    from fusecli.restore import PROMPT_PATTERNS, restoration_stats
+
+    model = small_regression(4, base=BASES, correction_gate=True, correction_gate_named=True, correction_gate_hard=True,
+                             correction_gate_extremes=True, restore={"mff": ["low_contrast"]}).eval()
+    generator = torch.Generator().manual_seed(8)
+    scene = torch.rand(2, 1, 128, 128, generator=generator) * 0.8 + 0.1  # reaches neither black nor white
+    dark = scene.clone()
+    dark[:, :, :4] = 0.0  # a shadow: 1/32 of the pixels at black
+    flat = lambda x: (x.mean() + 0.4 * (x - x.mean())).clamp(0, 1)  # noqa: E731  (fusecli.degrade's low contrast)
+    frames = torch.stack([torch.stack([flat(f) for f in dark]), torch.stack([flat(f) for f in scene])])  # (2, 2, 1, 128, 128)
+    prompts = ["increase the contrast", "increase the contrast"]
+    evidence = model.gate_evidence(frames, "mff", prompts)
+    assert evidence.shape == (2, len(PROMPT_PATTERNS) + 1)
+    assert evidence[0, -1] == 1.0 and evidence[1, -1] < 0.2  # a pixel or two hold the flat frame's extremes
+    stats = [[restoration_stats(f[0].numpy(), ["low_contrast"]) for f in item] for item in frames]
+    torch.testing.assert_close(model.gate_evidence(frames, "mff", prompts, stats), evidence)
+    mixed = torch.stack([frames[0, 0], frames[1, 1]])[None]  # one frame exact, one not: the base is not
+    assert model.gate_evidence(mixed, "mff", prompts[:1])[0, -1] < 0.2
+    assert model.gate_evidence(frames, "mff", ["remove the noise", None])[:, -1].tolist() == [0.0, 0.0]
+    nn.init.normal_(model.head.weight, std=0.05)
+    with torch.no_grad():
+        nn.init.constant_(model.correction_gate.proj.bias, 3.0)  # open, unless the evidence says otherwise
+        model.correction_gate.proj.weight[0, -1] = -10.0
+        options = FuseOptions(task="mff", prompt=prompts[0])
+        shut = model.fuse(frames[:1], options).image
+        assert float(model.correction_gate.value) == 0.0
+        torch.testing.assert_close(shut, model.classical_base(frames[:1], "mff", prompts=prompts[:1]).clamp(0, 1))
+        model.fuse(frames[1:], options)
+        assert float(model.correction_gate.value) > 0.5
+    older = small_regression(4, base=BASES, correction_gate=True, correction_gate_named=True)  # a shipped file's gate: one input fewer
+    assert model.correction_gate.proj.in_features == older.correction_gate.proj.in_features + 1
+
+
 def test_padding_keeps_the_classical_base_the_unpadded_fusion():
     """A 63-row image is padded to 64 rows, which would add a pyramid level to the base (and
     change the whole fusion), and a fusion of the padded frames differs along the padded border;

@@ -12,7 +12,7 @@ from fusecli.models.classical import exposure_fusion, fuse_frames, pyramid_level
 from fusecli.models.mmaif import MMAIF, MMAIFConfig
 from fusecli.models.text_encoder import TextEncoderConfig
 from fusecli.restore import (
-    PROMPT_PATTERNS, UPSAMPLED_BELOW, degradations_in_prompt, denoise, frame_stats, looks_upsampled, restoration_stats, restore, upsampling_score,
+    CONTRAST_QUANTILE, PROMPT_PATTERNS, extreme_share, stretch, UPSAMPLED_BELOW, degradations_in_prompt, denoise, frame_stats, looks_upsampled, restoration_stats, restore, upsampling_score,
 )
 
 BASES = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
@@ -180,3 +180,22 @@ def test_training_drops_the_prompt_for_the_condition_and_the_base_together():
     assert model.drop_prompts(["remove the haze", "dehaze it"]) == [None, None]
     model.eval()
     assert model.drop_prompts(["remove the haze", None]) == ["remove the haze", None]
+
+
+def test_a_pile_at_the_extreme_says_the_contrast_stretch_is_exact(rng):
+    """A scene that reached black keeps a pile of pixels at its lowest value through a contrast
+    loss, and the stretch then undoes the loss exactly; a scene that did not has no pile, and the
+    stretch leaves it flatter than it was (what the all-in-one models' gate is told)."""
+    scene = 0.1 + 0.8 * smooth_image(rng, 96, 128)  # reaches neither black nor white
+    shadowed = scene.copy()
+    shadowed[:8] = 0.0  # a shadow: 1/12 of the frame at black
+    for clean, exact in ((shadowed, True), (scene, False)):
+        mean = clean.mean()
+        flat = (mean + 0.5 * (clean - mean)).astype(np.float32)  # fusecli.degrade's low contrast, c = 0.5
+        share = extreme_share(flat)
+        error = np.abs(stretch(flat) - clean).max()
+        if exact:
+            assert share == pytest.approx(1 / 12) and error < 1e-5
+        else:
+            assert share < CONTRAST_QUANTILE and error > 0.02
+    assert frame_stats(shadowed)["extreme"] == extreme_share(shadowed)

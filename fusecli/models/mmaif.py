@@ -47,7 +47,7 @@ from torch import Tensor, nn
 from ..sampling.flow import sample_flow
 from .autoencoder import Autoencoder, AutoencoderConfig
 from .restorer import Restorer, RestorerConfig
-from ..restore import FRAME_DECISIONS, PROMPT_PATTERNS, RESTORATIONS, RestoreStats, degradations_in_prompt, looks_upsampled, restore
+from ..restore import CONTRAST_QUANTILE, FRAME_DECISIONS, PROMPT_PATTERNS, RESTORATIONS, RestoreStats, degradations_in_prompt, looks_upsampled, restoration_stats, restore
 from .classical import FUSION_METHODS
 from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
 from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
@@ -95,6 +95,12 @@ class MMAIFConfig:
     # (a flat frame stretched back, 124..137 dB on some scenes) is then returned as it is, where
     # any share of a correction at all (0.1 of one: ~40 dB) loses to it
     correction_gate_hard: bool = False
+    # the gate also sees, for a prompt that names low contrast, whether the contrast stretch of
+    # every frame is exact: the share of the frame's pixels piled at its lowest or highest value
+    # (fusecli.restore.extreme_share, over CONTRAST_QUANTILE, clipped to 1; the least of the frames).
+    # A scene that reached black or white is stretched back exactly and wants no correction; one
+    # that did not stays flat and wants one, which the text and tokens do not tell apart (stop 36)
+    correction_gate_extremes: bool = False
     # with a base: task -> degradations whose classical restoration (fusecli.restore) is applied to
     # the frames before the base's fusion when the prompt names them ("remove the haze")
     restore: dict[str, list[str]] = field(default_factory=dict)
@@ -132,23 +138,31 @@ class DetailGate(nn.Module):
         return self.value
 
 
+# The correction gate's initial weight on "every frame's contrast stretch is exact" (a hard gate
+# moves by a quarter of it: -8 shuts a gate that was open up to a logit of 6).
+EXACT_STRETCH_LOGIT = -8.0
+
+
 class CorrectionGate(nn.Module):
     """Per-image share in 0..1 of the network's change to its classical base that is kept, from
     the condition and the mean token; starts nearly open (bias 5, weights 0), so a fine-tune that
     adds it begins where the loaded model left off (``bias``: another initial logit). ``value`` holds the last forward's, ``(B, 1, 1, 1)``."""
 
-    def __init__(self, dim: int, bias: float = 5.0, named: bool = True, hard: bool = False) -> None:
+    def __init__(self, dim: int, bias: float = 5.0, named: bool = True, hard: bool = False, extremes: bool = False) -> None:
         super().__init__()
         self.named = named
         self.hard = hard
-        self.proj = nn.Linear(2 * dim + (len(PROMPT_PATTERNS) if named else 0), 1)
+        self.evidence = (len(PROMPT_PATTERNS) + int(extremes)) if named else 0
+        self.proj = nn.Linear(2 * dim + self.evidence, 1)
         nn.init.zeros_(self.proj.weight)
         nn.init.constant_(self.proj.bias, bias)
+        if extremes and named:  # starts shutting for a base whose contrast stretch is exact; training tunes it
+            nn.init.constant_(self.proj.weight[:, -1], EXACT_STRETCH_LOGIT)
         self.value: Tensor | None = None
 
     def forward(self, tokens: Tensor, cond: Tensor, named: Tensor | None = None) -> Tensor:
         """``(B, h, w, D)`` tokens, ``(B, D)`` condition and ``(B, K)`` degradations the prompt
-        names (:meth:`MMAIF.named_degradations`; None: none) -> gate ``(B, 1, 1, 1)``.
+        names and evidence on the base (:meth:`MMAIF.gate_evidence`; None: none) -> gate ``(B, 1, 1, 1)``.
 
         The named degradations come in as such because how far a restored base can be trusted
         depends on which restoration made it (a contrast stretch is exact, a down-sampled frame's
@@ -162,7 +176,7 @@ class CorrectionGate(nn.Module):
             # layer-normalised: the residual stream's token mean has norms in the hundreds, on
             # which a raw linear gate saturates (open or shut for every image) within a few steps
             if named is None:
-                named = cond.new_zeros(b, len(PROMPT_PATTERNS))
+                named = cond.new_zeros(b, self.evidence)
             features = torch.cat([F.layer_norm(tokens.mean((1, 2)), (d,)), F.layer_norm(cond, (d,)), named.to(cond.dtype)], dim=-1)
         logit = self.proj(features)
         self.value = (0.5 + logit / 4).clamp(0, 1)[:, :, None, None] if self.hard else torch.sigmoid(logit)[:, :, None, None]
@@ -218,7 +232,11 @@ class MMAIF(FusionModel):
                 nn.init.zeros_(extra.weight)
                 nn.init.zeros_(extra.bias)
         self.detail_gate = DetailGate(d) if config.detail else None
-        self.correction_gate = CorrectionGate(d, config.correction_gate_bias, config.correction_gate_named, config.correction_gate_hard) if config.correction_gate else None
+        self.correction_gate = (
+            CorrectionGate(d, config.correction_gate_bias, config.correction_gate_named, config.correction_gate_hard, config.correction_gate_extremes)
+            if config.correction_gate
+            else None
+        )
         self.restorer = Restorer(config.restorer) if config.learned_restore else None
         self.merge = nn.Linear(2 * d, d)  # mean and max over the source frames
         self.task = nn.Embedding(len(TASKS), d)
@@ -379,6 +397,32 @@ class MMAIF(FusionModel):
         rows = [[float(op in names) for op in PROMPT_PATTERNS] for names in found]
         return torch.tensor(rows, device=self.head.weight.device).reshape(len(prompts), len(PROMPT_PATTERNS))
 
+    def gate_evidence(
+        self, frames: Tensor, task: str, prompts: list[str | None], stats: list[list[RestoreStats]] | None = None,
+        valid_size: tuple[int, int] | None = None,
+    ) -> Tensor:
+        """What the correction gate is told besides the image: :meth:`named_degradations` and, with
+        ``correction_gate_extremes``, one more column, how sure it is that the contrast stretch of
+        every frame is exact (``(B, K)`` or ``(B, K + 1)``). ``frames`` ``(B, N, 1, H, W)``; ``stats``
+        and ``valid_size`` as for :meth:`classical_base` (the whole image's statistics in tiles)."""
+        named = self.named_degradations(prompts)
+        if not self.config.correction_gate_extremes:
+            return named
+        column = named.new_zeros(len(prompts), 1)
+        for index, prompt in enumerate(prompts):
+            ops = self.base_restorations(task, prompt)
+            if "low_contrast" not in ops:
+                continue
+            if stats is not None:
+                shares = [frame["low_contrast"]["extreme"] for frame in stats[index]]
+            else:  # the frames as the stretch sees them (after the restorations before it)
+                arrays = frames[index, :, 0].detach().float().cpu().numpy()
+                if valid_size is not None:
+                    arrays = arrays[:, : valid_size[0], : valid_size[1]]
+                shares = [restoration_stats(f, ops)["low_contrast"]["extreme"] for f in arrays]
+            column[index, 0] = min(1.0, min(shares) / CONTRAST_QUANTILE)
+        return torch.cat([named, column], dim=1)
+
     def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:
         """Task + prompt -> ``(B, dim)`` (training drops prompts first: :meth:`drop_prompts`)."""
         device = self.head.weight.device
@@ -478,8 +522,8 @@ class MMAIF(FusionModel):
         roles = source_roles(options.task, n)
         latents = self.encode_sources(frames)
         tasks, prompts = [options.task] * b, [options.prompt] * b
-        cond, named = self.condition(tasks, prompts), self.named_degradations(prompts)
         stats = None if options.restore_stats is None else [options.restore_stats] * b  # the same image's tiles
+        cond, named = self.condition(tasks, prompts), self.gate_evidence(frames, options.task, prompts, stats, options.valid_size)
         base_image, base = self.base_inputs(frames, options.task, options.levels, prompts, stats, options.valid_size)
         if self.config.variant == "regression":
             fused = self.predict(latents, roles, cond, base=base, named=named)

@@ -124,7 +124,7 @@ class MMAIFObjective(Objective):
             latents = model.encode_sources(batch.sources)
             z1 = model.autoencoder.encode(batch.target)
             base_image, base = model.base_inputs(batch.sources, batch.task, prompts=prompts, stats=batch.restore_stats)  # (None, None) without a base
-        cond, named = model.condition([batch.task] * b, prompts), model.named_degradations(prompts)
+        cond, named = model.condition([batch.task] * b, prompts), model.gate_evidence(batch.sources, batch.task, prompts, batch.restore_stats)
         terms: dict[str, Tensor] = {}
         if model.config.variant == "regression":
             prediction = model.predict(latents, roles, cond, base=base, named=named)
