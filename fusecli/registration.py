@@ -201,6 +201,7 @@ def register_infrared(infrared: np.ndarray, visible: np.ndarray, matrix: np.ndar
 
 
 def describe_box(box: tuple[slice, slice], vis_shape: tuple[int, ...]) -> str:
+    """``box`` in words for the run's notes, e.g. "397x315 at (58, 99) of the 512x512 visible frame"."""
     rows, cols = box
     return (
         f"{cols.stop - cols.start}x{rows.stop - rows.start} at ({cols.start}, {rows.start}) "
