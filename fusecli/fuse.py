@@ -33,7 +33,7 @@ from .infrared import display_infrared, infrared_index
 from .io import ImageMeta, as_float, check_output_free, frame_names, image_format, output_meta, read_stack, write_image
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
-from .registration import IrWarp, describe_box, register_infrared
+from .registration import IrWarp, describe_box, register_pair
 from .restore import restoration_stats
 from .tiling import run_tiled
 
@@ -271,21 +271,15 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
 def _register(frames: Sequence[np.ndarray], settings: FuseSettings, notes: list[str]) -> tuple[list[np.ndarray], FuseSettings]:
     """A rig's pair with the infrared frame warped onto the visible one and both (and the
     foreground mask, in visible pixels) cropped to what both cameras see; the task is VIF."""
-    if settings.task not in (None, "vif"):
-        raise InputMismatchError(f"--ir-warp registers infrared + visible pairs (task vif), not {settings.task}")
-    if len(frames) != 2:
-        raise InputMismatchError(f"--ir-warp registers one infrared and one visible image, got {len(frames)} images")
-    ir = infrared_index(frames)
-    whole = frames[1 - ir].shape
-    if settings.foreground is not None and settings.foreground.shape != whole[:2]:
+    whole = frames[1 - infrared_index(frames)].shape if len(frames) == 2 else None  # the visible frame, uncropped
+    if settings.foreground is not None and whole is not None and settings.foreground.shape != whole[:2]:
         raise InputMismatchError(
             f"the foreground mask is {settings.foreground.shape[1]}x{settings.foreground.shape[0]}; with a warp it is in "
             f"the visible frame's pixels, {whole[1]}x{whole[0]}"
         )
+    frames, box = register_pair(list(frames), settings.ir_warp.matrix, settings.task)
     if settings.task is None:
         notes.append("task vif: a warp registers infrared onto visible")
-    infrared, visible, box = register_infrared(frames[ir], frames[1 - ir], settings.ir_warp.matrix)
-    frames = [infrared, visible] if ir == 0 else [visible, infrared]
     notes.append(f"infrared warped onto the visible frame by {settings.ir_warp.description}; fused where both see: {describe_box(box, whole)}")
     foreground = settings.foreground[box] if settings.foreground is not None else None
     return frames, replace(settings, task="vif", foreground=foreground)

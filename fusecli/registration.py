@@ -200,6 +200,21 @@ def register_infrared(infrared: np.ndarray, visible: np.ndarray, matrix: np.ndar
     return warped, visible[rows, cols], box
 
 
+def register_pair(frames: list[np.ndarray], matrix: np.ndarray, task: str | None = None) -> tuple[list[np.ndarray], tuple[slice, slice]]:
+    """A VIF pair (either order: the gray frame is the infrared) registered by
+    :func:`register_infrared`, in its order, and the box of the visible frame it keeps. The one
+    place that says which inputs a warp takes, for ``fuse`` and ``metrics`` alike."""
+    from .infrared import infrared_index
+
+    if task not in (None, "vif"):
+        raise InputMismatchError(f"--ir-warp registers infrared + visible pairs (task vif), not {task}")
+    if len(frames) != 2:
+        raise InputMismatchError(f"--ir-warp registers one infrared and one visible image, got {len(frames)} images")
+    ir = infrared_index(frames)
+    infrared, visible, box = register_infrared(frames[ir], frames[1 - ir], matrix)
+    return ([infrared, visible] if ir == 0 else [visible, infrared]), box
+
+
 def describe_box(box: tuple[slice, slice], vis_shape: tuple[int, ...]) -> str:
     """``box`` in words for the run's notes, e.g. "397x315 at (58, 99) of the 512x512 visible frame"."""
     rows, cols = box

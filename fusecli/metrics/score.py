@@ -21,7 +21,7 @@ from ..color import is_gray
 from ..infrared import display_infrared, infrared_index
 from ..io import as_float, frame_names, read_image, read_stack
 from ..pairs import list_images, list_stacks, match_by_stem
-from ..registration import IrWarp, register_infrared
+from ..registration import IrWarp, register_pair
 from .conventions import STANDARD, Convention
 from .local import box_mask, find_boxes
 from .table import METRICS, Inputs
@@ -163,12 +163,7 @@ def _read_sources(
         metas += [meta] * len(frames)
     pair = len(images) == 2
     if ir_warp is not None:
-        if task not in (None, "vif"):
-            raise InputMismatchError(f"--ir-warp registers infrared + visible pairs (task vif), not {task}")
-        if not pair:
-            raise InputMismatchError(f"--ir-warp registers one infrared and one visible source, got {len(images)}")
-        index = infrared_index(images)
-        images[index], images[1 - index], _ = register_infrared(images[index], images[1 - index], ir_warp.matrix)
+        images, _ = register_pair(images, ir_warp.matrix, task)
     if pair and (task == "vif" or ir_warp is not None or task is None and is_gray(images[0]) != is_gray(images[1])):
         index = infrared_index(images)
         images[index], _ = display_infrared(images[index], ir_range)
