@@ -37,7 +37,7 @@ from fusecli.metrics.score import score_arrays
 from fusecli.models.base import FuseOptions, fuse_padded
 from fusecli.models.classical import fuse_frames
 from fusecli.models.zoo import load_weights
-from fusecli.restore import restore
+from fusecli.restore import restore_stack
 from fusecli.train import load_config
 from fusecli.train.data import load_scenes
 
@@ -109,7 +109,7 @@ def degraded_case(scene, task: str, index: int, label: str, **how):
 
 def classical_columns(task: str, inputs, ops) -> dict[str, np.ndarray]:
     """The two baselines: oracle restoration of ``ops`` + the training-free fusion, and that fusion alone."""
-    return {"restore+" + TEACHER[task]: fuse_frames(TEACHER[task], [restore(f, ops) for f in inputs]),
+    return {"restore+" + TEACHER[task]: fuse_frames(TEACHER[task], restore_stack(inputs, ops, task)),
             TEACHER[task] + " (no restoration)": fuse_frames(TEACHER[task], inputs)}
 
 

@@ -34,7 +34,7 @@ from .io import ImageMeta, as_float, check_output_free, frame_names, image_forma
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
 from .registration import IrWarp, describe_box, register_pair
-from .restore import restoration_stats
+from .restore import stack_restoration_stats
 from .tiling import run_tiled
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
         stats = None
         restorations = model.base_restorations(task, settings.prompt)
         if restorations:
-            stats = [restoration_stats(luminance(as_float(f)), restorations) for f in frames]
+            stats = stack_restoration_stats([luminance(as_float(f)) for f in frames], restorations, task)
             notes.append("the prompt asks for " + ", ".join(model.describe_restorations(task, settings.prompt, stats)) + ": restored before the model's classical base")
         work = functools.partial(_learned_tile, model, task, settings, pyramid_levels(frames[0].shape[:2]), stats)
         image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)

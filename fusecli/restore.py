@@ -80,10 +80,18 @@ def stretch(x: np.ndarray, stats: Stats | None = None) -> np.ndarray:
     nothing is clipped beyond the percentiles, where the 1..99 % stretch clipped 2 % of the pixels
     and moved the brightness."""
     stats = stats or frame_stats(x)
-    mean, low, high = float(np.clip(stats["mean"], 1e-3, 1 - 1e-3)), stats["low"], stats["high"]
-    contrast = max((high - mean) / (1 - mean), (mean - low) / mean)
-    contrast = float(np.clip(contrast, MIN_CONTRAST, 1.0))
+    mean = float(np.clip(stats["mean"], 1e-3, 1 - 1e-3))
+    contrast = stats.get("contrast") or contrast_of(stats)  # a stack's shared value (share_stack_contrast)
     return np.clip(mean + (x - mean) / contrast, 0, 1)
+
+
+def contrast_of(stats: Stats) -> float:
+    """The contrast ``c`` (:data:`MIN_CONTRAST`..1) that :func:`stretch` undoes for a frame with
+    :func:`frame_stats` ``stats``: the largest that keeps its percentiles within 0..1 after the
+    stretch. Never above the true ``c`` of a ``mean + c (x - mean)`` loss, and equal to it when
+    the frame's scene reached black or white."""
+    mean, low, high = float(np.clip(stats["mean"], 1e-3, 1 - 1e-3)), stats["low"], stats["high"]
+    return float(np.clip(max((high - mean) / (1 - mean), (mean - low) / mean), MIN_CONTRAST, 1.0))
 
 
 def sharpen(x: np.ndarray, stats: Stats | None = None, sigma: float = 2.0, amount: float = 1.0) -> np.ndarray:
@@ -198,14 +206,62 @@ def restore(frame: np.ndarray, ops: Sequence[str], stats: RestoreStats | None = 
     :func:`restoration_stats` of the whole image (default: this frame's own, at each step)."""
     if np.ndim(frame) != 2:
         raise ValueError(f"restore takes one (H, W) luminance frame, got shape {np.shape(frame)}")
-    unknown = sorted(set(ops) - set(RESTORATIONS))
-    if unknown:
-        raise ValueError(f"no restoration for {', '.join(unknown)}; known: {', '.join(RESTORATIONS)}")
+    _check_ops(ops)
     out = frame.astype(np.float32)
     for name, function in RESTORATIONS.items():
         if name in ops:
             out = function(out, (stats or {}).get(name)).astype(np.float32)
     return out
+
+
+# Tasks whose frames are one scene seen through one lens (a bracket, a focus stack): a contrast
+# loss compresses every frame by the same c (fusecli.degrade does the same: one draw per stack).
+STACK_TASKS = ("mef", "mff")
+
+
+def share_stack_contrast(stats: Sequence[RestoreStats]) -> list[RestoreStats]:
+    """The frames' :func:`restoration_stats` with one contrast for the whole stack: the largest of
+    the frames' own :func:`contrast_of`.
+
+    Why: each frame's estimate can only fall short of the stack's true ``c`` (it reaches it where
+    that frame's scene reached black or white: the dark shot of a bracket, the sharp frame of a
+    focus stack), so the largest is the closest, and every frame gets the same gain, which keeps
+    the stack's frames consistent for the fusion (measured in weights/MODEL_CARD.md, stop 37)."""
+    contrasts = [contrast_of(frame["low_contrast"]) for frame in stats if "low_contrast" in frame]
+    if not contrasts:
+        return [dict(frame) for frame in stats]
+    shared = max(contrasts)
+    return [{**frame, "low_contrast": {**frame["low_contrast"], "contrast": shared}} if "low_contrast" in frame else dict(frame) for frame in stats]
+
+
+def stack_restoration_stats(frames: Sequence[np.ndarray], ops: Sequence[str], task: str) -> list[RestoreStats]:
+    """:func:`restoration_stats` of each of one sample's ``(H, W)`` frames, with the contrast
+    shared over an MEF / MFF stack (:func:`share_stack_contrast`; VIF sensors differ, so not there)."""
+    stats = [restoration_stats(np.asarray(f, np.float32), ops) for f in frames]
+    return share_stack_contrast(stats) if task in STACK_TASKS else stats
+
+
+def restore_stack(frames: Sequence[np.ndarray], ops: Sequence[str], task: str, stats: Sequence[RestoreStats] | None = None) -> list[np.ndarray]:
+    """Every ``(H, W)`` frame of one sample restored for ``ops`` (:func:`restore`), a stack's with
+    its shared contrast. ``stats``: :func:`stack_restoration_stats` of the whole frames (tiles);
+    without them the statistics are taken on the way, of the frames as each restoration gets them."""
+    _check_ops(ops)
+    if stats is not None:
+        return [restore(f, ops, s) for f, s in zip(frames, stats)]
+    if task not in STACK_TASKS or "low_contrast" not in ops:
+        return [restore(f, ops) for f in frames]
+    order = list(RESTORATIONS)
+    before = [name for name in order[: order.index("low_contrast")] if name in ops]
+    after = [name for name in order[order.index("low_contrast") :] if name in ops]
+    frames = [restore(f, before) for f in frames]
+    shared = share_stack_contrast([{"low_contrast": frame_stats(f)} for f in frames])
+    return [restore(f, after, s) for f, s in zip(frames, shared)]
+
+
+def _check_ops(ops: Sequence[str]) -> None:
+    unknown = sorted(set(ops) - set(RESTORATIONS))
+    if unknown:
+        raise ValueError(f"no restoration for {', '.join(unknown)}; known: {', '.join(RESTORATIONS)}")
 
 
 # Words that name a degradation in a request ("remove the haze and the noise"), for the

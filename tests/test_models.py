@@ -414,15 +414,16 @@ def test_mmaif_hard_correction_gate_can_return_the_base_exactly():
         assert float(hard.correction_gate.value) == 1.0
 
 
-def test_mmaif_gate_evidence_says_when_every_frames_contrast_stretch_is_exact():
-    """``correction_gate_extremes``: for a contrast prompt, one more gate input, 1 when every frame
-    has a pile of pixels at its lowest or highest value (its scene reached black or white, so the
-    stretch undoes the contrast loss exactly), less when one has none; whole-image statistics
+def test_mmaif_gate_evidence_says_when_the_contrast_stretch_is_exact():
+    """``correction_gate_extremes``: for a contrast prompt, one more gate input, 1 when the frames
+    stretched have a pile of pixels at their lowest or highest value (the scene reached black or
+    white, so the stretch undoes the contrast loss exactly: every frame of a VIF pair, the frame
+    that sets a stack's shared gain), less when one has none; whole-image statistics
     (tiles) give what the frames give; 0 without such a prompt. One weight on it shuts the gate."""
     from fusecli.restore import PROMPT_PATTERNS, restoration_stats
 
     model = small_regression(4, base=BASES, correction_gate=True, correction_gate_named=True, correction_gate_hard=True,
-                             correction_gate_extremes=True, restore={"mff": ["low_contrast"]}).eval()
+                             correction_gate_extremes=True, restore={"mff": ["low_contrast"], "vif": ["low_contrast"]}).eval()
     generator = torch.Generator().manual_seed(8)
     scene = torch.rand(2, 1, 128, 128, generator=generator) * 0.8 + 0.1  # reaches neither black nor white
     dark = scene.clone()
@@ -435,8 +436,9 @@ def test_mmaif_gate_evidence_says_when_every_frames_contrast_stretch_is_exact():
     assert evidence[0, -1] == 1.0 and evidence[1, -1] < 0.2  # a pixel or two hold the flat frame's extremes
     stats = [[restoration_stats(f[0].numpy(), ["low_contrast"]) for f in item] for item in frames]
     torch.testing.assert_close(model.gate_evidence(frames, "mff", prompts, stats), evidence)
-    mixed = torch.stack([frames[0, 0], frames[1, 1]])[None]  # one frame exact, one not: the base is not
-    assert model.gate_evidence(mixed, "mff", prompts[:1])[0, -1] < 0.2
+    mixed = torch.stack([frames[0, 0], frames[1, 1]])[None]  # one frame with a pile, one without
+    assert model.gate_evidence(mixed, "vif", prompts[:1])[0, -1] < 0.2  # a VIF pair's frames are stretched each alone: one is not exact
+    assert model.gate_evidence(mixed, "mff", prompts[:1])[0, -1] == 1.0  # a stack's shared gain is set by the frame with the pile: exact
     assert model.gate_evidence(frames, "mff", ["remove the noise", None])[:, -1].tolist() == [0.0, 0.0]
     nn.init.normal_(model.head.weight, std=0.05)
     with torch.no_grad():

@@ -1,5 +1,6 @@
 """Classical restorations, reading them from a prompt, and mmaif-reg's restored classical base."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,7 +13,8 @@ from fusecli.models.classical import exposure_fusion, fuse_frames, pyramid_level
 from fusecli.models.mmaif import MMAIF, MMAIFConfig
 from fusecli.models.text_encoder import TextEncoderConfig
 from fusecli.restore import (
-    CONTRAST_QUANTILE, PROMPT_PATTERNS, extreme_share, stretch, UPSAMPLED_BELOW, degradations_in_prompt, denoise, frame_stats, looks_upsampled, restoration_stats, restore, upsampling_score,
+    CONTRAST_QUANTILE, PROMPT_PATTERNS, extreme_share, stretch, UPSAMPLED_BELOW, degradations_in_prompt, denoise, frame_stats, looks_upsampled, restoration_stats, restore,
+    restore_stack, stack_restoration_stats, upsampling_score,
 )
 
 BASES = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
@@ -113,6 +115,64 @@ def test_contrast_restoration_undoes_a_compression_towards_the_mean(scene):
     np.testing.assert_allclose(restore(clean, ["low_contrast"]), clean, atol=2e-3)
 
 
+def flat_focus_stack(scene, c: float = 0.5) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(clean, degraded) frames of a focus stack: the left half in focus in the near frame, the
+    right half in the far one. Only the left half reaches black and white, so the far frame, whose
+    left half is defocused, does not; both lose contrast by the same ``c`` about their own mean."""
+    gray = scene.mean(2)
+    half = gray.shape[1] // 2
+    low, high = np.quantile(gray[:, :half], [0.02, 0.98])  # shadows and highlights on the left
+    sharp = np.clip((gray - low) / (high - low), 0, 1).astype(np.float32)
+    sharp[:, half:] = 0.25 + 0.5 * sharp[:, half:]
+    soft = cv2.GaussianBlur(sharp, (0, 0), 4)
+    near, far = sharp.copy(), sharp.copy()
+    near[:, half:], far[:, :half] = soft[:, half:], soft[:, :half]
+    return [near, far], [(f.mean() + c * (f - f.mean())).astype(np.float32) for f in (near, far)]
+
+
+def test_a_stacks_frames_share_one_contrast(scene):
+    """Every frame of an MEF / MFF stack loses contrast by the same ``c``; a frame that never reached
+    black or white cannot show it alone (its own stretch over-shoots), but the stack can."""
+    clean, flat = flat_focus_stack(scene)
+    alone = [restore(f, ["low_contrast"]) for f in flat]
+    together = restore_stack(flat, ["low_contrast"], "mff")
+    assert np.abs(alone[0] - clean[0]).max() < 0.01  # the frame that reaches black and white is exact either way
+    assert np.abs(alone[1] - clean[1]).mean() > 0.02  # the other one over-stretched on its own
+    for restored, truth in zip(together, clean):
+        assert np.abs(restored - truth).max() < 0.01
+    stats = stack_restoration_stats(flat, ["low_contrast"], "mff")
+    assert stats[0]["low_contrast"]["contrast"] == stats[1]["low_contrast"]["contrast"] == pytest.approx(0.5, abs=0.01)
+    # VIF sensors do not share a contrast: each frame keeps its own
+    np.testing.assert_array_equal(restore_stack(flat, ["low_contrast"], "vif")[1], alone[1])
+    assert all("contrast" not in frame["low_contrast"] for frame in stack_restoration_stats(flat, ["low_contrast"], "vif"))
+
+
+def test_tiles_of_a_stack_are_restored_with_the_whole_stacks_contrast(scene):
+    clean, flat = flat_focus_stack(scene)
+    stats = stack_restoration_stats(flat, ["low_contrast"], "mef")
+    whole = restore_stack(flat, ["low_contrast"], "mef")
+    tile = (slice(8, 40), slice(20, 60))
+    tiles = restore_stack([f[tile] for f in flat], ["low_contrast"], "mef", stats)
+    for part, full in zip(tiles, whole):
+        np.testing.assert_allclose(part, full[tile], atol=1e-6)
+    assert np.abs(restore_stack([f[tile] for f in flat], ["low_contrast"], "mef")[1] - whole[1][tile]).max() > 0.01  # the tile's own would differ
+    with pytest.raises(ValueError, match="no restoration for"):
+        restore_stack(flat, ["nonsense"], "mef")
+
+
+def test_the_base_stretches_a_stack_with_its_shared_contrast(scene):
+    clean, flat = flat_focus_stack(scene)
+    frames = torch.from_numpy(np.stack(flat))[None, :, None]
+    model = restoring_model(restore={"mff": ["low_contrast"]})
+    base = model.classical_base(frames, "mff", prompts=["increase the contrast"])[0, 0].numpy()
+    np.testing.assert_allclose(base, fuse_frames("focus-fusion", restore_stack(flat, ["low_contrast"], "mff")), atol=1e-5)
+    truth = fuse_frames("focus-fusion", clean)
+    assert np.abs(base - truth).mean() < 1e-4
+    assert np.abs(fuse_frames("focus-fusion", [restore(f, ["low_contrast"]) for f in flat]) - truth).mean() > 0.01  # each frame alone
+    padded = fuse_padded(model, frames[..., :-3, :-5], FuseOptions(task="mff", prompt="increase the contrast"))  # whole-image statistics
+    assert padded.image.shape[-2:] == (flat[0].shape[0] - 3, flat[0].shape[1] - 5)
+
+
 def test_statistics_are_taken_where_each_restoration_runs(scene):
     """Asked to denoise and then stretch, the stretch reads the denoised frame's percentiles (a
     noisy frame's are wider, so it would stretch too little); non-global restorations need none."""
@@ -171,7 +231,7 @@ def test_padding_passes_the_unpadded_frames_statistics():
     with torch.no_grad():
         out = fuse_padded(model, stack, FuseOptions(task="mef", prompt="boost the contrast")).image[0, 0].numpy()
     frames = [f[0].numpy() for f in stack[0]]
-    expected = exposure_fusion([restore(f, ["low_contrast"], restoration_stats(f, ["low_contrast"])) for f in frames], levels=pyramid_levels((30, 32)))
+    expected = exposure_fusion(restore_stack(frames, ["low_contrast"], "mef", stack_restoration_stats(frames, ["low_contrast"], "mef")), levels=pyramid_levels((30, 32)))
     np.testing.assert_allclose(out, expected, atol=1e-4)
 
 

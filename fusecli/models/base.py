@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .catalog import TASKS  # noqa: F401  (re-exported)
-from ..restore import RestoreStats, restoration_stats
+from ..restore import RestoreStats, stack_restoration_stats
 from .classical import pyramid_levels
 
 
@@ -144,7 +144,7 @@ def fuse_padded(model: FusionModel, frames: Tensor, options: FuseOptions) -> Fus
             options = dataclasses.replace(options, levels=pyramid_levels((h, w)))
         ops = model.base_restorations(options.task, options.prompt)
         if options.restore_stats is None and b == 1 and ops:
-            options = dataclasses.replace(options, restore_stats=[restoration_stats(f[0].float().cpu().numpy(), ops) for f in frames[0]])
+            options = dataclasses.replace(options, restore_stats=stack_restoration_stats([f[0].float().cpu().numpy() for f in frames[0]], ops, options.task))
     result = model.fuse(padded, options)
     maps = {k: (v[..., :h, :w] if v.ndim >= 3 and v.shape[-2:] == (h + ph, w + pw) else v) for k, v in result.maps.items()}
     return FusionResult(result.image[..., :h, :w], maps)

@@ -47,7 +47,10 @@ from torch import Tensor, nn
 from ..sampling.flow import sample_flow
 from .autoencoder import Autoencoder, AutoencoderConfig
 from .restorer import Restorer, RestorerConfig
-from ..restore import CONTRAST_QUANTILE, FRAME_DECISIONS, PROMPT_PATTERNS, RESTORATIONS, RestoreStats, degradations_in_prompt, looks_upsampled, restoration_stats, restore
+from ..restore import (
+    CONTRAST_QUANTILE, FRAME_DECISIONS, PROMPT_PATTERNS, RESTORATIONS, STACK_TASKS, RestoreStats, contrast_of, degradations_in_prompt, looks_upsampled,
+    restoration_stats, restore, restore_stack,
+)
 from .classical import FUSION_METHODS
 from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
 from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
@@ -352,12 +355,15 @@ class MMAIF(FusionModel):
 
     def _restore_frames(self, sources: list[np.ndarray], task: str, ops: list[str], stats: list[RestoreStats] | None) -> list[np.ndarray]:
         """``sources`` ``(H, W)`` with the restorations ``ops`` applied in :data:`fusecli.restore.RESTORATIONS`
-        order: the classical ones, and the learned restorer where it takes over (``learned_restore``)."""
+        order: the classical ones (a stack's frames with one contrast gain: :func:`fusecli.restore.restore_stack`),
+        and the learned restorer where it takes over (``learned_restore``)."""
         infrared_only = {"ir_stripes"} if task == "vif" else set()  # VIF frame 0 is the infrared
 
         def classical(frames: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
             if not names:
                 return frames
+            if task != "vif":
+                return restore_stack(frames, names, task, stats)
             return [restore(f, [op for op in names if i == 0 or op not in infrared_only], None if stats is None else stats[i]) for i, f in enumerate(frames)]
 
         ordered = [op for op in RESTORATIONS if op in ops]
@@ -402,8 +408,9 @@ class MMAIF(FusionModel):
         valid_size: tuple[int, int] | None = None,
     ) -> Tensor:
         """What the correction gate is told besides the image: :meth:`named_degradations` and, with
-        ``correction_gate_extremes``, one more column, how sure it is that the contrast stretch of
-        every frame is exact (``(B, K)`` or ``(B, K + 1)``). ``frames`` ``(B, N, 1, H, W)``; ``stats``
+        ``correction_gate_extremes``, one more column, how sure it is that the contrast stretch is
+        exact: of every frame of a VIF pair, of the frame that sets a stack's shared gain
+        (``(B, K)`` or ``(B, K + 1)``). ``frames`` ``(B, N, 1, H, W)``; ``stats``
         and ``valid_size`` as for :meth:`classical_base` (the whole image's statistics in tiles)."""
         named = self.named_degradations(prompts)
         if not self.config.correction_gate_extremes:
@@ -414,13 +421,17 @@ class MMAIF(FusionModel):
             if "low_contrast" not in ops:
                 continue
             if stats is not None:
-                shares = [frame["low_contrast"]["extreme"] for frame in stats[index]]
+                seen = [frame["low_contrast"] for frame in stats[index]]
             else:  # the frames as the stretch sees them (after the restorations before it)
                 arrays = frames[index, :, 0].detach().float().cpu().numpy()
                 if valid_size is not None:
                     arrays = arrays[:, : valid_size[0], : valid_size[1]]
-                shares = [restoration_stats(f, ops)["low_contrast"]["extreme"] for f in arrays]
-            column[index, 0] = min(1.0, min(shares) / CONTRAST_QUANTILE)
+                seen = [restoration_stats(f, ops)["low_contrast"] for f in arrays]
+            if task in STACK_TASKS:  # one shared gain, set by one frame: is that frame's stretch exact?
+                share = max(seen, key=contrast_of)["extreme"]
+            else:
+                share = min(frame["extreme"] for frame in seen)
+            column[index, 0] = min(1.0, share / CONTRAST_QUANTILE)
         return torch.cat([named, column], dim=1)
 
     def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:

@@ -27,7 +27,7 @@ from ..errors import EmptyInputError
 from ..infrared import display_infrared
 from ..io import as_float, read_stack
 from ..pairs import list_images, list_stacks, match_by_stem
-from ..restore import RestoreStats, degradations_in_prompt, restoration_stats
+from ..restore import RestoreStats, degradations_in_prompt, stack_restoration_stats
 from .config import ConfigError, TrainConfig
 from .synthetic_focus import defocus_pair, sharpest_frame
 
@@ -261,7 +261,7 @@ def make_batch(
                 made = degrade_sample(frames, task, r, n=config.degrade.n, allowed=config.degrade.allowed or None)
             degraded, prompt = [np.asarray(f, np.float32) for f in made.degraded], made.prompt
         if whole:  # one crop window for the clean and the degraded frames
-            stats.append([restoration_stats(np.asarray(f, np.float32), degradations_in_prompt(prompt)) for f in degraded])
+            stats.append(stack_restoration_stats(degraded, degradations_in_prompt(prompt), task))
             both = _crop(list(frames) + list(degraded), config.data.crop, r)
             frames, degraded = both[:n], both[n:]
         sources.append(np.stack(degraded))
