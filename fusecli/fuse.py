@@ -73,6 +73,7 @@ class FuseSettings:
     routing: bool = False  # also collect the model's per-pixel expert weights (for --routing-map)
     ir_range: str = "auto"  # VIF: "auto" stretches raw 16-bit infrared counts (fusecli.infrared), "stored" keeps them
     deghost: bool = False  # MEF with exposure-fusion: leave out what moved between shots (fusecli.deghost)
+    deghost_reference: int | None = None  # the shot kept where things moved (0-based, in the order given); implies deghost
     ir_warp: IrWarp | None = None  # VIF from a user's rig: infrared -> visible warp (fusecli.registration)
 
 
@@ -227,16 +228,18 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
         infrared, note = display_infrared(frames[0], settings.ir_range)
         frames = [infrared, frames[1]]
         notes += [note] if note else []
+    order = list(range(len(frames)))  # frames[k] is input order[k]
     if task == "mef":
-        frames = sorted(frames, key=_mean_brightness)
+        order.sort(key=[_mean_brightness(f) for f in frames].__getitem__)
+        frames = [frames[i] for i in order]
     if settings.align:
         from .align import align_exposures, align_focus
 
         frames, motions = (align_exposures if task == "mef" else align_focus)(frames)
         notes.append("aligned: " + "; ".join(f"frame {i + 1} {m.describe()}" for i, m in enumerate(motions)))
     options = {}
-    if settings.deghost:
-        options["deghost"] = _plan_deghost(task, name, frames, notes)
+    if settings.deghost or settings.deghost_reference is not None:
+        options["deghost"] = _plan_deghost(task, name, frames, notes, settings.deghost_reference, order)
     expert_names: list[str] = []
     experts = None
     if learned:
@@ -285,15 +288,20 @@ def _register(frames: Sequence[np.ndarray], settings: FuseSettings, notes: list[
     return frames, replace(settings, task="vif", foreground=foreground)
 
 
-def _plan_deghost(task: str, name: str, frames: list[np.ndarray], notes: list[str]):
-    """The whole bracket's deghosting plan (so tiles agree), and a note of what it found."""
+def _plan_deghost(task: str, name: str, frames: list[np.ndarray], notes: list[str], chosen: int | None = None, order: Sequence[int] = ()):
+    """The whole bracket's deghosting plan (so tiles agree), and a note of what it found.
+    ``chosen``: the reference as the user numbered the shots (0-based, in the order given);
+    ``order[k]`` is that number of ``frames[k]`` (sorted dark to bright)."""
     if task != "mef":
         raise InputMismatchError(f"--deghost is for exposure brackets (task mef), not {task}")
     if name not in FUSION_METHODS or FUSION_METHODS.canonical(name) != "exposure-fusion":  # or its alias mertens
         raise InputMismatchError(f"--deghost works with exposure-fusion; {name} does not deghost")
-    plan = plan_deghost(frames)
+    if chosen is not None and not 0 <= chosen < len(frames):
+        raise InputMismatchError(f"--deghost-reference {chosen + 1}: the bracket has {len(frames)} shots")
+    plan = plan_deghost(frames, None if chosen is None else list(order).index(chosen))
+    why = "the best exposed" if chosen is None else f"input {chosen + 1}, as asked"
     left_out = ", ".join(f"{share:.1%} of shot {k + 1}" for k, share in enumerate(plan.moving) if k != plan.reference)
-    notes.append(f"deghosted against shot {plan.reference + 1} of {len(frames)} (dark to bright; the best exposed): left out where something moved, {left_out}")
+    notes.append(f"deghosted against shot {plan.reference + 1} of {len(frames)} (dark to bright; {why}): left out where something moved, {left_out}")
     return plan
 
 

@@ -92,6 +92,8 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @click.option("--routing-map", type=click.Path(path_type=Path), help="Also save which source dominates where (a file; a folder in batch mode).")
 @click.option("--align", is_flag=True, help="Align hand-held stacks first (MEF: median-threshold bitmaps; MFF: affine ECC).")
 @click.option("--deghost", is_flag=True, help="MEF with exposure-fusion: leave each shot out where something moved (people, leaves, waves) against the best-exposed shot.")
+@click.option("--deghost-reference", type=click.IntRange(min=1), metavar="N",
+              help="Deghost against the N-th input shot instead (in the order given; a stack folder: name order): where things moved, they are shown as in that shot. Implies --deghost.")
 @click.option("--resize", is_flag=True, help="Resample inputs of other sizes to the first one's size instead of failing.")
 @click.option("--tile", type=click.IntRange(64), default=1024, show_default=True, help="Tile size for large images (bounded memory).")
 @click.option("--overlap", type=click.IntRange(0), default=64, show_default=True, help="Tile overlap in pixels (blended seamlessly).")
@@ -104,7 +106,7 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @overwrite_option
 @jobs_option
 @pass_settings
-def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, deghost, resize, tile, overlap, ext, dry_run, ir_range, ir_warp, bit_depth, quality, overwrite, jobs) -> None:
+def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, deghost, deghost_reference, resize, tile, overlap, ext, dry_run, ir_range, ir_warp, bit_depth, quality, overwrite, jobs) -> None:
     """Fuse several images of one scene into one: VIF, MEF or MFF.
 
     \b
@@ -125,7 +127,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
     fuse_settings = FuseSettings(
         task=task.lower() if task else None, model=model, prompt=prompt, steps=steps, sampler=sampler, gamma=gamma,
         seed=seed, device=device, tile=tile, overlap=overlap, align=align, resize=resize, ir_range=ir_range,
-        deghost=deghost, ir_warp=ir_warp,
+        deghost=deghost, deghost_reference=None if deghost_reference is None else deghost_reference - 1, ir_warp=ir_warp,
     )
     depth = int(bit_depth) if bit_depth else None
     batch = stacks is not None or (ir is not None and ir.is_dir())
