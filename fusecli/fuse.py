@@ -230,7 +230,8 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
         notes += [note] if note else []
     order = list(range(len(frames)))  # frames[k] is input order[k]
     if task == "mef":
-        order.sort(key=[_mean_brightness(f) for f in frames].__getitem__)
+        brightness = [_mean_brightness(f) for f in frames]
+        order.sort(key=lambda i: brightness[i])
         frames = [frames[i] for i in order]
     if settings.align:
         from .align import align_exposures, align_focus
