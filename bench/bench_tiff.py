@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import argparse
 import io
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
-from fusecli.io import _quantise, encode_image, read_image, tiff_compression
-from fusecli.models.classical import exposure_fusion
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_metrics import best_of  # noqa: E402
+
+from fusecli.io import _quantise, encode_image, read_image, tiff_compression  # noqa: E402
+from fusecli.models.classical import exposure_fusion  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mef" / "DeepFuse-ICCV17"
 SETTINGS = {
@@ -45,15 +48,6 @@ def mosaic(tiles: int = 5, width: int = 1200) -> list[np.ndarray]:
     return [np.vstack([np.hstack(level[r * tiles : (r + 1) * tiles]) for r in range(tiles)]) for level in levels]
 
 
-def timed(function, repeat: int) -> tuple[float, bytes]:
-    best, out = float("inf"), b""
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = function()
-        best = min(best, time.perf_counter() - start)
-    return best, out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2)
@@ -63,7 +57,7 @@ def main() -> None:
     print("| pixels | settings | MB | s |\n|---|---|---|---|")
     for depth in (8, 16, 32):
         pixels = _quantise(fused, depth)
-        seconds, data = timed(lambda: encode_image(fused, "tiff", depth), args.repeat)
+        seconds, data = best_of(lambda: encode_image(fused, "tiff", depth), args.repeat)
         shown = ", ".join(f"{k}={v}" for k, v in tiff_compression(pixels.dtype).items())
         print(f"| {depth}-bit | fusecli ({shown}) | {len(data) / 1e6:.1f} | {seconds:.2f} |")
         for name, settings in SETTINGS.items():
@@ -74,7 +68,7 @@ def main() -> None:
                 tifffile.imwrite(buffer, pixels, photometric="rgb", **settings(pixels.dtype))
                 return buffer.getvalue()
 
-            seconds, data = timed(encode, args.repeat)
+            seconds, data = best_of(encode, args.repeat)
             print(f"| {depth}-bit | {name} | {len(data) / 1e6:.1f} | {seconds:.2f} |")
 
 
