@@ -78,13 +78,14 @@ def luminance(image: np.ndarray) -> np.ndarray:
     return _affine(_check_rgb(image, "image"), _RGB_TO_YCBCR[:1], _OFFSET[:1])[..., 0]
 
 
-def colorize(fused: np.ndarray, color_source: np.ndarray, *, resize: bool = False) -> np.ndarray:
+def colorize(fused: np.ndarray, color_source: np.ndarray, *, resize: bool = False, chroma_gain: float = 1.0) -> np.ndarray:
     """Give a single-channel fused image the chroma of ``color_source``.
 
     ``fused``: ``(H, W)`` (an RGB fused image contributes its luminance).
     ``color_source``: ``(h, w, 3|4)`` RGB(A), e.g. the visible image of a VIF pair.
     Sizes must match unless ``resize``, which resamples the colour source's chroma to the
-    fused size. Returns ``(H, W, 3)`` float32 RGB in [0, 1].
+    fused size. ``chroma_gain`` scales that chroma about neutral (a contrast restoration's gain:
+    :func:`fusecli.restore.chroma_gain`). Returns ``(H, W, 3)`` float32 RGB in [0, 1].
     """
     y = luminance(fused)
     source = np.asarray(color_source, dtype=np.float32)
@@ -101,6 +102,8 @@ def colorize(fused: np.ndarray, color_source: np.ndarray, *, resize: bool = Fals
         source = cv2.resize(source[:, :, :3], (y.shape[1], y.shape[0]), interpolation=cv2.INTER_AREA)
     ycbcr = rgb_to_ycbcr(source)
     ycbcr[:, :, 0] = y
+    if chroma_gain != 1.0:
+        ycbcr[:, :, 1:] = np.clip(0.5 + chroma_gain * (ycbcr[:, :, 1:] - 0.5), 0, 1)
     return ycbcr_to_rgb(ycbcr)
 
 

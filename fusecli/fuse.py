@@ -34,7 +34,7 @@ from .io import ImageMeta, as_float, check_output_free, frame_names, image_forma
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
 from .registration import IrWarp, describe_box, register_pair
-from .restore import stack_restoration_stats
+from .restore import chroma_gain, stack_restoration_stats
 from .tiling import run_tiled
 
 log = logging.getLogger(__name__)
@@ -121,12 +121,14 @@ def _cached_model(name: str, device: str):
     return load_model(name, device)
 
 
-def blend_chroma(frames: Sequence[np.ndarray]) -> np.ndarray | None:
-    """``(H, W, 2)`` Cb/Cr of the colour frames weighted by ``|C - 0.5|`` (None if all gray)."""
-    colour = [f for f in frames if f.ndim == 3]
+def blend_chroma(frames: Sequence[np.ndarray], gains: Sequence[float] | None = None) -> np.ndarray | None:
+    """``(H, W, 2)`` Cb/Cr of the colour frames weighted by ``|C - 0.5|`` (None if all gray);
+    ``gains``: per frame, a stretch of its chroma about neutral first (:func:`fusecli.restore.chroma_gain`)."""
+    gains = [1.0] * len(frames) if gains is None else list(gains)
+    colour = [(f, g) for f, g in zip(frames, gains) if f.ndim == 3]
     if not colour:
         return None
-    chroma = np.stack([rgb_to_ycbcr(f[..., :3])[..., 1:] for f in colour])  # (N, H, W, 2)
+    chroma = np.stack([np.clip(0.5 + g * (rgb_to_ycbcr(f[..., :3])[..., 1:] - 0.5), 0, 1) for f, g in colour])  # (N, H, W, 2)
     weight = np.abs(chroma - 0.5) + 1e-3
     return (chroma * weight).sum(0) / weight.sum(0)
 
@@ -151,10 +153,11 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: 
     with torch.inference_mode():
         result = fuse_padded(model, x, options)
     y = result.image[0, 0].float().cpu().numpy()
+    gains = [chroma_gain(None if stats is None else frame) for frame in (stats or frames)]  # the colours of a contrast restoration
     if task == "vif":
-        image = colorize(y, frames[1]) if frames[1].ndim == 3 else y
+        image = colorize(y, frames[1], chroma_gain=gains[1]) if frames[1].ndim == 3 else y
     else:
-        chroma = blend_chroma(frames)
+        chroma = blend_chroma(frames, gains)
         image = y if chroma is None else ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=2))
     if not settings.routing:
         return image

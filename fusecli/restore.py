@@ -258,6 +258,21 @@ def restore_stack(frames: Sequence[np.ndarray], ops: Sequence[str], task: str, s
     return [restore(f, after, s) for f, s in zip(frames, shared)]
 
 
+def chroma_gain(stats: RestoreStats | None) -> float:
+    """By how much a frame's chroma is to be stretched about neutral to go with its restored
+    luminance: ``1 / c`` for the contrast ``c`` that :func:`stretch` undoes, 1 without a
+    low-contrast restoration in ``stats`` (:func:`restoration_stats` / :func:`stack_restoration_stats`).
+
+    Why: low contrast ``mean + c (RGB - mean)`` scales Cb and Cr about neutral by the same ``c``
+    (their RGB weights sum to 0), and the all-in-one models fuse luminance only and take the
+    chroma from their inputs; without this a "fix the contrast" request comes back with restored
+    tones in washed-out colours."""
+    entry = (stats or {}).get("low_contrast")
+    if entry is None:
+        return 1.0
+    return 1.0 / (entry.get("contrast") or contrast_of(entry))
+
+
 def _check_ops(ops: Sequence[str]) -> None:
     unknown = sorted(set(ops) - set(RESTORATIONS))
     if unknown:
