@@ -153,7 +153,7 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: 
     with torch.inference_mode():
         result = fuse_padded(model, x, options)
     y = result.image[0, 0].float().cpu().numpy()
-    gains = [chroma_gain(None if stats is None else frame) for frame in (stats or frames)]  # the colours of a contrast restoration
+    gains = [chroma_gain(frame) for frame in stats] if stats else [1.0] * len(frames)  # the colours of a contrast restoration
     if task == "vif":
         image = colorize(y, frames[1], chroma_gain=gains[1]) if frames[1].ndim == 3 else y
     else:
