@@ -78,6 +78,34 @@ def luminance(image: np.ndarray) -> np.ndarray:
     return _affine(_check_rgb(image, "image"), _RGB_TO_YCBCR[:1], _OFFSET[:1])[..., 0]
 
 
+def tone_gain(y: np.ndarray, reference: np.ndarray, detail: float = 2.0, window: float = 16.0, floor: float = 0.01, limit: float = 5.0) -> np.ndarray:
+    """``(H, W)``: by how much ``y`` has the local contrast of ``reference`` stretched, both
+    ``(H, W)`` luminance in 0..1; 1 where they agree or both are flat, within ``1/limit``..``limit``.
+
+    Why: brightening (``s I``), dehazing (``t J + (1 - t) A``) and contrast loss all scale an
+    image's chroma about neutral by the same factor as its luminance varies about its local mean,
+    so a luminance-only restoration leaves its inputs' colours washed out by that factor. It is
+    read from the standard deviation of the two images low-passed at ``detail`` px (so denoising
+    and sharpening, which change fine detail only, read as 1) over Gaussian windows of ``window`` px."""
+    y, reference = (np.asarray(a, np.float32) for a in (y, reference))
+    if y.shape != reference.shape or y.ndim != 2:
+        raise ValueError(f"tone_gain takes two (H, W) images of one size, got {y.shape} and {reference.shape}")
+
+    def spread(image: np.ndarray) -> np.ndarray:
+        low = cv2.GaussianBlur(image, (0, 0), detail)
+        low -= low.mean()  # float32 variance as E[x^2] - E[x]^2: about 0, less cancellation
+        mean = cv2.GaussianBlur(low, (0, 0), window)
+        return np.sqrt(np.maximum(cv2.GaussianBlur(low * low, (0, 0), window) - mean * mean, 0))
+
+    return np.clip((spread(y) + floor) / (spread(reference) + floor), 1 / limit, limit)
+
+
+def stretch_chroma(chroma: np.ndarray, gain: float | np.ndarray) -> np.ndarray:
+    """``(H, W, 2)`` Cb/Cr in 0..1 scaled about neutral by ``gain`` (a number or ``(H, W)``), clipped."""
+    gain = np.asarray(gain, np.float32)
+    return np.clip(0.5 + (gain[..., None] if gain.ndim == 2 else gain) * (chroma - 0.5), 0, 1)
+
+
 def colorize(fused: np.ndarray, color_source: np.ndarray, *, resize: bool = False, chroma_gain: float = 1.0) -> np.ndarray:
     """Give a single-channel fused image the chroma of ``color_source``.
 
@@ -103,7 +131,7 @@ def colorize(fused: np.ndarray, color_source: np.ndarray, *, resize: bool = Fals
     ycbcr = rgb_to_ycbcr(source)
     ycbcr[:, :, 0] = y
     if chroma_gain != 1.0:
-        ycbcr[:, :, 1:] = np.clip(0.5 + chroma_gain * (ycbcr[:, :, 1:] - 0.5), 0, 1)
+        ycbcr[:, :, 1:] = stretch_chroma(ycbcr[:, :, 1:], chroma_gain)
     return ycbcr_to_rgb(ycbcr)
 
 

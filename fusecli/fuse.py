@@ -26,7 +26,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .color import colorize, is_gray, luminance, rgb_to_ycbcr, ycbcr_to_rgb
+from .color import colorize, is_gray, luminance, rgb_to_ycbcr, stretch_chroma, tone_gain, ycbcr_to_rgb
 from .deghost import plan_deghost
 from .errors import InputMismatchError, UnknownNameError
 from .infrared import display_infrared, infrared_index
@@ -34,7 +34,7 @@ from .io import ImageMeta, as_float, check_output_free, frame_names, image_forma
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
 from .registration import IrWarp, describe_box, register_pair
-from .restore import chroma_gain, stack_restoration_stats
+from .restore import chroma_gain, restore, stack_restoration_stats, tone_requests
 from .tiling import run_tiled
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def blend_chroma(frames: Sequence[np.ndarray], gains: Sequence[float] | None = N
     colour = [(f, g) for f, g in zip(frames, gains) if f.ndim == 3]
     if not colour:
         return None
-    chroma = np.stack([np.clip(0.5 + g * (rgb_to_ycbcr(f[..., :3])[..., 1:] - 0.5), 0, 1) for f, g in colour])  # (N, H, W, 2)
+    chroma = np.stack([stretch_chroma(rgb_to_ycbcr(f[..., :3])[..., 1:], g) for f, g in colour])  # (N, H, W, 2)
     weight = np.abs(chroma - 0.5) + 1e-3
     return (chroma * weight).sum(0) / weight.sum(0)
 
@@ -158,6 +158,8 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: 
         image = colorize(y, frames[1], chroma_gain=gains[1]) if frames[1].ndim == 3 else y
     else:
         chroma = blend_chroma(frames, gains)
+        if chroma is not None and tone_requests(settings.prompt) and getattr(getattr(model, "config", None), "base", None):
+            chroma = stretch_chroma(chroma, tone_gain(y, _tone_reference(model.config.base[task], list(ys), stats, levels)))
         image = y if chroma is None else ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=2))
     if not settings.routing:
         return image
@@ -165,6 +167,14 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: 
     if experts is None:  # not a mixture-of-experts model: no expert channels
         return image, np.zeros((*y.shape, 0), np.float32)
     return image, experts[0].float().permute(1, 2, 0).cpu().numpy()
+
+
+def _tone_reference(method: str, ys: list[np.ndarray], stats: list | None, levels: int) -> np.ndarray:
+    """The luminance that the blended chroma belongs to: ``method``'s fusion of the frames, with
+    the contrast stretch their chroma got (``stats``), for :func:`fusecli.color.tone_gain`."""
+    if stats:
+        ys = [restore(y, ["low_contrast"], frame) if "low_contrast" in frame else y for y, frame in zip(ys, stats)]
+    return FUSION_METHODS.get(method)(ys, levels=levels)
 
 
 def _method_tile(name: str, levels: int, frames: list[np.ndarray], where: tuple[slice, slice], **options) -> np.ndarray:

@@ -301,3 +301,22 @@ def degradations_in_prompt(prompt: str | None) -> list[str]:
     if not prompt:
         return []
     return [name for name, pattern in PROMPT_PATTERNS.items() if pattern.search(prompt)]
+
+
+# Requests to brighten an under-exposed scene (every low-exposure sentence and clause of
+# fusecli.degrade.prompts; a rain request's "brighten the scene" is not one). Kept apart from
+# PROMPT_PATTERNS, which are what the models' gates read: the base has no restoration for it.
+BRIGHTEN_PATTERN = re.compile(
+    r"\b(under-?expos\w*|too dark|too dim|dark image|dark regions|low[- ]light|low exposure|lack\w* light|lighten|"
+    r"lift the (dark|shadows)|illumination|(increase|correct) the exposure|normal brightness|bring up the brightness|"
+    r"make it brighter|brighten (it|this|the dark))\b",
+    re.IGNORECASE,
+)
+
+
+def tone_requests(prompt: str | None) -> list[str]:
+    """Which of low exposure and haze ``prompt`` asks to undo: the requests that change a scene's
+    tones, whose colours the fusion has to follow (:func:`fusecli.color.tone_gain`)."""
+    if not prompt:
+        return []
+    return [name for name, pattern in (("low_exposure", BRIGHTEN_PATTERN), ("haze", PROMPT_PATTERNS["haze"])) if pattern.search(prompt)]

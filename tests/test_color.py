@@ -4,6 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import smooth_image
+
 from fusecli.color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
 from fusecli.errors import InputMismatchError
 
@@ -70,3 +72,26 @@ def test_colorize_errors_and_resize(rng):
     assert out.shape == (4, 6, 3)
     assert np.allclose(luminance(np.ones((2, 2, 3))), 1.0)
 
+
+
+def test_tone_gain_reads_a_tone_change_and_not_a_detail_change(rng):
+    """The local contrast gain of a restored luminance over the one its chroma came with: 2 for a
+    contrast doubled about a local mean (or a brightening by 2 of a dark image), 1 where only fine
+    detail differs (denoising, sharpening) or nothing does."""
+    from fusecli.color import stretch_chroma, tone_gain
+
+    reference = 0.1 + 0.4 * smooth_image(rng, 96, 128)
+    np.testing.assert_array_equal(tone_gain(reference, reference), np.ones_like(reference))
+    inner = (slice(24, -24), slice(24, -24))
+    doubled = 2 * (reference - reference.mean()) + reference.mean()
+    for stretched in (doubled, 2 * reference):  # where flat, the floor pulls it towards 1: never past the change
+        gain = tone_gain(stretched, reference)[inner]
+        assert np.median(gain) > 1.8 and gain.max() <= 2.0 + 1e-4, (np.median(gain), gain.max())
+    noisy = np.clip(reference + rng.normal(0, 0.03, reference.shape), 0, 1).astype(np.float32)  # the input; the output is denoised
+    assert np.abs(tone_gain(reference, noisy)[inner] - 1).max() < 0.05
+    assert tone_gain(np.full((32, 32), 0.5), np.full((32, 32), 0.2)).tolist() == np.ones((32, 32)).tolist()  # both flat
+    with pytest.raises(ValueError, match="two \\(H, W\\) images of one size"):
+        tone_gain(reference, reference[:10])
+    chroma = np.stack([reference, 1 - reference], axis=2)
+    np.testing.assert_allclose(stretch_chroma(chroma, 2.0), np.clip(0.5 + 2 * (chroma - 0.5), 0, 1))
+    np.testing.assert_allclose(stretch_chroma(chroma, np.full(reference.shape, 0.5)), 0.5 + 0.5 * (chroma - 0.5), atol=1e-6)

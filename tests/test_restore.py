@@ -259,3 +259,16 @@ def test_a_pile_at_the_extreme_says_the_contrast_stretch_is_exact(rng):
         else:
             assert share < CONTRAST_QUANTILE and error > 0.02
     assert frame_stats(shadowed)["extreme"] == extreme_share(shadowed)
+
+
+def test_tone_requests_are_read_from_every_sentence_that_makes_one():
+    """Brightening and dehazing requests (their colours follow the tones: fusecli.color.tone_gain);
+    a rain request that says "brighten the scene" or "dim" is not a low-exposure one."""
+    from fusecli.restore import tone_requests
+
+    for op in P.SENTENCES:
+        expected = [op] if op in ("low_exposure", "haze") else []
+        for text in P.SENTENCES[op] + P.CLAUSES[op]:
+            assert tone_requests(text) == expected, text
+    assert tone_requests("brighten the dark image and remove the fog") == ["low_exposure", "haze"]
+    assert tone_requests(None) == [] == tone_requests("")

@@ -226,3 +226,25 @@ def test_a_contrast_request_restores_the_colours_with_the_tones():
     assert chroma_gain({}) == 1.0 and chroma_gain(None) == 1.0
     assert chroma_gain({"low_contrast": {"mean": 0.5, "low": 0.25, "high": 0.75}}) == pytest.approx(2.0)
     assert chroma_gain({"low_contrast": {"mean": 0.5, "low": 0.25, "high": 0.75, "contrast": 0.8}}) == pytest.approx(1.25)  # a stack's shared gain
+
+
+def test_a_brightening_request_brings_the_colours_up_with_the_tones(monkeypatch):
+    """The network brightens the luminance; the chroma it takes from the dark inputs follows by
+    the local contrast gain over the plain fusion (MEF / MFF, only for such a request)."""
+    from fusecli.color import rgb_to_ycbcr
+    from fusecli.degrade.ops import apply
+    from fusecli.fuse import fuse
+
+    colour = lambda image: float(np.abs(rgb_to_ycbcr(image)[..., 1:] - 0.5).mean())  # noqa: E731
+    rng = np.random.default_rng(0)
+    frames = [read_image(path)[0][::2, ::2] for path in INPUTS["mef"]]
+    dark = [apply("low_exposure", f, rng, {"brightness": 0.4}) for f in frames]
+    clean = fuse(frames, task="mef", model="mmaif-reg").image
+    asked = fuse(dark, task="mef", model="mmaif-reg", prompt="The image is underexposed, please brighten it.").image
+    import fusecli.fuse as fusing
+
+    monkeypatch.setattr(fusing, "tone_requests", lambda prompt: [])  # the same run, colours as stored
+    stored = fuse(dark, task="mef", model="mmaif-reg", prompt="The image is underexposed, please brighten it.").image
+    assert colour(stored) < 0.5 * colour(clean)  # measured: 0.40
+    assert colour(asked) > 0.7 * colour(clean)  # measured: 0.79
+    assert np.abs(asked - clean).mean() < 0.8 * np.abs(stored - clean).mean()  # measured: 0.42

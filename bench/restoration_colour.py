@@ -1,0 +1,92 @@
+"""The colours of a restoration by an all-in-one model: the examples degraded, fused with the
+request that names the degradation, against the same model on the clean examples.
+
+Why: the models fuse luminance and take chroma from their inputs, and low contrast, low exposure
+and haze squeeze chroma about neutral as they squeeze the tones. ``fusecli fuse`` stretches the
+inputs' chroma by the contrast restoration's exact gain (``fusecli.restore.chroma_gain``) and, for
+brightening and dehazing requests on MEF / MFF, by the local contrast gain of the output over the
+plain fusion (``fusecli.color.tone_gain``). "as stored" is the same run with both off (what
+fusecli did before stop 37). Columns: mean chroma (distance of Cb, Cr from neutral) and RGB PSNR
+against the clean examples' fusion.
+
+    python bench/restoration_colour.py            # ~10 s on 2 CPU cores
+    python bench/restoration_colour.py --real 6   # 6 real scenes per task (means), ~1 min
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+import fusecli.fuse as fusing
+from fusecli.color import rgb_to_ycbcr
+from fusecli.degrade.ops import DEGRADATIONS, apply
+from fusecli.degrade.prompts import SENTENCES
+from fusecli.io import read_image
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CASES = {
+    "mef": ["mef/coffee_under.jpg", "mef/coffee_normal.jpg", "mef/coffee_over.jpg"],
+    "mff": ["mff/motorcycle_near.jpg", "mff/motorcycle_far.jpg"],
+    "vif": ["vif/astronaut_ir.png", "vif/astronaut_vis.jpg"],
+}
+# degradation -> (fixed parameters or None for a heavy draw, the request)
+SETTINGS = {
+    "low_contrast": ({"contrast": 0.5}, "increase the contrast"),
+    "low_exposure": ({"brightness": 0.4}, SENTENCES["low_exposure"][0]),
+    "haze": (None, SENTENCES["haze"][0]),
+    "gaussian_noise": (None, "remove the noise"),
+    "gaussian_blur": (None, "deblur the image"),
+}
+
+
+def colour(image: np.ndarray) -> float:
+    """Mean distance of Cb, Cr from neutral."""
+    return float(np.abs(rgb_to_ycbcr(image)[..., 1:] - 0.5).mean())
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1 / max(float(np.mean((a - b) ** 2)), 1e-14)))
+
+
+def real_scenes(count: int) -> dict[str, list[list[Path]]]:
+    """``count`` colour scenes per task from ``../shared/data`` (Ma-MEF brackets, MFI-WHU pairs,
+    RoadScene pairs), in name order."""
+    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    brackets = [sorted(p for p in d.iterdir() if p.suffix.lower() in (".png", ".jpg")) for d in sorted((data / "mef/Ma-MEF").iterdir()) if d.is_dir()]
+    focus = [[a, data / "mff/MFI-WHU/B" / a.name] for a in sorted((data / "mff/MFI-WHU/A").iterdir())]
+    pairs = [[data / "vif/RoadScene/ir" / v.name, v] for v in sorted((data / "vif/RoadScene/vi").iterdir())]
+    return {"mef": brackets[:count], "mff": focus[:count], "vif": pairs[:count]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="mmaif-reg")
+    parser.add_argument("--real", type=int, default=0, help="N real scenes per task from ../shared/data instead of the examples; prints means")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    scenes = real_scenes(args.real) if args.real else {task: [[EXAMPLES / name for name in names]] for task, names in CASES.items()}
+    print("| degradation | task | clean fusion: chroma | as stored: chroma / RGB PSNR | now: chroma / RGB PSNR |\n|---|---|---|---|---|")
+    for op, (params, prompt) in SETTINGS.items():
+        for task, paths in scenes.items():
+            rows = np.array([score(op, params, prompt, task, scene, args.model, rng) for scene in paths]).mean(0)
+            print(f"| {op} | {task} | {rows[0]:.4f} | {rows[1]:.4f} / {rows[2]:.2f} dB | {rows[3]:.4f} / {rows[4]:.2f} dB |")
+
+
+def score(op, params, prompt, task, paths, model, rng) -> list[float]:
+    """Chroma of the clean fusion; chroma and RGB PSNR of the degraded scene's, as stored and now."""
+    frames = [read_image(path)[0] for path in paths]
+    drawn = params or DEGRADATIONS.get(op).sample_params(rng, "heavy")
+    degraded = [f if task == "vif" and k == 0 else apply(op, f, rng, drawn) for k, f in enumerate(frames)]  # VIF: the visible frame
+    clean = fusing.fuse(frames, task=task, model=model).image
+    now = fusing.fuse(degraded, task=task, model=model, prompt=prompt).image
+    with mock.patch.object(fusing, "chroma_gain", lambda stats: 1.0), mock.patch.object(fusing, "tone_requests", lambda prompt: []):
+        stored = fusing.fuse(degraded, task=task, model=model, prompt=prompt).image
+    return [colour(clean), colour(stored), psnr(stored, clean), colour(now), psnr(now, clean)]
+
+
+if __name__ == "__main__":
+    main()
