@@ -201,20 +201,32 @@ def test_batch_prompts_folder_gives_each_scene_its_own_prompt(tmp_path):
     assert not np.array_equal(read(tmp_path / "with.png"), read(tmp_path / "without.png"))
 
 
+def _chroma(image: np.ndarray) -> float:
+    """Mean distance of an RGB image's Cb, Cr from neutral: how colourful it is."""
+    from fusecli.color import rgb_to_ycbcr
+
+    return float(np.abs(rgb_to_ycbcr(image)[..., 1:] - 0.5).mean())
+
+
+def _degraded_bracket(op: str, params: dict) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The example bracket at half size, clean and with ``op`` on every shot."""
+    from fusecli.degrade.ops import apply
+
+    frames = [read_image(path)[0][::2, ::2] for path in INPUTS["mef"]]
+    return frames, [apply(op, f, np.random.default_rng(0), params) for f in frames]
+
+
 def test_a_contrast_request_restores_the_colours_with_the_tones():
     """Low contrast squeezes chroma about neutral by the same factor as the tones; the all-in-one
     models fuse luminance and take chroma from the inputs, so that chroma is stretched by the
     restoration's gain too. A flat colour bracket (every shot at contrast 0.5, as a flat profile
     gives) comes back as colourful as the clean bracket's fusion (measured before: half as)."""
-    from fusecli.color import rgb_to_ycbcr
     from fusecli.degrade.ops import apply
     from fusecli.fuse import fuse
     from fusecli.restore import chroma_gain
 
-    colour = lambda image: float(np.abs(rgb_to_ycbcr(image)[..., 1:] - 0.5).mean())  # noqa: E731
-    rng = np.random.default_rng(0)
-    frames = [read_image(path)[0][::2, ::2] for path in INPUTS["mef"]]
-    flat = [apply("low_contrast", f, rng, {"contrast": 0.5}) for f in frames]
+    colour, rng = _chroma, np.random.default_rng(0)
+    frames, flat = _degraded_bracket("low_contrast", {"contrast": 0.5})
     clean = fuse(frames, task="mef", model="mmaif-reg").image
     restored = fuse(flat, task="mef", model="mmaif-reg", prompt="increase the contrast").image
     assert abs(colour(restored) / colour(clean) - 1) < 0.05, (colour(restored), colour(clean))
@@ -231,18 +243,13 @@ def test_a_contrast_request_restores_the_colours_with_the_tones():
 def test_a_brightening_request_brings_the_colours_up_with_the_tones(monkeypatch):
     """The network brightens the luminance; the chroma it takes from the dark inputs follows by
     the local contrast gain over the plain fusion (MEF / MFF, only for such a request)."""
-    from fusecli.color import rgb_to_ycbcr
-    from fusecli.degrade.ops import apply
+    import fusecli.fuse as fusing
     from fusecli.fuse import fuse
 
-    colour = lambda image: float(np.abs(rgb_to_ycbcr(image)[..., 1:] - 0.5).mean())  # noqa: E731
-    rng = np.random.default_rng(0)
-    frames = [read_image(path)[0][::2, ::2] for path in INPUTS["mef"]]
-    dark = [apply("low_exposure", f, rng, {"brightness": 0.4}) for f in frames]
+    colour = _chroma
+    frames, dark = _degraded_bracket("low_exposure", {"brightness": 0.4})
     clean = fuse(frames, task="mef", model="mmaif-reg").image
     asked = fuse(dark, task="mef", model="mmaif-reg", prompt="The image is underexposed, please brighten it.").image
-    import fusecli.fuse as fusing
-
     monkeypatch.setattr(fusing, "tone_requests", lambda prompt: [])  # the same run, colours as stored
     stored = fuse(dark, task="mef", model="mmaif-reg", prompt="The image is underexposed, please brighten it.").image
     assert colour(stored) < 0.5 * colour(clean)  # measured: 0.40
