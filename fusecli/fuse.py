@@ -158,8 +158,9 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: 
         image = colorize(y, frames[1], chroma_gain=gains[1]) if frames[1].ndim == 3 else y
     else:
         chroma = blend_chroma(frames, gains)
-        if chroma is not None and tone_requests(settings.prompt) and getattr(getattr(model, "config", None), "base", None):
-            chroma = stretch_chroma(chroma, tone_gain(y, _tone_reference(model.config.base[task], list(ys), stats, levels)))
+        method = (getattr(getattr(model, "config", None), "base", None) or {}).get(task)  # an all-in-one model's classical base
+        if chroma is not None and method and tone_requests(settings.prompt):
+            chroma = stretch_chroma(chroma, tone_gain(y, _tone_reference(method, list(ys), stats, levels)))
         image = y if chroma is None else ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=2))
     if not settings.routing:
         return image
