@@ -81,8 +81,13 @@ def stretch(x: np.ndarray, stats: Stats | None = None) -> np.ndarray:
     and moved the brightness."""
     stats = stats or frame_stats(x)
     mean = float(np.clip(stats["mean"], 1e-3, 1 - 1e-3))
-    contrast = stats.get("contrast") or contrast_of(stats)  # a stack's shared value (share_stack_contrast)
-    return np.clip(mean + (x - mean) / contrast, 0, 1)
+    return np.clip(mean + (x - mean) / applied_contrast(stats), 0, 1)
+
+
+def applied_contrast(stats: Stats) -> float:
+    """The contrast :func:`stretch` undoes with these statistics: a stack's shared value
+    (:func:`share_stack_contrast`) where set, else the frame's own :func:`contrast_of`."""
+    return stats.get("contrast") or contrast_of(stats)
 
 
 def contrast_of(stats: Stats) -> float:
@@ -270,7 +275,7 @@ def chroma_gain(stats: RestoreStats | None) -> float:
     entry = (stats or {}).get("low_contrast")
     if entry is None:
         return 1.0
-    return 1.0 / (entry.get("contrast") or contrast_of(entry))
+    return 1.0 / applied_contrast(entry)
 
 
 def _check_ops(ops: Sequence[str]) -> None:
