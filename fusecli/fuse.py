@@ -36,6 +36,7 @@ from .models.catalog import TASKS, ZOO, weights_path
 from .registration import IrWarp, describe_box, register_pair
 from .restore import chroma_gain, restore, stack_restoration_stats, tone_requests
 from .tiling import run_tiled
+from .warp_estimation import resolve_warp
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class FuseSettings:
     ir_range: str = "auto"  # VIF: "auto" stretches raw 16-bit infrared counts (fusecli.infrared), "stored" keeps them
     deghost: bool = False  # MEF with exposure-fusion: leave out what moved between shots (fusecli.deghost)
     deghost_reference: int | None = None  # the shot kept where things moved (0-based, in the order given); implies deghost
-    ir_warp: IrWarp | None = None  # VIF from a user's rig: infrared -> visible warp (fusecli.registration)
+    ir_warp: IrWarp | str | None = None  # VIF from a user's rig: infrared -> visible warp (fusecli.registration), or "auto": estimated per pair
 
 
 @dataclass
@@ -86,6 +87,7 @@ class FuseResult:
     experts: np.ndarray | None = None  # (H, W, E) expert weights (settings.routing, MoE models)
     expert_names: list[str] = field(default_factory=list)
     frames: list[np.ndarray] = field(default_factory=list)  # as fused: VIF infrared first (stretched), MEF dark to bright, aligned
+    ir_warp: IrWarp | None = None  # the infrared -> visible warp used (given, or estimated: --ir-warp auto)
 
 
 def default_model(task: str) -> str:
@@ -283,7 +285,7 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
         image = run_tiled(work, frames, TRAINING_FREE_TILE_SCALE * settings.tile, TRAINING_FREE_TILE_SCALE * settings.overlap)
     shown = ZOO.get_name(name) if entry is not None else name
     image = np.clip(image, 0, 1, out=image if image.dtype == np.float32 else None).astype(np.float32, copy=False)
-    return FuseResult(image, task, shown, notes, experts if expert_names else None, expert_names, list(frames))
+    return FuseResult(image, task, shown, notes, experts if expert_names else None, expert_names, list(frames), settings.ir_warp)
 
 
 def _register(frames: Sequence[np.ndarray], settings: FuseSettings, notes: list[str]) -> tuple[list[np.ndarray], FuseSettings]:
@@ -295,12 +297,13 @@ def _register(frames: Sequence[np.ndarray], settings: FuseSettings, notes: list[
             f"the foreground mask is {settings.foreground.shape[1]}x{settings.foreground.shape[0]}; with a warp it is in "
             f"the visible frame's pixels, {whole[1]}x{whole[0]}"
         )
-    frames, box = register_pair(list(frames), settings.ir_warp.matrix, settings.task)
+    warp = resolve_warp(settings.ir_warp, frames, settings.task)
+    frames, box = register_pair(list(frames), warp.matrix, settings.task)
     if settings.task is None:
         notes.append("task vif: a warp registers infrared onto visible")
-    notes.append(f"infrared warped onto the visible frame by {settings.ir_warp.description}; fused where both see: {describe_box(box, whole)}")
+    notes.append(f"infrared warped onto the visible frame by {warp.description}; fused where both see: {describe_box(box, whole)}")
     foreground = settings.foreground[box] if settings.foreground is not None else None
-    return frames, replace(settings, task="vif", foreground=foreground)
+    return frames, replace(settings, task="vif", foreground=foreground, ir_warp=warp)
 
 
 def _plan_deghost(task: str, name: str, frames: list[np.ndarray], notes: list[str], chosen: int | None = None, order: Sequence[int] = ()):

@@ -8,6 +8,8 @@ images) and the same warp then serves every pair it records, so fusecli takes th
 file and applies it to each pair: the infrared frame is resampled onto the visible frame, and
 both are cropped to the largest upright rectangle that both cameras see.
 
+``--ir-warp auto`` estimates the warp from the pair itself instead (:mod:`fusecli.warp_estimation`).
+
 Warp files are plain text (``#`` comments; numbers separated by spaces, tabs or commas):
 
 - a 3×3 homography, or the 2×3 affine part of one, mapping infrared pixel ``(x, y)`` to
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -28,6 +31,7 @@ import numpy as np
 
 from .errors import FusecliError, InputMismatchError
 
+AUTO = "auto"  # --ir-warp auto: estimate each pair's warp from its frames (fusecli.warp_estimation)
 MIN_SIDE = 16  # a common region narrower than this is a wrong warp, not a picture
 SHRINK_FIRST = 0.5  # an infrared frame landing on under half its own area is shrunk by INTER_AREA first (no aliasing)
 
@@ -204,15 +208,21 @@ def register_pair(frames: list[np.ndarray], matrix: np.ndarray, task: str | None
     """A VIF pair (either order: the gray frame is the infrared) registered by
     :func:`register_infrared`, in its order, and the box of the visible frame it keeps. The one
     place that says which inputs a warp takes, for ``fuse`` and ``metrics`` alike."""
+    ir = pair_infrared_index(frames, task)
+    infrared, visible, box = register_infrared(frames[ir], frames[1 - ir], matrix)
+    return ([infrared, visible] if ir == 0 else [visible, infrared]), box
+
+
+def pair_infrared_index(frames: Sequence[np.ndarray], task: str | None = None) -> int:
+    """Which of a pair to register is the infrared frame (the gray one); errors for anything
+    that is not one infrared + visible pair."""
     from .infrared import infrared_index
 
     if task not in (None, "vif"):
         raise InputMismatchError(f"--ir-warp registers infrared + visible pairs (task vif), not {task}")
     if len(frames) != 2:
         raise InputMismatchError(f"--ir-warp registers one infrared and one visible image, got {len(frames)} images")
-    ir = infrared_index(frames)
-    infrared, visible, box = register_infrared(frames[ir], frames[1 - ir], matrix)
-    return ([infrared, visible] if ir == 0 else [visible, infrared]), box
+    return infrared_index(frames)
 
 
 def describe_box(box: tuple[slice, slice], vis_shape: tuple[int, ...]) -> str:

@@ -101,12 +101,14 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @click.option("--dry-run", is_flag=True, help="List what a batch would do, and do nothing.")
 @ir_range_option
 @ir_warp_option
+@click.option("--save-ir-warp", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="With --ir-warp auto and one pair: also write the estimated warp to FILE, to check it and to reuse it for the rig's other pairs (--ir-warp FILE).")
 @bit_depth_option
 @quality_option
 @overwrite_option
 @jobs_option
 @pass_settings
-def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, deghost, deghost_reference, resize, tile, overlap, ext, dry_run, ir_range, ir_warp, bit_depth, quality, overwrite, jobs) -> None:
+def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, deghost, deghost_reference, resize, tile, overlap, ext, dry_run, ir_range, ir_warp, save_ir_warp, bit_depth, quality, overwrite, jobs) -> None:
     """Fuse several images of one scene into one: VIF, MEF or MFF.
 
     \b
@@ -115,6 +117,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
       fusecli fuse shots/*.jpg --align --deghost -o fused.jpg           (hand-held, things moving)
       fusecli fuse --ir ir.png --vis vis.jpg -o fused.png               (infrared + visible)
       fusecli fuse --ir ir.tif --vis vis.jpg --ir-warp rig.txt -o f.png (a rig not pixel-aligned)
+      fusecli fuse --ir ir.tif --vis vis.jpg --ir-warp auto --save-ir-warp rig.txt -o f.png
       fusecli fuse near.jpg far.jpg --task mff -o sharp.jpg             (focus stack)
     Folders (resumable; finished outputs are skipped):
       fusecli fuse --task vif --ir ir/ --vis vis/ -o fused/ --jobs 2
@@ -122,6 +125,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
     """
     from ..errors import InputMismatchError
     from ..fuse import FuseSettings, fuse_files
+    from ..io import check_not_input, check_output_free
 
     output = Path(output)
     fuse_settings = FuseSettings(
@@ -131,6 +135,13 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
     )
     depth = int(bit_depth) if bit_depth else None
     batch = stacks is not None or (ir is not None and ir.is_dir())
+    if save_ir_warp is not None:
+        if ir_warp != "auto":
+            raise click.UsageError("--save-ir-warp FILE saves the warp --ir-warp auto estimates; add --ir-warp auto")
+        if batch:
+            raise click.UsageError("--save-ir-warp is for one pair: estimate on one good pair, then fuse the folder with --ir-warp FILE")
+        check_output_free(save_ir_warp, overwrite)
+        check_not_input(save_ir_warp, [p for p in (*inputs, ir, vis, output) if p is not None])
     if batch:
         if inputs:
             raise InputMismatchError("give either INPUTS or --ir/--vis folders or --stacks, not both")
@@ -167,7 +178,13 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
     if output.is_dir():
         raise InputMismatchError(f"{output} is a folder; give an output file for a single item")
     result = fuse_files(paths, output, fuse_settings, bit_depth=depth, quality=quality, overwrite=overwrite, boxes=boxes, routing_map=routing_map)
+    if save_ir_warp is not None:
+        from ..warp_estimation import write_warp
+
+        write_warp(save_ir_warp, result.ir_warp)
     if not settings.quiet:
         for line in result.notes:
             click.echo(line, err=True)
         click.echo(f"wrote {output} ({result.task}, {result.model})", err=True)
+        if save_ir_warp is not None:
+            click.echo(f"wrote {save_ir_warp} (the estimated warp; reuse it with --ir-warp {save_ir_warp})", err=True)

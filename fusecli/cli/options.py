@@ -108,12 +108,15 @@ def ir_range_option(f: F) -> F:
 
 
 def _read_ir_warp(ctx: click.Context, param: click.Parameter, value: str | None):
-    """``--ir-warp FILE`` -> :class:`fusecli.registration.IrWarp` (a bad file: one usage error, before any work)."""
+    """``--ir-warp FILE|auto`` -> :class:`fusecli.registration.IrWarp`, or ``"auto"`` (a bad
+    file: one usage error, before any work)."""
     if value is None:
         return None
     from ..errors import FusecliError
-    from ..registration import read_warp
+    from ..registration import AUTO, read_warp
 
+    if value == AUTO:
+        return AUTO
     try:
         return read_warp(value)
     except FusecliError as exc:
@@ -123,12 +126,12 @@ def _read_ir_warp(ctx: click.Context, param: click.Parameter, value: str | None)
 def ir_warp_option(f: F) -> F:
     return click.option(
         "--ir-warp",
-        type=click.Path(exists=True, dir_okay=False),
         callback=_read_ir_warp,
-        metavar="FILE",
+        metavar="FILE|auto",
         help="VIF from your own camera rig: warp each infrared frame onto its visible frame and keep the part both "
         "see. FILE: a 3x3 homography (or 2x3 affine) from infrared to visible pixels, or rows of "
-        "'x_ir y_ir x_vis y_vis' point pairs (3+).",
+        "'x_ir y_ir x_vis y_vis' point pairs (3+). auto: estimate it from each pair's edges (scale, roll, shift; "
+        "a pair whose edges do not match is refused).",
     )(f)
 
 

@@ -22,6 +22,7 @@ from ..infrared import display_infrared, infrared_index
 from ..io import as_float, frame_names, read_image, read_stack
 from ..pairs import list_images, list_stacks, match_by_stem
 from ..registration import IrWarp, register_pair
+from ..warp_estimation import resolve_warp
 from .conventions import STANDARD, Convention
 from .local import box_mask, find_boxes
 from .table import METRICS, Inputs
@@ -140,7 +141,7 @@ class ScoreOptions:
     weights: Mapping[str, Path] = field(default_factory=dict)  # learned metrics' weight files
     task: str | None = None  # None: VIF when the sources are one gray and one colour frame, as fuse infers
     ir_range: str = "auto"  # VIF: the infrared source as `fusecli fuse --ir-range` fused it ("auto", "stored")
-    ir_warp: IrWarp | None = None  # VIF from a rig: the sources registered as `fusecli fuse --ir-warp` fused them
+    ir_warp: IrWarp | str | None = None  # VIF from a rig: the sources registered as `fusecli fuse --ir-warp` fused them ("auto": estimated again, the same way)
 
 
 @dataclass
@@ -151,7 +152,7 @@ class ItemResult:
 
 
 def _read_sources(
-    paths: Sequence[Path], task: str | None = None, ir_range: str = "auto", ir_warp: IrWarp | None = None
+    paths: Sequence[Path], task: str | None = None, ir_range: str = "auto", ir_warp: IrWarp | str | None = None
 ) -> tuple[list[np.ndarray], list[str]]:
     """The source frames (a multi-page TIFF gives all its pages) and a name for each.
     A VIF pair's infrared is registered (``ir_warp``) and stretched (``ir_range``) as
@@ -163,7 +164,7 @@ def _read_sources(
         metas += [meta] * len(frames)
     pair = len(images) == 2
     if ir_warp is not None:
-        images, _ = register_pair(images, ir_warp.matrix, task)
+        images, _ = register_pair(images, resolve_warp(ir_warp, images, task).matrix, task)
     if pair and (task == "vif" or ir_warp is not None or task is None and is_gray(images[0]) != is_gray(images[1])):
         index = infrared_index(images)
         images[index], _ = display_infrared(images[index], ir_range)
