@@ -28,7 +28,7 @@ import numpy as np
 
 from fusecli.color import luminance
 from fusecli.io import read_image
-from fusecli.registration import project
+from fusecli.registration import corner_distance
 from fusecli.warp_estimation import RegistrationError, estimate_ir_warp
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,12 +50,6 @@ def rig_warp(shape: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarr
     linear = np.array([[c, -s], [s, c]])
     shift = centre - linear @ ir_centre
     return np.array([[c, -s, shift[0]], [s, c, shift[1]], [0.0, 0.0, 1.0]]), size
-
-
-def corner_error(true: np.ndarray, estimate: np.ndarray, ir_size: tuple[int, int]) -> float:
-    w, h = ir_size
-    corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
-    return float(np.linalg.norm(project(true, corners) - project(estimate, corners), axis=1).mean())
 
 
 def normalised_mi(a: np.ndarray, b: np.ndarray, bins: int = 48) -> float:
@@ -96,7 +90,7 @@ def main() -> None:
         start = time.perf_counter()
         try:
             estimate = estimate_ir_warp(rig, visible)
-            rigged.append(corner_error(matrix, estimate.matrix, size))
+            rigged.append(corner_distance(matrix, estimate.matrix, size[::-1]))
             correlations_true.append(estimate.correlation)
         except RegistrationError as exc:
             failures.append(f"{name}: {exc}")
@@ -105,11 +99,11 @@ def main() -> None:
         times.append(time.perf_counter() - start)
         try:
             as_is = estimate_ir_warp(infrared, visible).matrix
-            identity.append(corner_error(np.eye(3), as_is, visible.shape[1::-1]))
+            identity.append(corner_distance(np.eye(3), as_is, visible.shape))
             if identity[-1] > 2:
                 gains.append(mi_gain(infrared, visible, as_is))
             if np.isfinite(rigged[-1]):
-                consistency.append(corner_error(as_is @ matrix, estimate.matrix, size))
+                consistency.append(corner_distance(as_is @ matrix, estimate.matrix, size[::-1]))
         except RegistrationError:
             identity.append(np.inf)
         other = read_image(ROADSCENE / "vi" / names[(index + len(names) // 2) % len(names)])[0]

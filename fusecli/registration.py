@@ -144,6 +144,18 @@ def _corners(shape: tuple[int, ...]) -> np.ndarray:
     return np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
 
 
+def corner_distance(matrix: np.ndarray, other: np.ndarray, ir_shape: tuple[int, ...]) -> float:
+    """Mean distance (visible pixels) between where two warps send an infrared frame's four
+    corners: how far apart two estimates of one rig's warp are (the usual homography error)."""
+    corners = _corners(ir_shape)
+    return float(np.linalg.norm(project(matrix, corners) - project(other, corners), axis=1).mean())
+
+
+def resize_map(fx: float, fy: float) -> np.ndarray:
+    """3×3 map from a frame's pixels to the same frame resized by ``fx`` × ``fy`` (pixel centres, as ``cv2.resize``)."""
+    return np.array([[fx, 0.0, (fx - 1) / 2], [0.0, fy, (fy - 1) / 2], [0.0, 0.0, 1.0]])
+
+
 def common_box(matrix: np.ndarray, ir_shape: tuple[int, ...], vis_shape: tuple[int, ...]) -> tuple[slice, slice]:
     """``(rows, cols)`` of the visible frame: the largest upright rectangle inside both the
     visible frame and the warped infrared frame (a convex quadrilateral, so each row of it is one
@@ -192,9 +204,7 @@ def register_infrared(infrared: np.ndarray, visible: np.ndarray, matrix: np.ndar
         h, w = infrared.shape[:2]
         small = (max(2, round(w * factor)), max(2, round(h * factor)))
         infrared = cv2.resize(infrared, small, interpolation=cv2.INTER_AREA)
-        sx, sy = w / small[0], h / small[1]
-        to_original = np.array([[sx, 0.0, (sx - 1) / 2], [0.0, sy, (sy - 1) / 2], [0.0, 0.0, 1.0]])  # pixel centres, as INTER_AREA
-        matrix = matrix @ to_original
+        matrix = matrix @ resize_map(w / small[0], h / small[1])
     rows, cols = box
     shift = np.array([[1.0, 0.0, -cols.start], [0.0, 1.0, -rows.start], [0.0, 0.0, 1.0]])
     size = (cols.stop - cols.start, rows.stop - rows.start)

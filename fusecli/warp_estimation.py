@@ -38,7 +38,7 @@ import numpy as np
 from .color import luminance
 from .errors import FusecliError
 from .io import as_float, write_bytes_atomic
-from .registration import AUTO, IrWarp, check_matrix, common_box, pair_infrared_index
+from .registration import AUTO, IrWarp, check_matrix, common_box, pair_infrared_index, resize_map
 
 LEVELS = ((320, 1.5), (640, 1.0))  # (long side, edge blur in px): the coarse search and first refinement, then the last one
 SCALES = np.exp(np.linspace(np.log(0.5), np.log(1.6), 23))  # coarse grid: infrared size on the visible frame / the size that just fits, per side
@@ -131,10 +131,9 @@ def _coarse(ir_edges: np.ndarray, vis_edges: np.ndarray) -> np.ndarray:
     return best
 
 
-def _ecc(ir_edges: np.ndarray, vis_edges: np.ndarray, matrix: np.ndarray, motion: int, iterations: int = 60) -> tuple[np.ndarray, float]:
-    """ECC refinement of an infrared → visible ``matrix`` (pixels of these maps) with ``motion``
-    (``cv2.MOTION_*``); returns the refined matrix and the correlation it reaches (``-1`` when ECC
-    does not converge)."""
+def _ecc(ir_edges: np.ndarray, vis_edges: np.ndarray, matrix: np.ndarray, iterations: int = 60) -> tuple[np.ndarray, float]:
+    """ECC refinement (rigid: roll and shift) of an infrared → visible ``matrix`` (pixels of these
+    maps); returns the refined matrix and the correlation it reaches (``-1`` when ECC does not converge)."""
     # findTransformECC(template, input, W) finds W with input(W x) ~ template(x): the template is
     # the visible map and W maps visible pixels to infrared pixels, the inverse of ``matrix``.
     to_ir = np.linalg.inv(matrix)[:2].astype(np.float32)
@@ -142,7 +141,7 @@ def _ecc(ir_edges: np.ndarray, vis_edges: np.ndarray, matrix: np.ndarray, motion
     mask = cv2.erode(np.full(ir_edges.shape, 255, np.uint8), np.ones((7, 7), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-5)
     try:
-        correlation, to_ir = cv2.findTransformECC(vis_edges, ir_edges, to_ir, motion, criteria, mask, 5)
+        correlation, to_ir = cv2.findTransformECC(vis_edges, ir_edges, to_ir, cv2.MOTION_EUCLIDEAN, criteria, mask, 5)
     except cv2.error:
         return matrix, -1.0
     refined = np.linalg.inv(np.vstack([to_ir.astype(np.float64), [0.0, 0.0, 1.0]]))
@@ -163,7 +162,7 @@ def _refine(ir_edges: np.ndarray, vis_edges: np.ndarray, matrix: np.ndarray) -> 
         rotation = u @ vt
         fixed = to_resized @ centre  # keep where the frame's centre lands
         rigid = np.vstack([np.c_[rotation, (matrix @ centre)[:2] - rotation @ fixed[:2]], [0.0, 0.0, 1.0]])
-        refined, correlation = _ecc(resized, vis_edges, rigid, cv2.MOTION_EUCLIDEAN)
+        refined, correlation = _ecc(resized, vis_edges, rigid)
         return refined @ to_resized, correlation
 
     return _golden_max(at, start_scale * (1 - SCALE_SPREAD), start_scale * (1 + SCALE_SPREAD), SCALE_STEPS)
@@ -194,15 +193,14 @@ def _resized(image: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
     to the resized one's, exact for the whole-pixel size it gets (pixel centres, as ``cv2.resize``)."""
     h, w = image.shape[:2]
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    fx, fy = size[0] / w, size[1] / h
-    to_resized = np.array([[fx, 0.0, (fx - 1) / 2], [0.0, fy, (fy - 1) / 2], [0.0, 0.0, 1.0]])
+    to_resized = resize_map(size[0] / w, size[1] / h)
     if size == (w, h):
         return image, to_resized
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), to_resized
 
 
 def estimate_ir_warp(infrared: np.ndarray, visible: np.ndarray) -> WarpEstimate:
-    """The affine warp from ``infrared`` pixels to ``visible`` pixels (any dtype, ``(H, W[, C])``;
+    """The similarity warp (a 3×3 matrix) from ``infrared`` pixels to ``visible`` pixels (any dtype, ``(H, W[, C])``;
     method: module docstring). Raises :class:`RegistrationError` when the frames' edges do not
     line up well enough to trust the result."""
     infrared, visible = as_float(infrared), as_float(visible)

@@ -12,17 +12,10 @@ from click.testing import CliRunner
 from fusecli.cli.main import cli
 from fusecli.fuse import fuse
 from fusecli.io import read_image, write_image
-from fusecli.registration import project, read_warp
+from fusecli.registration import corner_distance, read_warp
 from fusecli.warp_estimation import RegistrationError, estimate_ir_warp, resolve_warp
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "vif"
-
-
-def corner_error(true: np.ndarray, estimate: np.ndarray, ir_shape: tuple[int, ...]) -> float:
-    """Mean distance (visible px) between where the two warps send the infrared frame's corners."""
-    h, w = ir_shape[:2]
-    corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
-    return float(np.linalg.norm(project(true, corners) - project(estimate, corners), axis=1).mean())
 
 
 def similarity(scale: float, roll: float, shift: tuple[float, float]) -> np.ndarray:
@@ -50,7 +43,7 @@ def test_a_rigs_warp_is_found_from_one_pair(astronaut, size, matrix):
     thermal, visible = astronaut
     infrared = cv2.warpPerspective(thermal, np.linalg.inv(matrix), size, flags=cv2.INTER_AREA)
     estimate = estimate_ir_warp(infrared, visible)
-    assert corner_error(matrix, estimate.matrix, infrared.shape) < 1.0
+    assert corner_distance(matrix, estimate.matrix, infrared.shape) < 1.0
     assert estimate.correlation > 0.3 and estimate.overlap > 0.3
     roll = float(estimate.describe().split("roll ")[1].split(" deg")[0])
     assert roll == pytest.approx(np.degrees(np.arctan2(matrix[0, 1], matrix[0, 0])), abs=0.3)
@@ -59,11 +52,11 @@ def test_a_rigs_warp_is_found_from_one_pair(astronaut, size, matrix):
 def test_the_examples_rig_is_found_as_its_calibration_says(astronaut):
     rig = read_image(EXAMPLES / "astronaut_rig_ir.png")[0]
     calibration = read_warp(EXAMPLES / "astronaut_rig.txt")
-    assert corner_error(calibration.matrix, estimate_ir_warp(rig, astronaut[1]).matrix, rig.shape) < 1.0
+    assert corner_distance(calibration.matrix, estimate_ir_warp(rig, astronaut[1]).matrix, rig.shape) < 1.0
     # Either order and any depth: the 16-bit infrared of the same scene gives the same warp.
     sixteen = read_image(EXAMPLES / "astronaut_ir16.tif", keep_integers=True)[0]
     warp = resolve_warp("auto", [astronaut[1], sixteen])
-    assert corner_error(np.eye(3), warp.matrix, sixteen.shape) < 1.0 and "estimated" in warp.description
+    assert corner_distance(np.eye(3), warp.matrix, sixteen.shape) < 1.0 and "estimated" in warp.description
 
 
 def test_pairs_that_do_not_match_are_refused(astronaut):
@@ -86,7 +79,7 @@ def test_fuse_and_metrics_with_auto_match_the_saved_warp(tmp_path):
     assert auto.exit_code == 0, auto.output
     assert "estimated from this pair" in auto.output and "rig.txt" in auto.output
     saved = read_warp(tmp_path / "rig.txt")
-    assert corner_error(read_warp(EXAMPLES / "astronaut_rig.txt").matrix, saved.matrix, (256, 320)) < 1.0
+    assert corner_distance(read_warp(EXAMPLES / "astronaut_rig.txt").matrix, saved.matrix, (256, 320)) < 1.0
     again = runner.invoke(cli, ["fuse", "--ir", str(ir), "--vis", str(vis), "--model", "pyramid-vif", "--ir-warp", str(tmp_path / "rig.txt"),
                                 "-o", str(tmp_path / "file.png")])
     assert again.exit_code == 0, again.output
@@ -128,7 +121,7 @@ def test_the_library_call_registers_before_fusing(astronaut):
     matrix = similarity(1.4, 1.0, (40, 50))
     infrared = cv2.warpPerspective(thermal, np.linalg.inv(matrix), (300, 260), flags=cv2.INTER_AREA)
     result = fuse([infrared, visible], model="pyramid-vif", ir_warp="auto")
-    assert corner_error(matrix, result.ir_warp.matrix, infrared.shape) < 1.0
+    assert corner_distance(matrix, result.ir_warp.matrix, infrared.shape) < 1.0
     fixed = fuse([infrared, visible], model="pyramid-vif", ir_warp=resolve_warp("auto", [infrared, visible]))
     assert np.array_equal(result.image, fixed.image)
     assert any("estimated from this pair" in note for note in result.notes)
