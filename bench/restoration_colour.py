@@ -5,9 +5,10 @@ Why: the models fuse luminance and take chroma from their inputs, and low contra
 and haze squeeze chroma about neutral as they squeeze the tones. ``fusecli fuse`` stretches the
 inputs' chroma by the contrast restoration's exact gain (``fusecli.restore.chroma_gain``) and, for
 brightening and dehazing requests on MEF / MFF, by the local contrast gain of the output over the
-plain fusion (``fusecli.color.tone_gain``). "as stored" is the same run with both off (what
-fusecli did before stop 37). Columns: mean chroma (distance of Cb, Cr from neutral) and RGB PSNR
-against the clean examples' fusion.
+plain fusion (``fusecli.color.tone_gain``). Noise requests smooth the inputs' chroma noise along
+the fused luminance's edges (``fusecli.color.denoise_chroma``, stop 39). "as stored" is the same
+run with all three off (what fusecli did before stop 37). Columns: mean chroma (distance of Cb, Cr
+from neutral) and RGB PSNR against the clean examples' fusion.
 
     python bench/restoration_colour.py            # ~10 s on 2 CPU cores
     python bench/restoration_colour.py --real 6   # 6 real scenes per task (means), ~1 min
@@ -74,17 +75,19 @@ def main() -> None:
         for task, paths in scenes.items():
             rows = np.array([score(op, params, prompt, task, scene, args.model, rng) for scene in paths]).mean(0)
             print(f"| {op} | {task} | {rows[0]:.4f} | {rows[1]:.4f} / {rows[2]:.2f} dB | {rows[3]:.4f} / {rows[4]:.2f} dB |")
-    print("\n640x480 3-shot bracket, \"brighten it\": {:.3f} s with the tone colour, {:.3f} s without (best of 5)".format(*cost(args.model)))
+    print()
+    for request, (op, switch) in {"brighten it": ("low_exposure", "tone_requests"), "remove the noise": ("gaussian_noise", "degradations_in_prompt")}.items():
+        print(f"640x480 3-shot bracket, \"{request}\": {{:.3f}} s with its colour step, {{:.3f}} s without (best of 5)".format(*cost(args.model, SETTINGS[op][1], switch)))
 
 
-def cost(model: str, repeat: int = 5) -> tuple[float, float]:
-    """Seconds (best of ``repeat``) of a 640x480 3-shot "brighten it" bracket, with and without the tone colour."""
+def cost(model: str, prompt: str, switch: str, repeat: int = 5) -> tuple[float, float]:
+    """Seconds (best of ``repeat``) of a 640x480 3-shot bracket fused with ``prompt``, with and
+    without the colour step that ``fusecli.fuse``'s ``switch`` turns on."""
     import time
 
     import cv2
 
     frames = [cv2.resize(read_image(EXAMPLES / name)[0], (640, 480)) for name in CASES["mef"]]
-    prompt = SETTINGS["low_exposure"][1]
 
     def best() -> float:
         fusing.fuse(frames, task="mef", model=model, prompt=prompt)  # warm: model loaded
@@ -96,7 +99,7 @@ def cost(model: str, repeat: int = 5) -> tuple[float, float]:
         return min(times)
 
     with_colour = best()
-    with mock.patch.object(fusing, "tone_requests", lambda prompt: []):
+    with mock.patch.object(fusing, switch, lambda prompt: []):
         return with_colour, best()
 
 
@@ -107,7 +110,11 @@ def score(op, params, prompt, task, paths, model, rng) -> list[float]:
     degraded = [f if task == "vif" and k == 0 else apply(op, f, rng, drawn) for k, f in enumerate(frames)]  # VIF: the visible frame
     clean = fusing.fuse(frames, task=task, model=model).image
     now = fusing.fuse(degraded, task=task, model=model, prompt=prompt).image
-    with mock.patch.object(fusing, "chroma_gain", lambda stats: 1.0), mock.patch.object(fusing, "tone_requests", lambda prompt: []):
+    with (
+        mock.patch.object(fusing, "chroma_gain", lambda stats: 1.0),
+        mock.patch.object(fusing, "tone_requests", lambda prompt: []),
+        mock.patch.object(fusing, "degradations_in_prompt", lambda prompt: []),
+    ):
         stored = fusing.fuse(degraded, task=task, model=model, prompt=prompt).image
     return [colour(clean), colour(stored), psnr(stored, clean), colour(now), psnr(now, clean)]
 

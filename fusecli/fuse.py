@@ -26,7 +26,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .color import colorize, is_gray, luminance, rgb_to_ycbcr, stretch_chroma, tone_gain, ycbcr_to_rgb
+from .color import colorize, denoise_chroma, is_gray, luminance, rgb_to_ycbcr, stretch_chroma, tone_gain, ycbcr_to_rgb
 from .deghost import plan_deghost
 from .errors import InputMismatchError, UnknownNameError
 from .infrared import display_infrared, infrared_index
@@ -34,7 +34,7 @@ from .io import ImageMeta, as_float, check_output_free, frame_names, image_forma
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
 from .registration import IrWarp, describe_box, register_pair
-from .restore import chroma_gain, restore, stack_restoration_stats, tone_requests
+from .restore import chroma_gain, degradations_in_prompt, restore, stack_restoration_stats, tone_requests
 from .tiling import run_tiled
 from .warp_estimation import resolve_warp
 
@@ -123,16 +123,29 @@ def _cached_model(name: str, device: str):
     return load_model(name, device)
 
 
-def blend_chroma(frames: Sequence[np.ndarray], gains: Sequence[float] | None = None) -> np.ndarray | None:
+def blend_chroma(frames: Sequence[np.ndarray], gains: Sequence[float] | None = None, denoise_guide: np.ndarray | None = None) -> np.ndarray | None:
     """``(H, W, 2)`` Cb/Cr of the colour frames weighted by ``|C - 0.5|`` (None if all gray);
-    ``gains``: per frame, a stretch of its chroma about neutral first (:func:`fusecli.restore.chroma_gain`)."""
+    ``gains``: per frame, a stretch of its chroma about neutral first (:func:`fusecli.restore.chroma_gain`);
+    ``denoise_guide``: the fused ``(H, W)`` luminance, to smooth each frame's chroma noise along
+    its edges first (:func:`fusecli.color.denoise_chroma`), before the weights favour noisy frames."""
     gains = [1.0] * len(frames) if gains is None else list(gains)
     colour = [(f, g) for f, g in zip(frames, gains) if f.ndim == 3]
     if not colour:
         return None
-    chroma = np.stack([stretch_chroma(rgb_to_ycbcr(f[..., :3])[..., 1:], g) for f, g in colour])  # (N, H, W, 2)
+
+    def frame_chroma(frame: np.ndarray, gain: float) -> np.ndarray:
+        chroma = stretch_chroma(rgb_to_ycbcr(frame[..., :3])[..., 1:], gain)
+        return chroma if denoise_guide is None else denoise_chroma(chroma, denoise_guide)
+
+    chroma = np.stack([frame_chroma(f, g) for f, g in colour])  # (N, H, W, 2)
     weight = np.abs(chroma - 0.5) + 1e-3
     return (chroma * weight).sum(0) / weight.sum(0)
+
+
+def denoises_colour(model, prompt: str | None) -> bool:
+    """Whether the inputs' chroma is denoised too: a noise request to a model that reads prompts
+    (sensor noise is per RGB channel, so in Cb/Cr as well, which a luminance model never sees)."""
+    return bool(model.takes_prompt) and "gaussian_noise" in degradations_in_prompt(prompt)
 
 
 def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: list | None, frames: list[np.ndarray], where: tuple[slice, slice]):
@@ -156,10 +169,11 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: 
         result = fuse_padded(model, x, options)
     y = result.image[0, 0].float().cpu().numpy()
     gains = [chroma_gain(frame) for frame in stats] if stats else [1.0] * len(frames)  # the colours of a contrast restoration
+    denoise = denoises_colour(model, settings.prompt)
     if task == "vif":
-        image = colorize(y, frames[1], chroma_gain=gains[1]) if frames[1].ndim == 3 else y
+        image = colorize(y, frames[1], chroma_gain=gains[1], denoise=denoise) if frames[1].ndim == 3 else y
     else:
-        chroma = blend_chroma(frames, gains)
+        chroma = blend_chroma(frames, gains, y if denoise else None)
         method = (getattr(getattr(model, "config", None), "base", None) or {}).get(task)  # an all-in-one model's classical base
         if chroma is not None and method and tone_requests(settings.prompt):
             chroma = stretch_chroma(chroma, tone_gain(y, _tone_reference(method, list(ys), stats, levels)))
@@ -270,6 +284,8 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
         if restorations:
             stats = stack_restoration_stats([luminance(as_float(f)) for f in frames], restorations, task)
             notes.append("the prompt asks for " + ", ".join(model.describe_restorations(task, settings.prompt, stats)) + ": restored before the model's classical base")
+        if denoises_colour(model, settings.prompt):
+            notes.append("colour noise smoothed along the fused image's edges (a noise request)")
         work = functools.partial(_learned_tile, model, task, settings, pyramid_levels(frames[0].shape[:2]), stats)
         image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
         if settings.routing:

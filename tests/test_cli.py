@@ -60,6 +60,10 @@ def test_colorize_single(runner, tmp_path, pair):
     for name, quality in (("hi.jpg", "95"), ("lo.jpg", "20")):
         assert runner.invoke(cli, ["colorize", str(fused), str(color), "-o", str(tmp_path / name), "--quality", quality]).exit_code == 0
     assert (tmp_path / "lo.jpg").stat().st_size < (tmp_path / "hi.jpg").stat().st_size
+    smoothed = runner.invoke(cli, ["colorize", str(fused), str(color), "-o", str(tmp_path / "d.png"), "--denoise"])
+    assert smoothed.exit_code == 0, smoothed.output
+    plain, denoised = (rgb_to_ycbcr(read_image(p)[0]) for p in (out, tmp_path / "d.png"))
+    assert np.abs(denoised[..., 0] - plain[..., 0]).mean() < 5e-3 and np.abs(denoised[..., 1:] - plain[..., 1:]).mean() > 1e-3
 
 
 def test_colorize_never_overwrites_inputs(runner, pair):

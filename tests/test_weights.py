@@ -255,3 +255,29 @@ def test_a_brightening_request_brings_the_colours_up_with_the_tones(monkeypatch)
     assert colour(stored) < 0.5 * colour(clean)  # measured: 0.40
     assert colour(asked) > 0.7 * colour(clean)  # measured: 0.79
     assert np.abs(asked - clean).mean() < 0.8 * np.abs(stored - clean).mean()  # measured: 0.42
+
+
+def test_a_noise_request_removes_the_colour_noise_too(monkeypatch):
+    """Sensor noise is per RGB channel, so in Cb/Cr too, which a luminance model never sees: for
+    a noise request the inputs' chroma is smoothed along the denoised fused luminance's edges."""
+    import fusecli.fuse as fusing
+    from fusecli.color import rgb_to_ycbcr
+    from fusecli.degrade.ops import apply
+    from fusecli.fuse import fuse
+
+    def chroma_error(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(rgb_to_ycbcr(a)[..., 1:] - rgb_to_ycbcr(b)[..., 1:]).mean())
+
+    heavy, prompt = {"mean": 0.0, "std": 15 / 255}, "remove the noise"
+    frames, noisy = _degraded_bracket("gaussian_noise", heavy)
+    ir, vis = (read_image(EXAMPLES / f"vif/astronaut_{k}")[0] for k in ("ir.png", "vis.jpg"))
+    pair = [ir, apply("gaussian_noise", vis, np.random.default_rng(0), heavy)]
+    clean = [fuse(frames, task="mef", model="mmaif-reg").image, fuse([ir, vis], task="vif", model="mmaif-reg").image]
+    asked = [fuse(noisy, task="mef", model="mmaif-reg", prompt=prompt), fuse(pair, task="vif", model="mmaif-reg", prompt=prompt)]
+    assert all(any("colour noise smoothed" in note for note in result.notes) for result in asked)
+    asked = [result.image for result in asked]
+    monkeypatch.setattr(fusing, "degradations_in_prompt", lambda prompt: [])  # the same runs, colours as stored
+    stored = [fuse(noisy, task="mef", model="mmaif-reg", prompt=prompt).image, fuse(pair, task="vif", model="mmaif-reg", prompt=prompt).image]
+    errors = [(chroma_error(a, c), chroma_error(s, c)) for a, s, c in zip(asked, stored, clean)]
+    assert errors[0][0] < 0.65 * errors[0][1], errors  # MEF, measured: 0.0123 vs 0.0229
+    assert errors[1][0] < 0.3 * errors[1][1], errors  # VIF, measured: 0.0051 vs 0.0271

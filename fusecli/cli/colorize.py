@@ -11,11 +11,11 @@ from .batching import run_batch_cli
 from .options import Settings, bit_depth_option, ext_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option
 
 
-def _colorize_pair(paths: tuple[Path, Path, Path], *, resize: bool, bit_depth: int | None, quality: int | None, overwrite: bool) -> None:
+def _colorize_pair(paths: tuple[Path, Path, Path], *, resize: bool, denoise: bool, bit_depth: int | None, quality: int | None, overwrite: bool) -> None:
     from ..color import colorize_file
 
     fused, color, out = paths
-    colorize_file(fused, color, out, resize=resize, bit_depth=bit_depth, quality=quality, overwrite=overwrite)
+    colorize_file(fused, color, out, resize=resize, denoise=denoise, bit_depth=bit_depth, quality=quality, overwrite=overwrite)
 
 
 @click.command("colorize")
@@ -23,13 +23,14 @@ def _colorize_pair(paths: tuple[Path, Path, Path], *, resize: bool, bit_depth: i
 @click.argument("color_source", type=click.Path(exists=True, path_type=Path))
 @output_option("Output image, or output folder when FUSED is a folder.")
 @click.option("--resize", is_flag=True, help="Resample the colour source to the fused image's size instead of failing.")
+@click.option("--denoise", is_flag=True, help="Smooth the colour source's colour noise along the fused image's edges (a noisy visible image).")
 @ext_option("Output extension in folder mode (png, jpg, tif, webp). Default: the fused file's.")
 @bit_depth_option
 @quality_option
 @overwrite_option
 @jobs_option
 @pass_settings
-def command(settings: Settings, fused, color_source, output, resize, ext, bit_depth, quality, overwrite, jobs) -> None:
+def command(settings: Settings, fused, color_source, output, resize, denoise, ext, bit_depth, quality, overwrite, jobs) -> None:
     """Restore colour: FUSED luminance + COLOR_SOURCE chroma (YCbCr, BT.601).
 
     The colour source (e.g. the visible image of a VIF pair) is converted to YCbCr, its Y
@@ -50,7 +51,7 @@ def command(settings: Settings, fused, color_source, output, resize, ext, bit_de
     if not fused.is_dir():
         if output.is_dir():
             output = output / (fused.stem + fused.suffix)
-        _colorize_pair((fused, color_source, output), resize=resize, bit_depth=depth, quality=quality, overwrite=overwrite)
+        _colorize_pair((fused, color_source, output), resize=resize, denoise=denoise, bit_depth=depth, quality=quality, overwrite=overwrite)
         if not settings.quiet:
             click.echo(f"wrote {output}", err=True)
         return
@@ -66,6 +67,6 @@ def command(settings: Settings, fused, color_source, output, resize, ext, bit_de
     for stem, (fused_path, color_path) in matched.items:
         out = output / (stem + (suffix or fused_path.suffix))
         items.append(BatchItem(stem, (fused_path, color_path, out), (out,)))
-    work = functools.partial(_colorize_pair, resize=resize, bit_depth=depth, quality=quality, overwrite=overwrite)
+    work = functools.partial(_colorize_pair, resize=resize, denoise=denoise, bit_depth=depth, quality=quality, overwrite=overwrite)
     code = run_batch_cli(settings, items, work, jobs=jobs, overwrite=overwrite, description="colorize")
     raise SystemExit(code)
