@@ -34,7 +34,7 @@ from .io import ImageMeta, as_float, check_output_free, frame_names, image_forma
 from .models.classical import FUSION_METHODS, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
 from .registration import IrWarp, describe_box, register_pair
-from .restore import chroma_gain, degradations_in_prompt, restore, stack_restoration_stats, tone_requests
+from .restore import RestoreStats, chroma_gain, degradations_in_prompt, restore, stack_restoration_stats, tone_requests
 from .tiling import run_tiled
 from .warp_estimation import resolve_warp
 
@@ -168,12 +168,11 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: 
     with torch.inference_mode():
         result = fuse_padded(model, x, options)
     y = result.image[0, 0].float().cpu().numpy()
-    gains = [chroma_gain(frame) for frame in stats] if stats else [1.0] * len(frames)  # the colours of a contrast restoration
-    denoise = denoises_colour(model, settings.prompt)
     if task == "vif":
-        image = colorize(y, frames[1], chroma_gain=gains[1], denoise=denoise) if frames[1].ndim == 3 else y
+        image = y  # coloured once for the whole image (_vif_colour): its gain is one number
     else:
-        chroma = blend_chroma(frames, gains, y if denoise else None)
+        gains = [chroma_gain(frame) for frame in stats] if stats else [1.0] * len(frames)  # the colours of a contrast restoration
+        chroma = blend_chroma(frames, gains, y if denoises_colour(model, settings.prompt) else None)
         method = (getattr(getattr(model, "config", None), "base", None) or {}).get(task)  # an all-in-one model's classical base
         if chroma is not None and method and tone_requests(settings.prompt):
             chroma = stretch_chroma(chroma, tone_gain(y, _tone_reference(method, list(ys), stats, levels)))
@@ -184,6 +183,32 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: 
     if experts is None:  # not a mixture-of-experts model: no expert channels
         return image, np.zeros((*y.shape, 0), np.float32)
     return image, experts[0].float().permute(1, 2, 0).cpu().numpy()
+
+
+def _vif_colour(model, settings: FuseSettings, y: np.ndarray, visible: np.ndarray, stats: RestoreStats | None) -> np.ndarray:
+    """The fused ``(H, W)`` luminance ``y`` with the ``visible`` frame's chroma (if it has any),
+    stretched by its contrast restoration's gain (``stats``) and, for a request to brighten or
+    dehaze, by :func:`_visible_tone_gain`; denoised for a noise request. On the whole image, after
+    the tiles: the gain is a median, which tiles would each read differently."""
+    if visible.ndim != 3:
+        return y
+    gain = chroma_gain(stats)
+    if tone_requests(settings.prompt):
+        gain *= _visible_tone_gain(y, as_float(visible), stats)
+    return colorize(y, as_float(visible), chroma_gain=gain, denoise=denoises_colour(model, settings.prompt))
+
+
+def _visible_tone_gain(y: np.ndarray, visible: np.ndarray, stats: RestoreStats | None) -> float:
+    """VIF, for a request to brighten or dehaze: by how much the fused luminance ``y`` has the
+    visible frame's tones stretched (after the contrast stretch its chroma already got, ``stats``),
+    which its colours follow. One number, the median of :func:`fusecli.color.tone_gain`, at least
+    1: where the infrared's own detail shows, the local gain says nothing of the visible frame, and
+    a map of it would paint colour there. (A brightness ratio, exact for an exposure change, read
+    the infrared's brightness as the visible frame's: twice the clean colour on the astronaut.)"""
+    reference = luminance(visible)
+    if stats and "low_contrast" in stats:
+        reference = restore(reference, ["low_contrast"], stats)
+    return max(1.0, float(np.median(tone_gain(y, reference))))
 
 
 def _tone_reference(method: str, ys: list[np.ndarray], stats: list | None, levels: int) -> np.ndarray:
@@ -292,6 +317,8 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
             image, experts = image
             if experts.shape[-1]:
                 expert_names = model.expert_names
+        if task == "vif":
+            image = _vif_colour(model, settings, image, frames[1], stats[1] if stats else None)
     else:
         if settings.prompt:
             notes.append(f"warning: {name} is training-free and takes no prompt; ignored")
