@@ -175,7 +175,7 @@ def colorize(fused: np.ndarray, color_source: np.ndarray, *, resize: bool = Fals
         source = cv2.resize(source[:, :, :3], (y.shape[1], y.shape[0]), interpolation=cv2.INTER_AREA)
     ycbcr = rgb_to_ycbcr(source)
     ycbcr[:, :, 0] = y
-    if np.any(np.asarray(chroma_gain) != 1.0):
+    if chroma_gain != 1.0:
         ycbcr[:, :, 1:] = stretch_chroma(ycbcr[:, :, 1:], chroma_gain)
     if denoise:
         ycbcr[:, :, 1:] = denoise_chroma(ycbcr[:, :, 1:], y)

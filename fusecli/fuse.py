@@ -149,7 +149,8 @@ def denoises_colour(model, prompt: str | None) -> bool:
 
 
 def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: list | None, frames: list[np.ndarray], where: tuple[slice, slice]):
-    """Fused tile, or ``(fused, (H, W, E) expert weights)`` with ``settings.routing``; ``levels`` and
+    """Fused tile (VIF: its luminance, coloured after the tiles by :func:`_vif_colour`), or
+    ``(fused, (H, W, E) expert weights)`` with ``settings.routing``; ``levels`` and
     ``stats``: the whole image's pyramid levels and restoration statistics, for a model whose base
     is a classical fusion (of restored frames)."""
     import torch
@@ -192,10 +193,11 @@ def _vif_colour(model, settings: FuseSettings, y: np.ndarray, visible: np.ndarra
     the tiles: the gain is a median, which tiles would each read differently."""
     if visible.ndim != 3:
         return y
+    visible = as_float(visible)
     gain = chroma_gain(stats)
     if tone_requests(settings.prompt):
-        gain *= _visible_tone_gain(y, as_float(visible), stats)
-    return colorize(y, as_float(visible), chroma_gain=gain, denoise=denoises_colour(model, settings.prompt))
+        gain *= _visible_tone_gain(y, visible, stats)
+    return colorize(y, visible, chroma_gain=gain, denoise=denoises_colour(model, settings.prompt))
 
 
 def _visible_tone_gain(y: np.ndarray, visible: np.ndarray, stats: RestoreStats | None) -> float:
