@@ -207,17 +207,19 @@ def _visible_tone_gain(y: np.ndarray, visible: np.ndarray, stats: RestoreStats |
     1: where the infrared's own detail shows, the local gain says nothing of the visible frame, and
     a map of it would paint colour there. (A brightness ratio, exact for an exposure change, read
     the infrared's brightness as the visible frame's: twice the clean colour on the astronaut.)"""
-    reference = luminance(visible)
-    if stats and "low_contrast" in stats:
-        reference = restore(reference, ["low_contrast"], stats)
-    return max(1.0, float(np.median(tone_gain(y, reference))))
+    return max(1.0, float(np.median(tone_gain(y, _contrast_stretched(luminance(visible), stats)))))
+
+
+def _contrast_stretched(y: np.ndarray, stats: RestoreStats | None) -> np.ndarray:
+    """A frame's ``(H, W)`` luminance with the contrast stretch its chroma got (``stats``), if any."""
+    return restore(y, ["low_contrast"], stats) if stats and "low_contrast" in stats else y
 
 
 def _tone_reference(method: str, ys: list[np.ndarray], stats: list | None, levels: int) -> np.ndarray:
     """The luminance that the blended chroma belongs to: ``method``'s fusion of the frames, with
     the contrast stretch their chroma got (``stats``), for :func:`fusecli.color.tone_gain`."""
     if stats:
-        ys = [restore(y, ["low_contrast"], frame) if "low_contrast" in frame else y for y, frame in zip(ys, stats)]
+        ys = [_contrast_stretched(y, frame) for y, frame in zip(ys, stats)]
     return FUSION_METHODS.get(method)(ys, levels=levels)
 
 
