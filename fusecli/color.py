@@ -100,6 +100,21 @@ def tone_gain(y: np.ndarray, reference: np.ndarray, detail: float = 2.0, window:
     return np.clip((spread(y) + floor) / (spread(reference) + floor), 1 / limit, limit)
 
 
+def brightness_gain(y: np.ndarray, reference: np.ndarray, window: float = 16.0, floor: float = 0.01, limit: float = 5.0) -> np.ndarray:
+    """``(H, W)``: by how much ``y`` is brighter than ``reference`` locally, both ``(H, W)``
+    luminance in 0..1: the ratio of the two low-passed over Gaussian windows of ``window`` px,
+    within ``1/limit``..``limit``.
+
+    Why: an exposure change (``s I``) scales chroma about neutral by exactly ``s``, so when a
+    request only brightens, the chroma follows the brightness the output gained. (Haze adds light
+    without colour, which a brightness ratio would read as exposure: :func:`tone_gain` there.)"""
+    y, reference = (np.asarray(a, np.float32) for a in (y, reference))
+    if y.shape != reference.shape or y.ndim != 2:
+        raise ValueError(f"brightness_gain takes two (H, W) images of one size, got {y.shape} and {reference.shape}")
+    low = [cv2.GaussianBlur(image, (0, 0), window) + floor for image in (y, reference)]
+    return np.clip(low[0] / low[1], 1 / limit, limit)
+
+
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """He et al.'s guided filter: ``src`` ``(H, W)`` or ``(H, W, C)`` smoothed over
     ``(2 radius + 1)²`` boxes except across the edges of ``guide`` ``(H, W)`` (both 0..1 float).

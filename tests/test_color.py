@@ -97,6 +97,28 @@ def test_tone_gain_reads_a_tone_change_and_not_a_detail_change(rng):
     np.testing.assert_allclose(stretch_chroma(chroma, np.full(reference.shape, 0.5)), 0.5 + 0.5 * (chroma - 0.5), atol=1e-6)
 
 
+def test_brightness_gain_reads_an_exposure_change(rng):
+    """The local brightness ratio of a restored luminance over the one its chroma came with: the
+    exposure factor for a brightened image (not the contrast gain's 1 for a uniform lift), 1 for
+    the same image, clipped to its limit; a dehazing request must not use it (it would read the
+    removed airlight as exposure), which fusecli.fuse._tone_colour_gain decides."""
+    from fusecli.color import brightness_gain, tone_gain
+    from fusecli.fuse import _tone_colour_gain
+
+    reference = 0.05 + 0.3 * smooth_image(rng, 96, 128)
+    np.testing.assert_allclose(brightness_gain(reference, reference), 1.0, atol=1e-6)
+    inner = (slice(24, -24), slice(24, -24))
+    gain = brightness_gain(2.5 * reference, reference)[inner]
+    assert np.abs(gain - 2.5).max() < 0.1, (gain.min(), gain.max())  # the floor pulls it slightly towards 1
+    assert brightness_gain(reference, np.zeros_like(reference)).max() == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="two \\(H, W\\) images of one size"):
+        brightness_gain(reference, reference[:10])
+    hazy = 0.5 * reference + 0.4  # airlight: brighter and flatter; dehazing darkens and stretches
+    np.testing.assert_array_equal(_tone_colour_gain(["low_exposure"], 2 * reference, reference), brightness_gain(2 * reference, reference))
+    for requests in (["haze"], ["low_exposure", "haze"]):
+        np.testing.assert_array_equal(_tone_colour_gain(requests, reference, hazy), tone_gain(reference, hazy))
+
+
 def test_guided_filter_smooths_noise_but_not_the_guides_edges(rng):
     """Chroma noise on a two-colour scene goes; the colour edge, which the clean luminance
     shares, stays sharp (a plain box blur of that size would smear it over 5 px)."""
