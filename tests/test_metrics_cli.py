@@ -175,6 +175,22 @@ def test_cli_single_files_and_options(folders):
     assert set(item) == {"EN", "SD", "EN@fg", "SD@fg", "EN@bg", "SD@bg"}
 
 
+def test_cli_takes_the_fused_image_and_its_sources_as_arguments(folders):
+    """``fusecli metrics FUSED SOURCE…`` as users type it after ``fusecli fuse A B -o F``: the
+    same scores as --fused / --sources, files or folders; mixing both ways is refused."""
+    files = [folders / "avg" / "p1.png", folders / "ir" / "p1.png", folders / "vis" / "p1.jpg"]
+    for args, json_name in ((files, "a.json"), (["--fused", files[0], "--sources", *files[1:]], "b.json")):
+        out = run("metrics", *args, "--metrics", "EN,MI,Qabf", "--json", folders / json_name)
+        assert out.exit_code == 0, out.output
+    scores = [json.loads((folders / name).read_text())["items"][0]["metrics"] for name in ("a.json", "b.json")]
+    assert scores[0] == scores[1] and set(scores[0]) == {"EN", "MI", "Qabf"}
+    batch = run("metrics", folders / "avg", folders / "ir", folders / "vis", "--metrics", "EN,MI", "--json", folders / "c.json")
+    assert batch.exit_code == 0, batch.output
+    assert [i["name"] for i in json.loads((folders / "c.json").read_text())["items"]] == ["p1", "p2", "p3"]
+    mixed = run("metrics", files[0], "--sources", *files[1:])
+    assert mixed.exit_code == 2 and "either as arguments" in mixed.output
+
+
 def test_cli_compare_and_plot(folders):
     out = run("metrics", "--compare", folders / "avg", folders / "max", "--sources", folders / "ir", folders / "vis",
               "--metrics", "EN,MI,Nabf", "--plot", folders / "chart.png", "--csv", folders / "c.csv")

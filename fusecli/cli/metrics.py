@@ -82,6 +82,7 @@ def _parse_weights(ctx: click.Context, param: click.Parameter, values: tuple[str
 
 
 @click.command("metrics", cls=GreedyOptionsCommand)
+@click.argument("images", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[FUSED [SOURCE]...]")
 @click.option("--fused", type=click.Path(exists=True, path_type=Path), help="Fused image, or folder of fused images.")
 @click.option("--sources", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Source images (2+), or folders matched by name, or one folder of stacks (MEF): --sources A B [C …].")
@@ -107,12 +108,13 @@ def _parse_weights(ctx: click.Context, param: click.Parameter, values: tuple[str
 @jobs_option
 @overwrite_option
 @pass_settings
-def command(settings: Settings, fused, sources, reference, metric_names, task, preset, per_channel, boxes, region,
+def command(settings: Settings, images, fused, sources, reference, metric_names, task, preset, per_channel, boxes, region,
             compare, csv_path, json_path, plot, explain, list_metrics, weight_files, ir_range, ir_warp, jobs, overwrite) -> None:
     """Score fused images with the standard fusion metrics.
 
     \b
-    One image:    fusecli metrics --fused fused.png --sources ir.png vis.png
+    One image:    fusecli metrics fused.png ir.png vis.png     (the fused image first)
+                  fusecli metrics --fused fused.png --sources ir.png vis.png
     Folders:      fusecli metrics --fused out/ --sources ir/ vis/ --json scores.json -j 2
     MEF stacks:   fusecli metrics --fused out/ --sources brackets/ --task mef
     Compare:      fusecli metrics --compare ours/ theirs/ --sources ir/ vis/ --plot chart.png
@@ -138,6 +140,10 @@ def command(settings: Settings, fused, sources, reference, metric_names, task, p
     convention = get_preset(preset)
     if per_channel:
         convention = replace(convention, per_channel=True)
+    if images:
+        if fused or sources or compare:
+            raise click.UsageError("give the images either as arguments (FUSED SOURCE …) or with --fused / --sources / --compare, not both")
+        fused, sources = images[0], images[1:]
     if plot and not compare:
         raise click.UsageError("--plot draws a comparison: use it with --compare")
     targets = list(compare) if compare else ([fused] if fused else [])
