@@ -24,6 +24,7 @@ from typing import Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
+from .camera_raw import RAW_EXTENSIONS, is_camera_raw, read_camera_raw
 from .errors import ImageReadError, ImageWriteError, OutputExistsError
 from .metadata import Embedded, embed, fits, profile_color_space, read_embedded
 
@@ -50,7 +51,7 @@ class ImageMeta:
     """How an image was stored: enough to write a result back the same way."""
 
     path: Path | None
-    format: str  # png | jpeg | bmp | tiff | webp (what the file holds, whatever its extension)
+    format: str  # png | jpeg | bmp | tiff | webp | raw (what the file holds, whatever its extension)
     bit_depth: int  # 8, 16, or 32 (float)
     channels: int  # 1, 3 or 4 as stored
     value_range: tuple[float, float] = (0.0, 1.0)  # float TIFFs outside [0, 1] were rescaled from this range
@@ -69,7 +70,15 @@ def image_format(path: str | os.PathLike) -> str:
 
 
 def is_image_file(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in _FORMAT_BY_EXT
+    """Whether fusecli reads ``path`` by its extension (camera RAW files too)."""
+    return Path(path).suffix.lower() in _FORMAT_BY_EXT or is_camera_raw(path)
+
+
+def output_suffix(path: str | os.PathLike) -> str:
+    """The extension of an output named after input ``path``: the input's, where fusecli can write
+    it; ``.tif`` (16-bit, lossless) for a camera RAW input."""
+    suffix = Path(path).suffix
+    return suffix if suffix.lower() in _FORMAT_BY_EXT else ".tif"
 
 
 # ----------------------------------------------------------------------------- reading
@@ -351,9 +360,12 @@ def _check_path(path: Path) -> str:
     if path.is_dir():
         raise ImageReadError(f"{path}: is a folder, expected an image file")
     ext = path.suffix.lower()
+    if is_camera_raw(path):
+        return "raw"  # many RAW formats are TIFF inside: LibRaw, not the signature, decides
     if ext not in _FORMAT_BY_EXT:
         raise ImageReadError(
-            f"{path}: unsupported image extension {ext or '(none)'!r}; use one of {', '.join(IMAGE_EXTENSIONS)}"
+            f"{path}: unsupported image extension {ext or '(none)'!r}; use one of "
+            f"{', '.join(IMAGE_EXTENSIONS)} (or a camera RAW file: {', '.join(RAW_EXTENSIONS)})"
         )
     return _content_format(path, _FORMAT_BY_EXT[ext])
 
@@ -381,6 +393,8 @@ def _decode(path: Path, fmt: str) -> tuple[list[np.ndarray], Embedded]:
     """The stored arrays of a checked file (every page of a TIFF), and its profile and EXIF."""
     if fmt == "tiff":
         return _tiff_pages(path)
+    if fmt == "raw":
+        return [read_camera_raw(path)], Embedded()
     array, found = _read_raster(path, fmt)
     return [array], found
 

@@ -36,7 +36,7 @@ def list_images(folder: str | os.PathLike, *, required: bool = True) -> list[Pat
     found = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and is_image_file(p)]
     found.sort(key=lambda p: natural_key(p.name))
     if required and not found:
-        raise EmptyInputError(f"{folder}: no images found (looked for .png .jpg .jpeg .bmp .tif .tiff)")
+        raise EmptyInputError(f"{folder}: no images found (looked for .png .jpg .jpeg .bmp .tif .tiff .webp and camera RAW files)")
     return found
 
 

@@ -43,6 +43,7 @@ def command(settings: Settings, fused, color_source, output, resize, denoise, ex
       fusecli colorize fused/ visible/ -o fused_color/ --jobs 2
     """
     from ..errors import InputMismatchError
+    from ..io import output_suffix
 
     depth = int(bit_depth) if bit_depth else None
     output = Path(output)
@@ -50,7 +51,7 @@ def command(settings: Settings, fused, color_source, output, resize, denoise, ex
         raise InputMismatchError("FUSED and COLOR_SOURCE must both be files or both be folders")
     if not fused.is_dir():
         if output.is_dir():
-            output = output / (fused.stem + fused.suffix)
+            output = output / (fused.stem + output_suffix(fused))
         _colorize_pair((fused, color_source, output), resize=resize, denoise=denoise, bit_depth=depth, quality=quality, overwrite=overwrite)
         if not settings.quiet:
             click.echo(f"wrote {output}", err=True)
@@ -65,7 +66,7 @@ def command(settings: Settings, fused, color_source, output, resize, denoise, ex
     suffix = f".{ext}" if ext else None
     items = []
     for stem, (fused_path, color_path) in matched.items:
-        out = output / (stem + (suffix or fused_path.suffix))
+        out = output / (stem + (suffix or output_suffix(fused_path)))
         items.append(BatchItem(stem, (fused_path, color_path, out), (out,)))
     work = functools.partial(_colorize_pair, resize=resize, denoise=denoise, bit_depth=depth, quality=quality, overwrite=overwrite)
     code = run_batch_cli(settings, items, work, jobs=jobs, overwrite=overwrite, description="colorize")

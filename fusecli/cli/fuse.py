@@ -53,12 +53,13 @@ def _scene_prompts(items: list, folder: Path) -> tuple[list, list[str]]:
 def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Path | None):
     """(items, warning lines) for a VIF folder pair or a stacks folder."""
     from ..batch import BatchItem
+    from ..io import output_suffix
     from ..pairs import list_stacks, match_by_stem
 
     items, warnings = [], []
     if stacks is not None:
         for stack in list_stacks(stacks, warnings):
-            suffix = ext or ("tif" if stack.is_multipage else stack.frames[0].suffix.lstrip("."))
+            suffix = ext or ("tif" if stack.is_multipage else output_suffix(stack.frames[0]).lstrip("."))
             out = output / f"{stack.name}.{suffix}"
             routing = routing_map / f"{stack.name}.png" if routing_map else None
             items.append(BatchItem(stack.name, FuseJob(stack.frames, out, routing), (out,)))
@@ -66,7 +67,7 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
         matched = match_by_stem(ir, vis)
         warnings = ["unmatched: " + line for line in matched.describe_unmatched()]
         for stem, (ir_path, vis_path) in matched.items:
-            out = output / f"{stem}.{ext or vis_path.suffix.lstrip('.')}"
+            out = output / f"{stem}.{ext or output_suffix(vis_path).lstrip('.')}"
             routing = routing_map / f"{stem}.png" if routing_map else None
             items.append(BatchItem(stem, FuseJob((ir_path, vis_path), out, routing), (out,)))
     return items, warnings
