@@ -34,7 +34,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    photo = read_image(sorted(SHOT.iterdir())[len(list(SHOT.iterdir())) // 2])[0][..., :3]
+    shots = sorted(SHOT.iterdir())
+    photo = read_image(shots[len(shots) // 2])[0][..., :3]  # the middle exposure
     photo = cv2.resize(photo, (6000, 4000), interpolation=cv2.INTER_CUBIC).clip(0, 1)
     linear = np.where(photo <= 0.04045, photo / 12.92, ((photo + 0.055) / 1.055) ** 2.4).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:

@@ -85,8 +85,9 @@ def main() -> None:
             print(f"| {op} | {task} | {rows[0]:.4f} | {rows[1]:.4f} / {rows[2]:.4f} / {rows[3]:.2f} dB | {rows[4]:.4f} / {rows[5]:.4f} / {rows[6]:.2f} dB |")
     print("\n| brightening requests on MEF / MFF: chroma error by | MEF | MFF |\n|---|---|---|")
     for op, prompt in (("low_exposure", SETTINGS["low_exposure"][1]), (DARK_HAZE, "brighten the dark image and remove the haze")):
-        errors = {gain: [np.mean([gain_choice(op, prompt, task, scene, args.model, gain) for scene in scenes[task]]) for task in ("mef", "mff")] for gain in ("brightness", "contrast")}
-        for gain, (mef, mff) in errors.items():
+        errors = {task: [gain_choice(op, prompt, task, scene, args.model) for scene in scenes[task]] for task in ("mef", "mff")}
+        for gain in ("brightness", "contrast"):
+            mef, mff = (np.mean([e[gain] for e in errors[task]]) for task in ("mef", "mff"))
             print(f"| {op}, {gain} gain | {mef:.4f} | {mff:.4f} |")
     print()
     for request, (op, switch) in {"brighten it": ("low_exposure", "tone_requests"), "remove the noise": ("gaussian_noise", "degradations_in_prompt")}.items():
@@ -116,9 +117,9 @@ def cost(model: str, prompt: str, switch: str, repeat: int = 5) -> tuple[float, 
         return with_colour, best()
 
 
-def gain_choice(op: str, prompt: str, task: str, paths, model: str, gain: str) -> float:
+def gain_choice(op: str, prompt: str, task: str, paths, model: str) -> dict[str, float]:
     """Chroma error against the clean fusion with every brightening / dehazing request's colour
-    gain forced to ``gain`` (``fusecli.fuse._tone_colour_gain`` picks brightness for a request to
+    gain forced to each kind (``fusecli.fuse._tone_colour_gain`` picks brightness for a request to
     brighten only, contrast otherwise). ``op``: low exposure 0.4, or ``DARK_HAZE``."""
     from fusecli.color import brightness_gain, tone_gain
 
@@ -130,9 +131,11 @@ def gain_choice(op: str, prompt: str, task: str, paths, model: str, gain: str) -
     else:
         degraded = [apply(op, f, rng, SETTINGS[op][0]) for f in frames]
     clean = fusing.fuse(frames, task=task, model=model).image
-    forced = {"brightness": brightness_gain, "contrast": tone_gain}[gain]
-    with mock.patch.object(fusing, "_tone_colour_gain", lambda requests, y, reference: forced(y, reference)):
-        return chroma_error(fusing.fuse(degraded, task=task, model=model, prompt=prompt).image, clean)
+    errors = {}
+    for gain, forced in {"brightness": brightness_gain, "contrast": tone_gain}.items():
+        with mock.patch.object(fusing, "_tone_colour_gain", lambda requests, y, reference: forced(y, reference)):
+            errors[gain] = chroma_error(fusing.fuse(degraded, task=task, model=model, prompt=prompt).image, clean)
+    return errors
 
 
 def score(op, params, prompt, task, paths, model, rng) -> list[float]:
