@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .color import luminance
+from .color import stored_luminance
 from .errors import InputMismatchError
 from .io import as_float
 
@@ -35,7 +35,7 @@ class Motion:
 
 
 def _gray8(image: np.ndarray) -> np.ndarray:
-    return np.clip(luminance(as_float(image)) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(stored_luminance(image) * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _valid_box(mask: np.ndarray) -> tuple[int, int, int, int]:

@@ -78,6 +78,19 @@ def luminance(image: np.ndarray) -> np.ndarray:
     return _affine(_check_rgb(image, "image"), _RGB_TO_YCBCR[:1], _OFFSET[:1])[..., 0]
 
 
+def stored_luminance(image: np.ndarray, band: int = 256) -> np.ndarray:
+    """``luminance(as_float(image))`` of stored pixels (uint8, uint16 or float), ``(H, W)``
+    float32, converted ``band`` rows at a time: a 24 MP RGB frame never exists as float32
+    (300 MB) just to give its 100 MB luma."""
+    image = np.asarray(image)
+    if image.ndim == 2 or image.shape[2] == 1 or image.shape[0] <= band:
+        return luminance(as_float(image))
+    out = np.empty(image.shape[:2], np.float32)
+    for y in range(0, image.shape[0], band):
+        out[y : y + band] = luminance(as_float(image[y : y + band]))
+    return out
+
+
 def tone_gain(y: np.ndarray, reference: np.ndarray, detail: float = 2.0, window: float = 16.0, floor: float = 0.01, limit: float = 5.0) -> np.ndarray:
     """``(H, W)``: by how much ``y`` has the local contrast of ``reference`` stretched, both
     ``(H, W)`` luminance in 0..1; 1 where they agree or both are flat, within ``1/limit``..``limit``.

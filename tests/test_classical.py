@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from fusecli.cli.main import cli
 from fusecli.errors import InputMismatchError
+from fusecli.color import luminance
 from fusecli.io import as_float, read_image
 from fusecli.metrics import score_arrays
 from fusecli.models import FUSION_METHODS, fuse_frames
@@ -77,6 +78,65 @@ def test_focus_fusion_is_sharper_than_both_inputs():
     fused = fuse_frames("focus-fusion", [near, far])
     q = score_arrays(fused, [near, far], ["Qabf"])["Qabf"]
     assert q > score_arrays(near, [near, far], ["Qabf"])["Qabf"] and q > score_arrays(far, [near, far], ["Qabf"])["Qabf"]
+
+
+def _focus_stack(rng, count: int, size: int = 96) -> list[np.ndarray]:
+    """``count`` 8-bit RGB shots of one scene, each sharp in its own vertical band, blurred elsewhere."""
+    import cv2
+
+    scene = smooth_image(rng, size, size, 3) * 0.5 + rng.random((size, size, 3)).astype(np.float32) * 0.5
+    blurred = cv2.GaussianBlur(scene, (0, 0), 2.5)
+    shots = []
+    for k in range(count):
+        shot = blurred.copy()
+        band = slice(k * size // count, (k + 1) * size // count)
+        shot[:, band] = scene[:, band]
+        shots.append(np.round(shot * 255).astype(np.uint8))
+    return shots
+
+
+def test_focus_fusion_streams_to_the_whole_stack_blend(rng):
+    """Frame by frame, the result is the documented whole-stack method: the sharpest frame per
+    pixel (argmax of the box-filtered squared Laplacian), a 5x5 median, Gaussian-softened
+    weights, one Laplacian-pyramid blend of all frames."""
+    import cv2
+
+    shots = _focus_stack(rng, 5)
+    floats = [as_float(s) for s in shots]
+    energy = np.stack([cv2.boxFilter(cv2.Laplacian(luminance(f), cv2.CV_32F) ** 2, -1, (9, 9)) for f in floats])
+    choice = cv2.medianBlur(np.argmax(energy, 0).astype(np.uint8), 5)
+    weights = np.stack([cv2.GaussianBlur((choice == k).astype(np.float32), (0, 0), 1.0) for k in range(5)])
+    expected = pyramid_blend(floats, weights + 1e-6)
+    assert np.abs(fuse_frames("focus-fusion", shots) - expected).max() < 1e-6
+    assert np.abs(fuse_frames("focus-fusion", floats) - expected).max() < 1e-6
+
+
+def test_focus_fusion_memory_does_not_grow_with_the_stack(rng):
+    """A photographer's focus stack has 5-50 shots: the working memory (beyond the stored
+    frames) must not grow with their number. Peak traced allocations for 12 shots against 3."""
+    import tracemalloc
+
+    def peak(shots: list[np.ndarray]) -> int:
+        tracemalloc.start()
+        fuse_frames("focus-fusion", shots)
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top
+
+    few, many = peak(_focus_stack(rng, 3, 256)), peak(_focus_stack(rng, 12, 256))
+    assert many < 1.3 * few, (few, many)
+
+
+def test_focus_fusion_takes_more_than_255_shots(rng):
+    """Deep stacks: a frame index past 255 still picks that frame (the choice map widens)."""
+    import cv2
+
+    sharp = np.round(smooth_image(rng, 32, 32) * 255).astype(np.uint8)
+    soft = cv2.GaussianBlur(sharp, (0, 0), 3.0)
+    shots = [soft] * 300
+    shots[290] = sharp
+    fused = fuse_frames("focus-fusion", shots)
+    assert np.abs(fused - as_float(sharp))[4:-4, 4:-4].mean() < 0.25 * np.abs(as_float(soft) - as_float(sharp))[4:-4, 4:-4].mean()
 
 
 def test_pyramid_vif_keeps_colour_and_edges():

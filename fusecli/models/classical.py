@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from ..color import colorize, luminance
+from ..color import colorize, luminance, stored_luminance
 from ..deghost import DeghostPlan, consistency, plan_deghost
 from ..errors import InputMismatchError
 from ..io import as_float
@@ -47,7 +47,7 @@ def laplacian_pyramid(image: np.ndarray, levels: int) -> list[np.ndarray]:
     pyramid = []
     for fine, coarse in zip(gauss[:-1], gauss[1:]):
         up = cv2.pyrUp(coarse, dstsize=(fine.shape[1], fine.shape[0]))
-        pyramid.append(fine - up)
+        pyramid.append(np.subtract(fine, up, out=up))  # into the fresh array: no new 24 MP allocation
     pyramid.append(gauss[-1])
     return pyramid
 
@@ -59,6 +59,15 @@ def collapse(pyramid: list[np.ndarray]) -> np.ndarray:
     return image
 
 
+def _weighted_laplacian(frame: np.ndarray, weight: np.ndarray, levels: int) -> list[np.ndarray]:
+    """``frame``'s Laplacian pyramid, each level times the Gaussian pyramid of ``weight`` ``(H, W)``."""
+    frame = np.asarray(frame, np.float32)
+    lap = laplacian_pyramid(frame, levels)
+    gw = gaussian_pyramid(weight, levels)
+    # in place but for a one-level pyramid, whose only level is the caller's frame
+    return [np.multiply(l, g[..., None] if l.ndim == 3 else g, out=None if l is frame else l) for l, g in zip(lap, gw)]
+
+
 def pyramid_blend(frames: Frames, weights: np.ndarray, levels: int | None = None) -> np.ndarray:
     """Blend ``frames`` with per-pixel ``weights`` ``(N, H, W)`` (normalised here) in a Laplacian pyramid."""
     weights = np.asarray(weights, np.float32)
@@ -66,9 +75,7 @@ def pyramid_blend(frames: Frames, weights: np.ndarray, levels: int | None = None
     n_levels = _levels(frames[0].shape[:2], levels)
     result = None
     for frame, weight in zip(frames, weights):
-        lap = laplacian_pyramid(np.asarray(frame, np.float32), n_levels)
-        gw = gaussian_pyramid(weight, n_levels)
-        terms = [l * (g[..., None] if l.ndim == 3 else g) for l, g in zip(lap, gw)]
+        terms = _weighted_laplacian(frame, weight, n_levels)
         result = terms if result is None else [r + t for r, t in zip(result, terms)]
     return np.clip(collapse(result), 0.0, 1.0).astype(np.float32)
 
@@ -212,15 +219,89 @@ def _luma_and_half(frame: np.ndarray, half: tuple[int, int]) -> tuple[np.ndarray
 @FUSION_METHODS.register("focus-fusion", aliases=("focus-stack",))
 def focus_fusion(frames: Frames, window: int = 9, levels: int | None = None) -> np.ndarray:
     """All-in-focus: local energy of the Laplacian as focus measure, the sharpest frame per
-    pixel, a majority (median) filter for consistency, softened weights, pyramid blending."""
-    frames = _check(frames)
-    grays = [luminance(f) for f in frames]
-    focus = np.stack([cv2.boxFilter(cv2.Laplacian(g, cv2.CV_32F) ** 2, -1, (window, window)) for g in grays])
-    choice = np.argmax(focus, axis=0).astype(np.uint8)
+    pixel, a majority (median) filter for consistency, softened weights, pyramid blending.
+
+    Streams over the stack, one frame at a time (8/16-bit frames stay integers until their
+    turn), so memory does not grow with the number of frames: a focus stack of 7 or 50 shots
+    needs one accumulating pyramid, the running best focus and the choice map, besides the
+    stored frames. The result is the same as blending all weights at once (:func:`pyramid_blend`).
+    """
+    frames = _check(frames, keep_integers=True)
+    n_levels = _levels(frames[0].shape[:2], levels)
+
+    def focus(frame: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(cv2.Laplacian(stored_luminance(frame), cv2.CV_32F) ** 2, -1, (window, window))
+
+    best = choice = None
+    workers = max(1, min(2, cv2.getNumThreads()))  # OpenCV releases the GIL
+    with ThreadPoolExecutor(workers) as pool:
+        for start in range(0, len(frames), workers):  # a few measures in memory at a time
+            for k, energy in enumerate(pool.map(focus, frames[start : start + workers]), start):
+                if best is None:
+                    best, choice = energy, np.zeros(energy.shape, np.uint8 if len(frames) <= 255 else np.uint16)
+                else:  # strictly sharper: ties go to the earlier frame, as argmax
+                    choice[energy > best] = k
+                    np.maximum(best, energy, out=best)
+    del best
     choice = cv2.medianBlur(choice, 5 if min(choice.shape) >= 5 else 1)  # consistency filtering
-    weights = np.stack([(choice == k).astype(np.float32) for k in range(len(frames))])
-    weights = np.stack([cv2.GaussianBlur(w, (0, 0), 1.0) for w in weights])
-    return pyramid_blend(frames, weights + 1e-6, levels)
+
+    def weight(k: int) -> np.ndarray:
+        return cv2.GaussianBlur((choice == k).astype(np.float32), (0, 0), 1.0) + np.float32(1e-6)
+
+    total = weight(0)
+    for k in range(1, len(frames)):  # summed in frame order, as pyramid_blend normalises
+        total += weight(k)
+    np.maximum(total, 1e-12, out=total)
+    blend = _StreamingBlend(n_levels)
+    for k, frame in enumerate(frames):
+        blend.add(frame, weight(k) / total)
+    return blend.result()
+
+
+class _StreamingBlend:
+    """:func:`pyramid_blend` one frame at a time: the sum of each frame's Laplacian pyramid
+    times its (already normalised) weight's Gaussian pyramid, added level by level in frame
+    order, so the result is the same. Its full-resolution scratch arrays are reused from frame
+    to frame: on a 24 MP frame, fresh 300 MB arrays cost as much in page faults as the arithmetic."""
+
+    def __init__(self, levels: int):
+        self.levels = levels
+        self.sum: list[np.ndarray] | None = None
+        self._float: np.ndarray | None = None  # the frame as float32 (8/16-bit frames)
+        self._detail: np.ndarray | None = None  # its finest Laplacian level, weighted
+
+    def _as_float(self, frame: np.ndarray) -> np.ndarray:
+        if frame.dtype not in (np.uint8, np.uint16):
+            return np.asarray(frame, np.float32)
+        if self._float is None or self._float.shape != frame.shape:
+            self._float = np.empty(frame.shape, np.float32)
+        scale = np.float32(1 / 255 if frame.dtype == np.uint8 else 1 / 65535)  # as io.as_float
+        return np.multiply(frame, scale, out=self._float, dtype=np.float32)
+
+    def add(self, frame: np.ndarray, weight: np.ndarray) -> None:
+        """Add ``frame`` (stored pixels, ``(H, W)`` or ``(H, W, C)``) with ``weight`` ``(H, W)``."""
+        image = self._as_float(frame)
+        if self.levels < 2 or min(image.shape[:2]) < 2:
+            terms = _weighted_laplacian(image, weight, self.levels)
+        else:
+            h, w = image.shape[:2]
+            down = cv2.pyrDown(image)
+            if self._detail is None or self._detail.shape != image.shape:
+                self._detail = np.empty(image.shape, np.float32)
+            detail = cv2.pyrUp(down, dst=self._detail, dstsize=(w, h))
+            np.subtract(image, detail, out=detail)
+            np.multiply(detail, weight[..., None] if detail.ndim == 3 else weight, out=detail)
+            terms = [detail, *_weighted_laplacian(down, cv2.pyrDown(weight), self.levels - 1)]
+        if self.sum is None:  # the first frame's terms become the sum (the scratch is handed over)
+            self.sum, self._detail = terms, None
+        else:
+            for total, term in zip(self.sum, terms):
+                cv2.add(total, term, dst=total)
+
+    def result(self) -> np.ndarray:
+        assert self.sum is not None, "no frame added"
+        out = collapse(self.sum)
+        return np.clip(out, 0.0, 1.0, out=out)
 
 
 @FUSION_METHODS.register("pyramid-vif")
