@@ -40,6 +40,11 @@ def upscaled(frames: list[Path], folder: Path, size: tuple[int, int] = (6000, 45
     return out
 
 
+def size_of(path: str) -> str:
+    h, w = cv2.imread(path, cv2.IMREAD_GRAYSCALE).shape
+    return f"{w}x{h}"
+
+
 def best_of(commands: list[list[str]], repeat: int) -> tuple[float, float]:
     """(best total wall, largest peak RSS in GB) of ``commands`` run one after the other."""
     runs = [[timed(cmd) for cmd in commands] for _ in range(repeat)]
@@ -48,7 +53,7 @@ def best_of(commands: list[list[str]], repeat: int) -> tuple[float, float]:
 
 def handheld(work: Path, repeat: int, peers: bool = True) -> None:
     print("\n## Hand-held focus stacks, end to end (read, align, fuse, write JPEG)")
-    print("| stack | tool | wall | peak memory |\n|---|---|---|---|")
+    print("| stack | tool | wall | peak memory | output |\n|---|---|---|---|---|")
     for name in ("pcb", "depthmap"):
         native = sorted((DATA / "mff" / "focus-stack" / "stacks" / name).iterdir())
         for size, frames in (("1024x768", native), ("6000x4500", upscaled(native, work / f"{name}_27mp"))):
@@ -56,7 +61,7 @@ def handheld(work: Path, repeat: int, peers: bool = True) -> None:
             out = work / f"{name}_{size}"
             ours = ["fusecli", "fuse", *map(str, frames), "--align", "-o", f"{out}_fusecli.jpg", "--overwrite"]
             wall, peak = best_of([ours], repeat)
-            print(f"| {label} | `fusecli fuse --align` | {wall:.2f} s | {peak:.2f} GB |", flush=True)
+            print(f"| {label} | `fusecli fuse --align` | {wall:.2f} s | {peak:.2f} GB | {size_of(f'{out}_fusecli.jpg')} |", flush=True)
             if not (peers and shutil.which("align_image_stack") and shutil.which("enfuse")):
                 continue
             # align_image_stack's default control-point grid finds too few points on the upscaled
@@ -69,7 +74,7 @@ def handheld(work: Path, repeat: int, peers: bool = True) -> None:
                 ["enfuse", *ENFUSE_FOCUS, "--compression=95", "-o", f"{out}_enfuse.jpg", *aligned],
             ]
             wall, peak = best_of(theirs, repeat if size == "1024x768" else 1)
-            print(f"| {label} | `align_image_stack -m -a {' '.join(grid)}` + `enfuse` (focus weights) | {wall:.2f} s | {peak:.2f} GB |", flush=True)
+            print(f"| {label} | `align_image_stack -m -a {' '.join(grid)}` + `enfuse` (focus weights) | {wall:.2f} s | {peak:.2f} GB | {size_of(f'{out}_enfuse.jpg')} |", flush=True)
 
 
 def registered_sets() -> dict[str, list[list[Path]]]:

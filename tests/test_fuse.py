@@ -370,9 +370,18 @@ def test_align_recovers_shift_and_scale(scene):
     assert aligned[0].shape == aligned[1].shape and aligned[0].shape[0] <= 285
     m = cv2.getRotationMatrix2D((192, 144), 0, 1.03)
     zoomed = cv2.warpAffine(big, m, (384, 288), borderMode=cv2.BORDER_REFLECT)
-    aligned, motions = align_focus([big, zoomed])
+    aligned, motions = align_focus([big, zoomed], reference=0)
     assert motions[1].scale == pytest.approx(1.03, abs=0.003)
     assert np.abs(aligned[0] - aligned[1])[10:-10, 10:-10].mean() < 0.015
+    assert aligned[0].shape[0] < 288 / 1.02  # the wider shot is cropped to what the zoomed one sees
+    # by default the narrowest view (the zoomed shot) is the reference: every shot covers it,
+    # so its whole frame is kept at its own resolution
+    aligned, motions = align_focus([big, zoomed])
+    assert motions[1].reference and not motions[0].reference and motions[1].describe() == "reference"
+    assert motions[0].scale == pytest.approx(1 / 1.03, abs=0.003)
+    assert aligned[0].shape == aligned[1].shape == zoomed.shape
+    assert np.abs(aligned[1] - zoomed).max() == 0
+    assert np.abs(aligned[0] - zoomed)[10:-10, 10:-10].mean() < 0.015
 
 
 def test_python_api_returns_arrays(scene):
