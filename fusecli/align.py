@@ -3,7 +3,9 @@
 * Exposure brackets: median-threshold bitmaps (Ward 2003, ``cv2.AlignMTB``): each shot is
   thresholded at its own median, which is nearly exposure-invariant; integer translation.
 * Focus stacks: ECC maximisation (``cv2.findTransformECC``) with an affine model, because
-  refocusing changes the magnification (focus breathing); estimated on a downscaled copy.
+  refocusing changes the magnification (focus breathing); estimated on a downscaled copy, each
+  shot's search starting from its neighbour's answer, then mapped onto the shot with the
+  narrowest view.
 
 Aligned frames are cropped to the region every frame covers, and each frame's estimated
 motion is reported.
@@ -106,15 +108,18 @@ def align_focus(frames: list[np.ndarray], reference: int | None = None, max_side
     small = [cv2.resize(_gray8(f), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA).astype(np.float32) for f in frames]
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-5)
     anchor = 0 if reference is None else reference  # the shot the others are estimated against
-    to_frame = []  # 3x3: anchor pixel -> that frame's pixel
-    for i, img in enumerate(small):
-        warp = np.eye(2, 3, dtype=np.float32)
-        if i != anchor:
-            try:
-                _, warp = cv2.findTransformECC(small[anchor], img, warp, cv2.MOTION_AFFINE, criteria, None, 5)
-            except cv2.error as exc:
-                raise InputMismatchError(f"could not align frame {i + 1} to frame {anchor + 1} (ECC did not converge: {exc.msg if hasattr(exc, 'msg') else exc})") from None
-        warp = warp.astype(np.float64)
+    found = {anchor: np.eye(2, 3, dtype=np.float32)}  # anchor pixel -> that frame's pixel (small scale)
+    # outwards from the anchor, each search starting from its neighbour's answer: focus
+    # breathing builds up shot by shot, and a deep stack's far end is too far for a cold start
+    for i in [*range(anchor + 1, len(small)), *range(anchor - 1, -1, -1)]:
+        start = found[i - 1 if i > anchor else i + 1].copy()
+        try:
+            _, found[i] = cv2.findTransformECC(small[anchor], small[i], start, cv2.MOTION_AFFINE, criteria, None, 5)
+        except cv2.error as exc:
+            raise InputMismatchError(f"could not align frame {i + 1} to frame {anchor + 1} (ECC did not converge: {exc.msg if hasattr(exc, 'msg') else exc})") from None
+    to_frame = []  # 3x3, full resolution
+    for i in range(len(small)):
+        warp = found[i].astype(np.float64)
         warp[:, 2] /= scale
         to_frame.append(np.vstack([warp, [0, 0, 1]]))
     magnification = [abs(np.linalg.det(m[:2, :2])) for m in to_frame]

@@ -384,6 +384,21 @@ def test_align_recovers_shift_and_scale(scene):
     assert np.abs(aligned[0] - zoomed)[10:-10, 10:-10].mean() < 0.015
 
 
+def test_align_follows_focus_breathing_through_a_deep_stack():
+    """Breathing builds up shot by shot: 8 shots each 8 % more magnified than the last (1.71x
+    in all). Each search starts from its neighbour's answer; from the identity, the far shots
+    converged to a wrong scale (43 % off), silently."""
+    from fusecli.align import align_focus
+
+    photo, _ = read_image(Path(__file__).parents[1] / "examples" / "mef" / "coffee_normal.jpg")
+    big = cv2.resize(photo, (384, 288), interpolation=cv2.INTER_AREA)
+    shots = [cv2.warpAffine(big, cv2.getRotationMatrix2D((192, 144), 0, 1.08**k), (384, 288), borderMode=cv2.BORDER_REFLECT) for k in range(8)]
+    aligned, motions = align_focus(shots)
+    assert motions[7].reference
+    assert [m.scale for m in motions] == pytest.approx([1.08 ** (k - 7) for k in range(8)], rel=0.01)
+    assert np.abs(aligned[0] - aligned[7])[10:-10, 10:-10].mean() < 0.03
+
+
 def test_python_api_returns_arrays(scene):
     result = fuse([scene, np.clip(scene * 0.3, 0, 1)], task="mef")
     assert result.image.dtype == np.float32 and result.image.shape == scene.shape and result.model == "exposure-fusion"
