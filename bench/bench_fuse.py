@@ -4,7 +4,8 @@
    `fusecli fuse --model exposure-fusion` (also with `--deghost`), `fusecli fuse --task mef` (the default), OpenCV's
    `createMergeMertens` (read/merge/write in Python), and `enfuse` (Debian package).
    Wall time and peak memory (max RSS of the child process).
-2. Memory: a 24 MP 5-frame bracket through `fusecli fuse` (target: peak < 3 GB).
+2. Memory: a 24 MP 5-frame bracket through `fusecli fuse` (target: peak < 3 GB), and a 7-frame
+   one of 16-bit TIFFs (a RAW developer's output).
 3. VIF: 640x480 pairs through `fusecli fuse --jobs 2` (default model, and a learned model
    file when given with --vif-model), seconds per pair; and the same pairs as a rig records
    them (320x256 infrared frames with a narrower, rolled view) registered with `--ir-warp`.
@@ -55,16 +56,19 @@ def best(cmd: list[str], repeat: int = 3) -> tuple[float, float]:
     return min(r[0] for r in runs), max(r[1] for r in runs)
 
 
-def make_bracket(folder: Path, frames: int) -> list[Path]:
+def make_bracket(folder: Path, frames: int, tiff16: bool = False) -> list[Path]:
+    """``frames`` 24 MP shots: quality-92 JPEGs, or 16-bit TIFFs (as a RAW developer writes them)."""
     seq = sorted((DATA / "mef" / "DeepFuse-ICCV17" / "Seq_11").iterdir())
     paths = []
     for i in range(frames):
         image = cv2.imread(str(seq[i % len(seq)]))
         if i >= len(seq):  # more frames than the sequence has: darker/brighter variants
             image = cv2.convertScaleAbs(image, alpha=0.6 + 0.3 * i)
+        if tiff16:
+            image = image.astype(np.uint16) * 257
         big = cv2.resize(image, (6000, 4000), interpolation=cv2.INTER_CUBIC)
-        path = folder / f"shot{i}.jpg"
-        cv2.imwrite(str(path), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        path = folder / f"shot{i}.{'tif' if tiff16 else 'jpg'}"
+        cv2.imwrite(str(path), big, [] if tiff16 else [cv2.IMWRITE_JPEG_QUALITY, 92])
         paths.append(path)
     return paths
 
@@ -116,6 +120,10 @@ def five_frames(fusecli: list[str], work: Path) -> None:
     print(f"\n## MEF 24 MP, 5 frames: {wall:.2f} s, peak {peak:.2f} GB")
     wall, peak = timed([*fusecli, "fuse", *map(str, five), "--task", "mef", "--deghost", "-o", str(work / "five.jpg"), "--overwrite"])
     print(f"## MEF 24 MP, 5 frames, --deghost: {wall:.2f} s, peak {peak:.2f} GB")
+    (work / "seven").mkdir()
+    seven = make_bracket(work / "seven", 7, tiff16=True)
+    wall, peak = timed([*fusecli, "fuse", *map(str, seven), "--task", "mef", "-o", str(work / "seven.tif"), "--overwrite"])
+    print(f"## MEF 24 MP, 7 frames of 16-bit TIFF: {wall:.2f} s, peak {peak:.2f} GB")
 
 
 def vif_batch(fusecli: list[str], work: Path, args: argparse.Namespace) -> None:

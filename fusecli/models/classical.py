@@ -151,28 +151,35 @@ def exposure_fusion(
         return pyramid_blend(floats, np.stack(_without_ghosts(weights, floats, frames, deghost)), levels)
     half = ((w + 1) // 2, (h + 1) // 2)  # the size pyrDown gives
 
-    def prepare(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        y, small = _luma_and_half(frame, half)
-        return y, small, mertens_weights(small, contrast, saturation, exposedness)
+    def prepare(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.float32, np.ndarray]:
+        y, small, scale = _luma_and_half(frame, half)
+        return y, small, scale, mertens_weights(_scaled(small, scale), contrast, saturation, exposedness)
 
     workers = max(1, min(len(frames), cv2.getNumThreads()))
     with ThreadPoolExecutor(workers) as pool:  # OpenCV and large NumPy operations release the GIL
-        lumas, smalls, weights = map(list, zip(*pool.map(prepare, frames)))
-        weights = _without_ghosts(weights, smalls, frames, deghost)
+        lumas, smalls, scales, weights = map(list, zip(*pool.map(prepare, frames)))
+        if deghost:
+            weights = _without_ghosts(weights, [_scaled(s, c) for s, c in zip(smalls, scales)], frames, deghost)
         total = sum(weights)
         weights = [cv2.divide(wt, total) for wt in weights]
 
-        def frame_terms(y: np.ndarray, small: np.ndarray, weight: np.ndarray) -> list[np.ndarray]:
+        def frame_terms(stored_y: np.ndarray, stored_small: np.ndarray, scale: np.float32, weight: np.ndarray) -> list[np.ndarray]:
             """This shot's weighted Laplacian pyramid of luma (the full-resolution work), and
             its weighted half-size colour last (colour blends with the same weights)."""
+            y = _scaled(stored_y, scale)
             down = cv2.pyrDown(y)
-            finest = cv2.multiply(cv2.subtract(y, cv2.pyrUp(down, dstsize=(w, h))), cv2.pyrUp(weight, dstsize=(w, h)))
+            finest = cv2.pyrUp(down, dstsize=(w, h))
+            cv2.subtract(y, finest, dst=finest)  # in place: each full-resolution temporary is 100 MB at 24 MP
+            del y
+            cv2.multiply(finest, cv2.pyrUp(weight, dstsize=(w, h)), dst=finest)
             terms = [finest, *(l * g for l, g in zip(laplacian_pyramid(down, n_levels - 1), gaussian_pyramid(weight, n_levels - 1)))]
-            return terms + ([small * weight[..., None]] if small.ndim == 3 else [])
+            return terms + ([_scaled(stored_small, scale) * weight[..., None]] if stored_small.ndim == 3 else [])
 
         result: list[np.ndarray] | None = None
-        for terms in pool.map(frame_terms, lumas, smalls, weights):
-            result = terms if result is None else [cv2.add(r, t, dst=r) for r, t in zip(result, terms)]
+        for start in range(0, len(frames), workers):  # a few shots' terms in memory at a time
+            batch = slice(start, start + workers)
+            for terms in pool.map(frame_terms, lumas[batch], smalls[batch], scales[batch], weights[batch]):
+                result = terms if result is None else [cv2.add(r, t, dst=r) for r, t in zip(result, terms)]
         assert result is not None
         del lumas, smalls
         if frames[0].ndim == 2:
@@ -203,17 +210,25 @@ def _without_ghosts(weights: list[np.ndarray], images: list[np.ndarray], frames:
     return [cv2.multiply(w, c) for w, c in zip(weights, consistency(images, plan, images[0].shape[0] / frames[0].shape[0]))]
 
 
-def _luma_and_half(frame: np.ndarray, half: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """BT.601 luma ``(H, W)`` and the frame at ``half`` size (area average), float32 in 0..1."""
+def _luma_and_half(frame: np.ndarray, half: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.float32]:
+    """BT.601 luma ``(H, W)`` and the frame at ``half`` size (area average), as stored values
+    and the scale that makes them 0..1: 8/16-bit frames give uint16 arrays (half the memory
+    of float32 while a bracket's shots wait for the blend), float frames float32 and 1."""
     if frame.dtype == np.uint8:
         wide, scale = np.left_shift(frame, 8, dtype=np.uint16), np.float32(1 / (255 * 256))  # exact
     elif frame.dtype == np.uint16:
         wide, scale = frame, np.float32(1 / 65535)
     else:
-        return luminance(frame), cv2.resize(frame, half, interpolation=cv2.INTER_AREA)
+        return luminance(frame), cv2.resize(frame, half, interpolation=cv2.INTER_AREA), np.float32(1)
     y = cv2.cvtColor(wide, cv2.COLOR_RGB2GRAY) if wide.ndim == 3 else wide
-    small = cv2.resize(wide, half, interpolation=cv2.INTER_AREA)
-    return np.multiply(y, scale, dtype=np.float32), np.multiply(small, scale, dtype=np.float32)
+    return y, cv2.resize(wide, half, interpolation=cv2.INTER_AREA), scale
+
+
+def _scaled(stored: np.ndarray, scale: np.float32) -> np.ndarray:
+    """float32 in 0..1 from :func:`_luma_and_half`'s stored values."""
+    if stored.dtype == np.float32 and scale == 1:
+        return stored
+    return np.multiply(stored, scale, dtype=np.float32)
 
 
 @FUSION_METHODS.register("focus-fusion", aliases=("focus-stack",))
