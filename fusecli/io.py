@@ -109,12 +109,13 @@ def _to_float(array: np.ndarray, path: Path) -> tuple[np.ndarray, int, tuple[flo
     raise ImageReadError(f"{path}: unsupported pixel type {array.dtype}")
 
 
-def as_float(image: np.ndarray) -> np.ndarray:
-    """Stored pixels (uint8, uint16 or float in 0..1) -> float32 in 0..1."""
+def as_float(image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Stored pixels (uint8, uint16 or float in 0..1) -> float32 in 0..1 (8/16-bit pixels into
+    ``out`` when given: a buffer reused from frame to frame; float pixels are returned as they are)."""
     if image.dtype == np.uint8:  # one pass, not astype + multiply (2x faster on 24 MP)
-        return np.multiply(image, np.float32(1 / 255), dtype=np.float32)
+        return np.multiply(image, np.float32(1 / 255), dtype=np.float32, out=out)
     if image.dtype == np.uint16:
-        return np.multiply(image, np.float32(1 / 65535), dtype=np.float32)
+        return np.multiply(image, np.float32(1 / 65535), dtype=np.float32, out=out)
     return np.asarray(image, np.float32)
 
 

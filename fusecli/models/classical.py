@@ -285,17 +285,12 @@ class _StreamingBlend:
         self._float: np.ndarray | None = None  # the frame as float32 (8/16-bit frames)
         self._detail: np.ndarray | None = None  # its finest Laplacian level, weighted
 
-    def _as_float(self, frame: np.ndarray) -> np.ndarray:
-        if frame.dtype not in (np.uint8, np.uint16):
-            return np.asarray(frame, np.float32)
-        if self._float is None or self._float.shape != frame.shape:
-            self._float = np.empty(frame.shape, np.float32)
-        scale = np.float32(1 / 255 if frame.dtype == np.uint8 else 1 / 65535)  # as io.as_float
-        return np.multiply(frame, scale, out=self._float, dtype=np.float32)
-
     def add(self, frame: np.ndarray, weight: np.ndarray) -> None:
         """Add ``frame`` (stored pixels, ``(H, W)`` or ``(H, W, C)``) with ``weight`` ``(H, W)``."""
-        image = self._as_float(frame)
+        stored = frame.dtype in (np.uint8, np.uint16)  # converted into the reused buffer
+        if stored and (self._float is None or self._float.shape != frame.shape):
+            self._float = np.empty(frame.shape, np.float32)
+        image = as_float(frame, out=self._float if stored else None)
         if self.levels < 2 or min(image.shape[:2]) < 2:
             terms = _weighted_laplacian(image, weight, self.levels)
         else:
