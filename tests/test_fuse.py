@@ -409,6 +409,27 @@ def test_align_turns_a_hand_held_bracket_back():
     assert error < 2.5, error  # 8-bit levels: 1.45 (two bilinear resamplings); a translation alone leaves 5.2
 
 
+def test_release_inputs_lets_aligned_frames_replace_the_originals(rng):
+    """fuse_files reads the frames for one call, so fuse() may let them go once aligned (a deep
+    focus stack is not held twice); the Python API keeps the caller's list by default."""
+    import weakref
+
+    scene = smooth_image(rng, 128, 128, 3)
+
+    def stack() -> list[np.ndarray]:
+        zoom = [cv2.getRotationMatrix2D((64, 64), 0, 1.01**k) for k in range(4)]
+        return [np.round(cv2.warpAffine(scene, z, (128, 128), borderMode=cv2.BORDER_REFLECT) * 255).astype(np.uint8) for z in zoom]
+
+    kept = stack()
+    plain = fuse(kept, task="mff", align=True)
+    assert len(kept) == 4
+    given = stack()
+    originals = [weakref.ref(f) for f in given]
+    released = fuse(given, task="mff", align=True, release_inputs=True)
+    assert given == [] and all(ref() is None for ref in originals)  # only the aligned copies live on
+    assert np.array_equal(released.image, plain.image)
+
+
 def test_align_follows_focus_breathing_through_a_deep_stack():
     """Breathing builds up shot by shot: 8 shots each 8 % more magnified than the last (1.71x
     in all). Each search starts from its neighbour's answer; from the identity, the far shots
