@@ -33,13 +33,15 @@ class Motion:
     scale: float = 1.0
     angle: float = 0.0  # degrees
     reference: bool = False  # the frame the others were aligned onto
+    note: str = ""  # what the user should know, e.g. that a rotation could not be estimated
 
     def describe(self) -> str:
         if self.reference:
             return "reference"
         text = f"shift ({self.dx:+.1f}, {self.dy:+.1f}) px"
         text += f", rotated {self.angle:+.2f} deg" if abs(self.angle) >= 0.005 else ""
-        return text + (f", scale {self.scale:.4f}" if abs(self.scale - 1) > 1e-4 else "")
+        text += f", scale {self.scale:.4f}" if abs(self.scale - 1) > 1e-4 else ""
+        return text + (f" ({self.note})" if self.note else "")
 
 
 def _gray8(image: np.ndarray) -> np.ndarray:
@@ -116,32 +118,36 @@ def exposure_warps(frames: list[np.ndarray], reference: int | None = None, max_s
     warps, motions = [], []
     for i, gray in enumerate(grays):
         dx, dy = mtb.calculateShift(grays[ref], gray) if i != ref else (0, 0)  # what moves the shot onto the reference
-        warp = np.float32([[1, 0, -dx], [0, 1, -dy]])  # reference pixel -> shot pixel
+        warp, note = np.float32([[1, 0, -dx], [0, 1, -dy]]), ""  # reference pixel -> shot pixel
         if i != ref and rotation:
-            warp = _refine_rigid(small[ref], match_histograms(small[i], small[ref]), unclipped, warp, scale)
+            warp, note = _refine_rigid(small[ref], match_histograms(small[i], small[ref]), unclipped, warp, scale)
         warps.append(warp)
         shift = centre[:2] - warp @ centre  # how far the shot's centre moves onto the reference
-        motions.append(Motion(float(shift[0]), float(shift[1]), angle=float(np.degrees(np.arctan2(warp[1, 0], warp[0, 0]))), reference=i == ref))
+        angle = float(np.degrees(np.arctan2(warp[1, 0], warp[0, 0])))
+        motions.append(Motion(float(shift[0]), float(shift[1]), angle=angle, reference=i == ref, note=note))
     return warps, motions
 
 
-def _refine_rigid(reference: np.ndarray, shot: np.ndarray, mask: np.ndarray, warp: np.ndarray, scale: float) -> np.ndarray:
+def _refine_rigid(reference: np.ndarray, shot: np.ndarray, mask: np.ndarray, warp: np.ndarray, scale: float) -> tuple[np.ndarray, str]:
     """ECC rotation + translation of ``shot`` onto ``reference`` (both downscaled by ``scale``),
-    started from the full-resolution ``warp``; ``warp`` itself if ECC fails or strays."""
+    started from the full-resolution ``warp``; ``warp`` itself, with the reason, if ECC fails or
+    strays (a note for the user), or lands within half a pixel of it (no note)."""
     start = warp.copy()
     start[:, 2] *= scale
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-5)
     try:
         _, found = cv2.findTransformECC(reference.astype(np.float32), shot.astype(np.float32), start, cv2.MOTION_EUCLIDEAN, criteria, mask, 5)
     except cv2.error:
-        return warp
+        return warp, "no rotation found (ECC did not converge): translation only"
     found[:, 2] /= scale
     h, w = reference.shape[0] / scale, reference.shape[1] / scale
     corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float32).T
     moved = np.abs((found - warp) @ corners).max()  # pixels, at the worst corner
-    if moved > 0.05 * max(h, w) or moved < 0.5:  # far from the bitmaps' answer: distrust it;
-        return warp  # within half a pixel of it: not worth resampling the shot (a tripod bracket)
-    return found.astype(np.float32)
+    if moved > 0.05 * max(h, w):
+        return warp, "no rotation found (ECC strayed from the translation): translation only"
+    if moved < 0.5:  # not worth resampling the shot (a tripod bracket)
+        return warp, ""
+    return found.astype(np.float32), ""
 
 
 def align_focus(frames: list[np.ndarray], reference: int | None = None, max_side: int = 1024) -> tuple[list[np.ndarray], list[Motion]]:

@@ -401,6 +401,10 @@ def test_align_turns_a_hand_held_bracket_back():
     assert motions[1].reference and motions[0].angle == pytest.approx(-1.0, abs=0.03)
     assert (motions[0].dx, motions[0].dy) == pytest.approx((-6, 4), abs=0.3)
     assert "rotated -1.00 deg" in motions[0].describe()
+    # a shot ECC cannot follow (here: noise) keeps the bitmaps' translation, and the notes say so
+    noise = (np.random.default_rng(0).random((360, 480, 3)) * 255).astype(np.uint8)
+    _, motions = align_exposures([noise, bright], reference=1)
+    assert motions[0].angle == 0 and "translation only" in motions[0].describe()
     # the reference is only cropped: find where, and compare the turned-back shot with the dark scene there
     h, w = aligned[1].shape[:2]
     y, x = np.unravel_index(np.argmax(cv2.matchTemplate(bright, aligned[1], cv2.TM_CCORR_NORMED)), (361 - h, 481 - w))
