@@ -140,3 +140,26 @@ def test_ir_range_choices_are_the_librarys():
     for name in ("fuse", "metrics"):
         option = next(p for p in cli.commands[name].params if p.name == "ir_range")
         assert tuple(option.type.choices) == IR_RANGES
+
+
+def test_a_single_long_job_shows_a_spinner_on_a_terminal_only(monkeypatch):
+    """One fusion can take seconds to minutes (a deep 24 MP focus stack, a network on a large
+    image): on a terminal a spinner with the elapsed time says it is working; with -q or in a
+    pipe nothing is drawn."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from fusecli.cli import progress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(progress, "stderr_console", Console(file=screen, force_terminal=True, width=80))
+    monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: True)
+    with progress.working("fusing 3 images"):
+        time.sleep(0.3)
+    assert "fusing 3 images" in screen.getvalue() and "0:00:00" in screen.getvalue()
+    screen.truncate(0)
+    with progress.working("fusing 3 images", quiet=True):
+        pass
+    assert screen.getvalue() == ""

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import click
 
 from .batching import run_batch_cli
+from .progress import working
 from .options import Settings, bit_depth_option, device_option, ext_option, ir_range_option, ir_warp_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option, seed_option
 
 
@@ -178,7 +179,8 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
         raise click.UsageError("nothing to fuse: give image files, --ir/--vis, or --stacks")
     if output.is_dir():
         raise InputMismatchError(f"{output} is a folder; give an output file for a single item")
-    result = fuse_files(paths, output, fuse_settings, bit_depth=depth, quality=quality, overwrite=overwrite, boxes=boxes, routing_map=routing_map)
+    with working(f"fusing {len(paths)} images", quiet=settings.quiet):
+        result = fuse_files(paths, output, fuse_settings, bit_depth=depth, quality=quality, overwrite=overwrite, boxes=boxes, routing_map=routing_map)
     if save_ir_warp is not None:
         from ..warp_estimation import write_warp
 

@@ -12,6 +12,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    SpinnerColumn,
     Task,
     TextColumn,
     TimeElapsedColumn,
@@ -62,3 +63,15 @@ def progress_bar(total: int, description: str, *, quiet: bool = False, status: b
             progress.update(task, advance=n, **({"status": status} if status is not None else {}))
 
         yield advance
+
+
+@contextmanager
+def working(description: str, *, quiet: bool = False) -> Iterator[None]:
+    """A spinner with the elapsed time while one long job runs (a deep 24 MP focus stack takes
+    10 s, a network on a large image minutes); on an interactive terminal only, gone when done."""
+    if not progress_enabled(quiet):
+        yield
+        return
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(), console=stderr_console, transient=True) as progress:
+        progress.add_task(description, total=None)
+        yield
