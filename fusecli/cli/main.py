@@ -48,11 +48,13 @@ def _verbose(ctx: click.Context) -> bool:
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
-    from rich.console import Console
     from rich.logging import RichHandler
 
+    from .progress import stderr_console
+
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    handler = RichHandler(console=Console(stderr=True), show_time=verbose, show_path=verbose, markup=False)
+    # the progress bars' and spinner's console: warnings print above them, not into their line
+    handler = RichHandler(console=stderr_console, show_time=verbose, show_path=verbose, markup=False)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("fusecli")
     logger.handlers[:] = [handler]
