@@ -44,6 +44,16 @@ class Motion:
         return text + (f" ({self.note})" if self.note else "")
 
 
+def _motion(warp: np.ndarray, size: tuple[int, int], reference: bool = False, note: str = "") -> Motion:
+    """What ``warp`` (2x3, reference pixel -> shot pixel) does to a ``size`` (w, h) shot: how far
+    its centre moves onto the reference, its rotation and its scale."""
+    centre = np.array([size[0] / 2, size[1] / 2, 1.0])
+    shift = centre[:2] - warp @ centre
+    angle = float(np.degrees(np.arctan2(warp[1, 0], warp[0, 0])))
+    scale = float(np.sqrt(abs(np.linalg.det(warp[:, :2]))))
+    return Motion(float(shift[0]), float(shift[1]), scale, angle, reference, note)
+
+
 def _gray8(image: np.ndarray) -> np.ndarray:
     return np.clip(stored_luminance(image) * 255 + 0.5, 0, 255).astype(np.uint8)
 
@@ -114,7 +124,6 @@ def exposure_warps(frames: list[np.ndarray], reference: int | None = None, max_s
     small = [cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for g in grays]
     unclipped = ((small[ref] > 4) & (small[ref] < 251)).astype(np.uint8)
     h, w = frames[0].shape[:2]
-    centre = np.array([w / 2, h / 2, 1.0])
     warps, motions = [], []
     for i, gray in enumerate(grays):
         dx, dy = mtb.calculateShift(grays[ref], gray) if i != ref else (0, 0)  # what moves the shot onto the reference
@@ -122,9 +131,7 @@ def exposure_warps(frames: list[np.ndarray], reference: int | None = None, max_s
         if i != ref and rotation:
             warp, note = _refine_rigid(small[ref], match_histograms(small[i], small[ref]), unclipped, warp, scale)
         warps.append(warp)
-        shift = centre[:2] - warp @ centre  # how far the shot's centre moves onto the reference
-        angle = float(np.degrees(np.arctan2(warp[1, 0], warp[0, 0])))
-        motions.append(Motion(float(shift[0]), float(shift[1]), angle=angle, reference=i == ref, note=note))
+        motions.append(_motion(warp, (w, h), reference=i == ref, note=note))
     return warps, motions
 
 
@@ -180,9 +187,6 @@ def align_focus(frames: list[np.ndarray], reference: int | None = None, max_side
     magnification = [abs(np.linalg.det(m[:2, :2])) for m in to_frame]
     ref = int(np.argmax(magnification)) if reference is None else reference
     from_reference = np.linalg.inv(to_frame[ref])
-    warps, motions = [], []
-    for i, m in enumerate(to_frame):
-        warp = (m @ from_reference)[:2].astype(np.float32)  # reference pixel -> frame i's pixel
-        warps.append(warp)
-        motions.append(Motion(float(warp[0, 2]), float(warp[1, 2]), float(np.sqrt(abs(np.linalg.det(warp[:, :2])))), reference=i == ref))
-    return _warp_all(frames, warps), motions
+    warps = [(m @ from_reference)[:2].astype(np.float32) for m in to_frame]  # reference pixel -> frame i's pixel
+    size = (frames[0].shape[1], frames[0].shape[0])
+    return _warp_all(frames, warps), [_motion(warp, size, reference=i == ref) for i, warp in enumerate(warps)]
