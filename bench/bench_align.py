@@ -44,14 +44,10 @@ def re_exposed(shot: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     return out
 
 
-def corner_error(truth: np.ndarray, estimate: np.ndarray, w: int, h: int) -> float:
-    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], float).T
-    return float(np.abs(truth @ corners - np.asarray(estimate, float) @ corners).max())
-
-
 def accuracy(sequences: int) -> None:
     from fusecli.align import exposure_warps
     from fusecli.io import read_image
+    from fusecli.registration import corner_distance
 
     print("\n## Worst-corner error of the estimated warp (px), shots other than the reference")
     print("| bracket | motion | shots | translation only: mean / max | translation + rotation (fusecli): mean / max |\n|---|---|---|---|---|")
@@ -75,7 +71,7 @@ def accuracy(sequences: int) -> None:
                     truth.append(turn)
                 for rotation in (False, True):
                     warps, _ = exposure_warps(moved, ref, rotation=rotation)
-                    errors[rotation] += [corner_error(truth[i], warps[i], w, h) for i in range(len(shots)) if i != ref]
+                    errors[rotation] += [corner_distance(truth[i], warps[i], (h, w), worst=True) for i in range(len(shots)) if i != ref]
             cells = [f"{np.mean(errors[r]):.2f} / {np.max(errors[r]):.2f}" for r in (False, True)]
             print(f"| {kind} | {'hand-held' if moving else 'none'} | {len(errors[True])} | {cells[0]} | {cells[1]} |", flush=True)
 

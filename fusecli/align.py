@@ -121,8 +121,8 @@ def exposure_warps(frames: list[np.ndarray], reference: int | None = None, max_s
     mtb = cv2.createAlignMTB(max_bits=6, exclude_range=4, cut=True)
     grays = [_gray8(f) for f in frames]
     scale = min(1.0, max_side / max(frames[0].shape[:2]))
-    small = [cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for g in grays]
-    unclipped = ((small[ref] > 4) & (small[ref] < 251)).astype(np.uint8)
+    small = [cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for g in grays] if rotation else []
+    unclipped = ((small[ref] > 4) & (small[ref] < 251)).astype(np.uint8) if rotation else None
     h, w = frames[0].shape[:2]
     warps, motions = [], []
     for i, gray in enumerate(grays):
@@ -149,7 +149,7 @@ def _refine_rigid(reference: np.ndarray, shot: np.ndarray, mask: np.ndarray, war
     found[:, 2] /= scale
     h, w = reference.shape[0] / scale, reference.shape[1] / scale
     corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float32).T
-    moved = np.abs((found - warp) @ corners).max()  # pixels, at the worst corner
+    moved = np.abs((found - warp) @ corners).max()  # pixels along x or y, at the worst corner
     if moved > 0.05 * max(h, w):
         return warp, "no rotation found (ECC strayed from the translation): translation only"
     if moved < 0.5:  # not worth resampling the shot (a tripod bracket)

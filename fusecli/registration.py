@@ -144,11 +144,14 @@ def _corners(shape: tuple[int, ...]) -> np.ndarray:
     return np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
 
 
-def corner_distance(matrix: np.ndarray, other: np.ndarray, ir_shape: tuple[int, ...]) -> float:
-    """Mean distance (visible pixels) between where two warps send an infrared frame's four
-    corners: how far apart two estimates of one rig's warp are (the usual homography error)."""
+def corner_distance(matrix: np.ndarray, other: np.ndarray, ir_shape: tuple[int, ...], worst: bool = False) -> float:
+    """Mean distance (visible pixels) between where two warps (3×3, or 2×3 affine) send an
+    infrared frame's four corners: how far apart two estimates of one rig's warp are (the usual
+    homography error); ``worst``: the largest of the four instead."""
+    matrix, other = (np.vstack([m, [0, 0, 1]]) if m.shape == (2, 3) else m for m in (np.asarray(matrix, np.float64), np.asarray(other, np.float64)))
     corners = _corners(ir_shape)
-    return float(np.linalg.norm(project(matrix, corners) - project(other, corners), axis=1).mean())
+    distances = np.linalg.norm(project(matrix, corners) - project(other, corners), axis=1)
+    return float(distances.max() if worst else distances.mean())
 
 
 def resize_map(fx: float, fy: float) -> np.ndarray:

@@ -9,7 +9,7 @@ without seams or halos. Working in float keeps 16-bit inputs exact.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -72,12 +72,17 @@ def pyramid_blend(frames: Frames, weights: np.ndarray, levels: int | None = None
     """Blend ``frames`` with per-pixel ``weights`` ``(N, H, W)`` (normalised here) in a Laplacian pyramid."""
     weights = np.asarray(weights, np.float32)
     weights = weights / np.maximum(weights.sum(0, keepdims=True), 1e-12)
-    n_levels = _levels(frames[0].shape[:2], levels)
-    result = None
+    blend = _StreamingBlend(_levels(frames[0].shape[:2], levels))
     for frame, weight in zip(frames, weights):
-        terms = _weighted_laplacian(frame, weight, n_levels)
-        result = terms if result is None else [r + t for r, t in zip(result, terms)]
-    return np.clip(collapse(result), 0.0, 1.0).astype(np.float32)
+        blend.add(np.asarray(frame), weight)
+    return blend.result()
+
+
+def _in_order(pool: ThreadPoolExecutor, workers: int, work: Callable, *items: Sequence) -> Iterator:
+    """``pool.map(work, *items)`` in order, but with only ``workers`` (the pool's) calls in
+    flight: their results (full-resolution arrays) are not computed ahead and held."""
+    for start in range(0, len(items[0]), workers):
+        yield from pool.map(work, *(seq[start : start + workers] for seq in items))
 
 
 def _check(frames: Frames, keep_integers: bool = False) -> list[np.ndarray]:
@@ -176,10 +181,8 @@ def exposure_fusion(
             return terms + ([_scaled(stored_small, scale) * weight[..., None]] if stored_small.ndim == 3 else [])
 
         result: list[np.ndarray] | None = None
-        for start in range(0, len(frames), workers):  # a few shots' terms in memory at a time
-            batch = slice(start, start + workers)
-            for terms in pool.map(frame_terms, lumas[batch], smalls[batch], scales[batch], weights[batch]):
-                result = terms if result is None else [cv2.add(r, t, dst=r) for r, t in zip(result, terms)]
+        for terms in _in_order(pool, workers, frame_terms, lumas, smalls, scales, weights):
+            result = terms if result is None else [cv2.add(r, t, dst=r) for r, t in zip(result, terms)]
         assert result is not None
         del lumas, smalls
         if frames[0].ndim == 2:
@@ -250,13 +253,12 @@ def focus_fusion(frames: Frames, window: int = 9, levels: int | None = None) -> 
     best = choice = None
     workers = max(1, min(2, cv2.getNumThreads()))  # OpenCV releases the GIL
     with ThreadPoolExecutor(workers) as pool:
-        for start in range(0, len(frames), workers):  # a few measures in memory at a time
-            for k, energy in enumerate(pool.map(focus, frames[start : start + workers]), start):
-                if best is None:
-                    best, choice = energy, np.zeros(energy.shape, np.uint8 if len(frames) <= 255 else np.uint16)
-                else:  # strictly sharper: ties go to the earlier frame, as argmax
-                    choice[energy > best] = k
-                    np.maximum(best, energy, out=best)
+        for k, energy in enumerate(_in_order(pool, workers, focus, frames)):
+            if best is None:
+                best, choice = energy, np.zeros(energy.shape, np.uint8 if len(frames) <= 255 else np.uint16)
+            else:  # strictly sharper: ties go to the earlier frame, as argmax
+                choice[energy > best] = k
+                np.maximum(best, energy, out=best)
     del best
     choice = cv2.medianBlur(choice, 5 if min(choice.shape) >= 5 else 1)  # consistency filtering
 
