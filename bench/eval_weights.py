@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 from fusecli.degrade.pipeline import available_ops, sample
 from fusecli.metrics.score import score_arrays
 from fusecli.models.base import FuseOptions, fuse_padded
-from fusecli.models.classical import fuse_frames
+from fusecli.models.classical import base_fusion, fuse_frames
 from fusecli.models.zoo import load_weights
 from fusecli.restore import restore_stack
 from fusecli.train import load_config
@@ -104,13 +104,18 @@ def degraded_case(scene, task: str, index: int, label: str, **how):
     frames = frames_of(scene)
     made = sample(frames, task, np.random.default_rng([11, index, len(label)]), **how)
     inputs = [np.asarray(f, np.float32) for f in made.degraded]
-    return frames, made, inputs, fuse_frames(TEACHER[task], frames)
+    return frames, made, inputs, teacher_fusion(task, frames)
 
 
 def classical_columns(task: str, inputs, ops) -> dict[str, np.ndarray]:
     """The two baselines: oracle restoration of ``ops`` + the training-free fusion, and that fusion alone."""
-    return {"restore+" + TEACHER[task]: fuse_frames(TEACHER[task], restore_stack(inputs, ops, task)),
-            TEACHER[task] + " (no restoration)": fuse_frames(TEACHER[task], inputs)}
+    return {"restore+" + TEACHER[task]: teacher_fusion(task, restore_stack(inputs, ops, task)),
+            TEACHER[task] + " (no restoration)": teacher_fusion(task, inputs)}
+
+
+def teacher_fusion(task: str, frames) -> np.ndarray:
+    """The all-in-one models' teacher and classical base (at the depth they were trained with)."""
+    return base_fusion(TEACHER[task], frames)
 
 
 def mean_table(rows):

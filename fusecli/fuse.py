@@ -31,11 +31,11 @@ from .deghost import plan_deghost
 from .errors import InputMismatchError, UnknownNameError
 from .infrared import display_infrared, infrared_index
 from .io import ImageMeta, as_float, check_output_free, frame_names, image_format, output_meta, read_stack, write_image
-from .models.classical import FUSION_METHODS, pyramid_levels
+from .models.classical import FUSION_METHODS, exposure_coarse, method_levels, pyramid_levels
 from .models.catalog import TASKS, ZOO, weights_path
 from .registration import IrWarp, describe_box, register_pair
 from .restore import RestoreStats, chroma_gain, degradations_in_prompt, restore, stack_restoration_stats, tone_requests
-from .tiling import run_tiled
+from .tiling import is_tiled, run_tiled
 from .warp_estimation import resolve_warp
 
 log = logging.getLogger(__name__)
@@ -236,8 +236,18 @@ def _tone_reference(method: str, ys: list[np.ndarray], stats: list | None, level
 
 
 def _method_tile(name: str, levels: int, frames: list[np.ndarray], where: tuple[slice, slice], **options) -> np.ndarray:
-    """Training-free methods take the stored 8/16-bit or float pixels and convert what they need."""
+    """Training-free methods take the stored 8/16-bit or float pixels and convert what they
+    need; a whole-image coarse blend (``coarse``) is cropped to the tile."""
+    if "coarse" in options:
+        options["coarse"] = options["coarse"].crop(where)
     return FUSION_METHODS.get(name)(frames, levels=levels, **options)
+
+
+def _coarse_level(overlap: int, levels: int) -> int:
+    """The pyramid level from which tiles take the whole image's blend: finer levels reach
+    less than an eighth of the overlap (their border effects fade inside it), coarser ones
+    would differ from tile to tile."""
+    return max(1, min(levels - 1, int(np.log2(max(overlap, 16))) - 3))
 
 
 def check_frames(frames: Sequence[np.ndarray], resize: bool, names: Sequence[str] | None = None) -> list[np.ndarray]:
@@ -344,10 +354,16 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
     else:
         if settings.prompt:
             notes.append(f"warning: {name} is training-free and takes no prompt; ignored")
-        work = functools.partial(_method_tile, name, pyramid_levels(frames[0].shape[:2]), **options)
         # Training-free methods are cheap per pixel: 6x larger tiles, far fewer tile borders
         # (a 24 MP frame is one tile with the default --tile; 5 such frames fit in 2 GB).
-        image = run_tiled(work, frames, TRAINING_FREE_TILE_SCALE * settings.tile, TRAINING_FREE_TILE_SCALE * settings.overlap)
+        tile, overlap = TRAINING_FREE_TILE_SCALE * settings.tile, TRAINING_FREE_TILE_SCALE * settings.overlap
+        levels, align = method_levels(name, frames[0].shape[:2]), 1
+        if FUSION_METHODS.canonical(name) == "exposure-fusion" and is_tiled(frames[0].shape[:2], tile) and levels > 1:
+            # Its pyramid reaches across the whole frame: tiles share the coarse levels
+            level = _coarse_level(overlap, levels)
+            options["coarse"], align = exposure_coarse(frames, level, levels, deghost=options.get("deghost", False)), 2**level
+        work = functools.partial(_method_tile, name, levels, **options)
+        image = run_tiled(work, frames, tile, overlap, align=align)
     shown = ZOO.get_name(name) if entry is not None else name
     image = np.clip(image, 0, 1, out=image if image.dtype == np.float32 else None).astype(np.float32, copy=False)
     return FuseResult(image, task, shown, notes, experts if expert_names else None, expert_names, list(frames), settings.ir_warp)

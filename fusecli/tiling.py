@@ -70,6 +70,12 @@ def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), stops.tolist()))
 
 
+def is_tiled(shape: tuple[int, int], tile: int) -> bool:
+    """Whether :func:`run_tiled` cuts an image of ``shape`` into tiles: not when it fits in
+    ``tile * 1.25`` on both sides (one tile is cheaper than blending several)."""
+    return shape[0] > tile * 1.25 or shape[1] > tile * 1.25
+
+
 def run_tiled(
     fuse_tile: Callable[[list[np.ndarray], tuple[slice, slice]], Any],
     frames: Sequence[np.ndarray],
@@ -88,7 +94,7 @@ def run_tiled(
     only the overlap strips are ever scaled, the interiors are copied once.
     """
     h, w = frames[0].shape[:2]
-    if h <= tile * 1.25 and w <= tile * 1.25:
+    if not is_tiled((h, w), tile):
         return fuse_tile(list(frames), (slice(0, h), slice(0, w)))
     row_spans, col_spans = tile_spans(h, tile, overlap, align), tile_spans(w, tile, overlap, align)
     norm_rows, norm_cols = np.zeros(h, np.float32), np.zeros(w, np.float32)

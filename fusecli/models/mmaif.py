@@ -51,7 +51,7 @@ from ..restore import (
     CONTRAST_QUANTILE, FRAME_DECISIONS, PROMPT_PATTERNS, RESTORATIONS, STACK_TASKS, RestoreStats, contrast_of, degradations_in_prompt, looks_upsampled,
     restoration_stats, restore, restore_stack,
 )
-from .classical import FUSION_METHODS
+from .classical import FUSION_METHODS, base_fusion
 from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
 from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
 from .text_encoder import TextEncoder, TextEncoderConfig
@@ -347,7 +347,7 @@ class MMAIF(FusionModel):
             ops = self.base_restorations(task, prompt)
             if ops:
                 sources = self._restore_frames(sources, task, ops, None if stats is None else stats[index])
-            fused.append(FUSION_METHODS.get(method)(sources, levels=levels))
+            fused.append(base_fusion(method, sources, levels))
         fused = np.stack(fused)[:, None]
         if fused.shape[-2:] != (height, width):
             fused = np.pad(fused, [(0, 0), (0, 0), (0, height - fused.shape[-2]), (0, width - fused.shape[-1])], mode="edge")
