@@ -28,7 +28,7 @@ FUSION_METHODS: Registry[FusionMethod] = Registry("fusion method")
 
 
 def pyramid_levels(shape: tuple[int, int]) -> int:
-    """Levels for an image of ``shape``: down to ~8 px, at most 8 (tiles use the whole image's).
+    """Levels for an image of ``shape``: down to 16-31 px, at most 8 (tiles use the whole image's).
     The depth of focus-fusion and pyramid-vif (deeper does not score better there), and of the
     all-in-one models' classical base and teacher, which they were trained with."""
     return max(1, min(8, int(np.log2(max(1, min(shape)))) - 3))
