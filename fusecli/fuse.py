@@ -31,7 +31,7 @@ from .deghost import plan_deghost
 from .errors import InputMismatchError, UnknownNameError
 from .infrared import display_infrared, infrared_index
 from .io import ImageMeta, as_float, check_output_free, frame_names, image_format, output_meta, read_stack, write_image
-from .models.classical import FUSION_METHODS, exposure_coarse, method_levels, pyramid_levels
+from .models.classical import FUSION_METHODS, method_levels, pyramid_levels, tile_plan
 from .models.catalog import TASKS, ZOO, weights_path
 from .registration import IrWarp, describe_box, register_pair
 from .restore import RestoreStats, chroma_gain, degradations_in_prompt, restore, stack_restoration_stats, tone_requests
@@ -243,12 +243,6 @@ def _method_tile(name: str, levels: int, frames: list[np.ndarray], where: tuple[
     return FUSION_METHODS.get(name)(frames, levels=levels, **options)
 
 
-def _coarse_level(overlap: int, levels: int) -> int:
-    """The pyramid level from which tiles take the whole image's blend: finer levels reach
-    less than an eighth of the overlap (their border effects fade inside it), coarser ones
-    would differ from tile to tile."""
-    return max(1, min(levels - 1, int(np.log2(max(overlap, 16))) - 3))
-
 
 def check_frames(frames: Sequence[np.ndarray], resize: bool, names: Sequence[str] | None = None) -> list[np.ndarray]:
     """At least two frames of one size (or resized to the first with ``resize``); errors call
@@ -358,10 +352,8 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
         # (a 24 MP frame is one tile with the default --tile; 5 such frames fit in 2 GB).
         tile, overlap = TRAINING_FREE_TILE_SCALE * settings.tile, TRAINING_FREE_TILE_SCALE * settings.overlap
         levels, align = method_levels(name, frames[0].shape[:2]), 1
-        if FUSION_METHODS.canonical(name) == "exposure-fusion" and is_tiled(frames[0].shape[:2], tile) and levels > 1:
-            # Its pyramid reaches across the whole frame: tiles share the coarse levels
-            level = _coarse_level(overlap, levels)
-            options["coarse"], align = exposure_coarse(frames, level, levels, deghost=options.get("deghost", False)), 2**level
+        if is_tiled(frames[0].shape[:2], tile):
+            options, align = tile_plan(name, frames, levels, overlap, options)
         work = functools.partial(_method_tile, name, levels, **options)
         image = run_tiled(work, frames, tile, overlap, align=align)
     shown = ZOO.get_name(name) if entry is not None else name

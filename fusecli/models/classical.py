@@ -156,10 +156,10 @@ class CoarseBlend:
     def crop(self, where: tuple[slice, slice]) -> "CoarseBlend":
         """The part from the tile ``where`` (rows, columns of the whole image) on."""
         step = 2**self.level
-        rows, cols = where
-        if (rows.start or 0) % step or (cols.start or 0) % step:
-            raise ValueError(f"a tile at ({rows.start}, {cols.start}) is not on the level-{self.level} grid")
-        return CoarseBlend(self.level, self.residual[(rows.start or 0) // step :, (cols.start or 0) // step :])
+        top, left = where[0].start or 0, where[1].start or 0
+        if top % step or left % step:
+            raise ValueError(f"a tile at ({top}, {left}) is not on the level-{self.level} grid")
+        return CoarseBlend(self.level, self.residual[top // step :, left // step :])
 
 
 @FUSION_METHODS.register("exposure-fusion", aliases=("mertens",))
@@ -275,6 +275,18 @@ def exposure_coarse(
             total = terms if total is None else [cv2.add(t, u, dst=t) for t, u in zip(total, terms)]
     assert total is not None
     return CoarseBlend(level, collapse(total))
+
+
+def tile_plan(method: str, frames: Frames, levels: int, overlap: int, options: dict) -> tuple[dict, int]:
+    """What the tiles of ``frames`` (overlapping by ``overlap``) need from the whole image, added
+    to ``method``'s ``options``, and the grid their starts must keep. Exposure fusion's pyramid
+    reaches across the whole frame: its tiles take the levels coarser than an eighth of the
+    overlap (finer ones' border effects fade inside it) from one blend of the whole frames."""
+    if FUSION_METHODS.canonical(method) != "exposure-fusion" or levels < 2:
+        return options, 1
+    level = max(1, min(levels - 1, int(np.log2(max(overlap, 16))) - 3))
+    coarse = exposure_coarse(frames, level, levels, deghost=options.get("deghost", False))
+    return {**options, "coarse": coarse}, 2**level
 
 
 def _prepared_shots(pool: ThreadPoolExecutor, frames: list[np.ndarray], half: tuple[int, int], exponents: tuple[float, float, float], deghost: bool | DeghostPlan, luma_level: int = 0):
