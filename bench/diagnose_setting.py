@@ -29,14 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_weights import classical_columns, degraded_case, learned, setting_study  # noqa: E402
 
 from fusecli.metrics.score import score_arrays  # noqa: E402
-from fusecli.models.classical import pyramid_levels  # noqa: E402
 
 
 def best_scale(model, inputs, task, prompt, fused, reference, psnr) -> tuple[float, float]:
     """The oracle factor ``a`` for the correction ``fused - base`` and the PSNR-ref of ``base + a (fused - base)``."""
     x = torch.from_numpy(np.stack(inputs))[None, :, None]
     with torch.no_grad():
-        base = model.classical_base(x, task, pyramid_levels(inputs[0].shape), [prompt])
+        base = model.classical_base(x, task, prompts=[prompt])
     if base is None:
         return float("nan"), float("nan")
     base = base[0, 0].numpy()

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 from fusecli.degrade.pipeline import available_ops, sample
 from fusecli.metrics.score import score_arrays
 from fusecli.models.base import FuseOptions, fuse_padded
-from fusecli.models.classical import base_fusion, fuse_frames
+from fusecli.models.classical import fuse_frames
 from fusecli.models.zoo import load_weights
 from fusecli.restore import restore_stack
 from fusecli.train import load_config
@@ -115,7 +115,7 @@ def classical_columns(task: str, inputs, ops) -> dict[str, np.ndarray]:
 
 def teacher_fusion(task: str, frames) -> np.ndarray:
     """The all-in-one models' teacher and classical base (at the depth they were trained with)."""
-    return base_fusion(TEACHER[task], frames)
+    return fuse_frames(TEACHER[task], frames)
 
 
 def mean_table(rows):

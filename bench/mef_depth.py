@@ -6,8 +6,8 @@ mixes the shots patch by patch (flat, blotchy skies, halos around bright windows
 with weights smoothed over the whole frame. Per dataset, mean MEF-SSIM (`fusecli.metrics`, the
 standard convention) of `exposure-fusion` at:
 
-* `16-31 px`: the depth up to stop 42 (`pyramid_levels`, still focus-fusion's and the all-in-one
-  models' base's);
+* `16-31 px`: the depth up to stop 42 (`pyramid_levels`, still focus-fusion's; the all-in-one
+  models' base used it until stop 44);
 * `4-7 px`: the default since stop 43 (`exposure_levels`);
 * `2-3 px`: Mertens et al.'s own, `floor(log2(shorter side))` levels;
 

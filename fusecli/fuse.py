@@ -31,7 +31,7 @@ from .deghost import plan_deghost
 from .errors import InputMismatchError, UnknownNameError
 from .infrared import display_infrared, infrared_index
 from .io import ImageMeta, as_float, check_output_free, frame_names, image_format, output_meta, read_stack, write_image
-from .models.classical import FUSION_METHODS, method_levels, pyramid_levels, tile_plan
+from .models.classical import FUSION_METHODS, fuse_frames, method_levels, tile_plan
 from .models.catalog import TASKS, ZOO, weights_path
 from .registration import IrWarp, describe_box, register_pair
 from .restore import RestoreStats, chroma_gain, degradations_in_prompt, restore, stack_restoration_stats, tone_requests
@@ -148,11 +148,32 @@ def denoises_colour(model, prompt: str | None) -> bool:
     return bool(model.takes_prompt) and "gaussian_noise" in degradations_in_prompt(prompt)
 
 
-def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: list | None, frames: list[np.ndarray], where: tuple[slice, slice]):
+def _whole_image_base(model, task: str, prompt: str | None, frames: Sequence[np.ndarray], stats: list | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """For a model whose base is a classical fusion (of frames restored for the ``prompt``, with
+    the whole image's ``stats``): that ``(H, W)`` base of the whole image and, for an MEF / MFF
+    request to brighten or dehaze, the plain fusion its chroma is measured against
+    (:func:`_tone_reference`); (None, None) otherwise. Fused once, before the tiles, which take
+    crops: exposure fusion's pyramid spans the whole frame, so a tile's own fusion would differ."""
+    import torch
+
+    method = (getattr(getattr(model, "config", None), "base", None) or {}).get(task)
+    if not method:
+        return None, None
+    ys = [luminance(as_float(f)) for f in frames]
+    with torch.inference_mode():
+        base = model.classical_base(torch.from_numpy(np.stack(ys))[None, :, None], task, prompts=[prompt], stats=None if stats is None else [stats])
+    reference = _tone_reference(method, ys, stats) if task != "vif" and tone_requests(prompt) else None
+    return base[0, 0].float().cpu().numpy(), reference
+
+
+def _learned_tile(
+    model, task: str, settings: FuseSettings, base: np.ndarray | None, reference: np.ndarray | None, stats: list | None,
+    frames: list[np.ndarray], where: tuple[slice, slice],
+):
     """Fused tile (VIF: its luminance, coloured after the tiles by :func:`_vif_colour`), or
-    ``(fused, (H, W, E) expert weights)`` with ``settings.routing``; ``levels`` and
-    ``stats``: the whole image's pyramid levels and restoration statistics, for a model whose base
-    is a classical fusion (of restored frames)."""
+    ``(fused, (H, W, E) expert weights)`` with ``settings.routing``; ``base``, ``reference``
+    (:func:`_whole_image_base`) and ``stats``: the whole image's classical base, tone reference and
+    restoration statistics, for a model whose base is a classical fusion (of restored frames)."""
     import torch
 
     from .models.base import FuseOptions, fuse_padded
@@ -165,7 +186,8 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: 
     if settings.foreground is not None:
         foreground = torch.from_numpy(np.ascontiguousarray(settings.foreground[where], np.float32))[None, None].to(device)
     generator = torch.Generator(device=device).manual_seed(settings.seed + 7919 * where[0].start + where[1].start)
-    options = FuseOptions(task=task, prompt=settings.prompt, steps=settings.steps, sampler=settings.sampler, gamma=settings.gamma, generator=generator, foreground=foreground, levels=levels, restore_stats=stats)
+    given = None if base is None else torch.from_numpy(np.ascontiguousarray(base[where]))[None, None].to(device)
+    options = FuseOptions(task=task, prompt=settings.prompt, steps=settings.steps, sampler=settings.sampler, gamma=settings.gamma, generator=generator, foreground=foreground, base=given, restore_stats=stats)
     with torch.inference_mode():
         result = fuse_padded(model, x, options)
     y = result.image[0, 0].float().cpu().numpy()
@@ -174,10 +196,9 @@ def _learned_tile(model, task: str, settings: FuseSettings, levels: int, stats: 
     else:
         gains = [chroma_gain(frame) for frame in stats] if stats else [1.0] * len(frames)  # the colours of a contrast restoration
         chroma = blend_chroma(frames, gains, y if denoises_colour(model, settings.prompt) else None)
-        method = (getattr(getattr(model, "config", None), "base", None) or {}).get(task)  # an all-in-one model's classical base
         requests = tone_requests(settings.prompt)
-        if chroma is not None and method and requests:
-            chroma = stretch_chroma(chroma, _tone_colour_gain(requests, y, _tone_reference(method, list(ys), stats, levels)))
+        if chroma is not None and reference is not None and requests:
+            chroma = stretch_chroma(chroma, _tone_colour_gain(requests, y, reference[where]))
         image = y if chroma is None else ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=2))
     if not settings.routing:
         return image
@@ -227,12 +248,12 @@ def _contrast_stretched(y: np.ndarray, stats: RestoreStats | None) -> np.ndarray
     return restore(y, ["low_contrast"], stats) if stats and "low_contrast" in stats else y
 
 
-def _tone_reference(method: str, ys: list[np.ndarray], stats: list | None, levels: int) -> np.ndarray:
+def _tone_reference(method: str, ys: list[np.ndarray], stats: list | None) -> np.ndarray:
     """The luminance that the blended chroma belongs to: ``method``'s fusion of the frames, with
     the contrast stretch their chroma got (``stats``), for :func:`fusecli.color.tone_gain`."""
     if stats:
         ys = [_contrast_stretched(y, frame) for y, frame in zip(ys, stats)]
-    return FUSION_METHODS.get(method)(ys, levels=levels)
+    return fuse_frames(method, ys)
 
 
 def _method_tile(name: str, levels: int, frames: list[np.ndarray], where: tuple[slice, slice], **options) -> np.ndarray:
@@ -337,7 +358,8 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
             notes.append("the prompt asks for " + ", ".join(model.describe_restorations(task, settings.prompt, stats)) + ": restored before the model's classical base")
         if denoises_colour(model, settings.prompt):
             notes.append("colour noise smoothed along the fused image's edges (a noise request)")
-        work = functools.partial(_learned_tile, model, task, settings, pyramid_levels(frames[0].shape[:2]), stats)
+        base, reference = _whole_image_base(model, task, settings.prompt, frames, stats)
+        work = functools.partial(_learned_tile, model, task, settings, base, reference, stats)
         image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
         if settings.routing:
             image, experts = image

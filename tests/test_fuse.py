@@ -108,18 +108,26 @@ def test_learned_models_through_the_cli(weights, vif_pair, bracket, focus_pair, 
     assert read_image(tmp_path / "map.png")[0].shape == (72, 2 * 96, 3)
 
 
-def test_tiles_of_a_learned_model_get_the_whole_images_pyramid_levels(weights, scene, monkeypatch):
-    """mmaif-reg's classical base in every tile uses the levels of the whole image, as the
-    training-free methods' tiles do, not each tile's own."""
-    import fusecli.models.base as base
-    from fusecli.models.classical import pyramid_levels
+def test_tiles_of_a_learned_model_take_the_whole_images_classical_base(scene, tmp_path):
+    """mmaif-reg's classical base (exposure fusion, whose pyramid spans the whole frame) is fused
+    once from the whole image and each tile takes its crop: with an untrained head and the detail
+    gate open, whose output is its base, the tiled result is the whole image's exposure fusion at
+    its own depth, not a patchwork of each tile's own fusion."""
+    from fusecli.color import luminance
+    from fusecli.models.catalog import MMAIF_REG
+    from fusecli.models.classical import fuse_frames
+    from fusecli.models.zoo import build
 
-    seen = []
-    original = base.fuse_padded
-    monkeypatch.setattr(base, "fuse_padded", lambda model, x, options: seen.append(options.levels) or original(model, x, options))
-    scene = np.clip(cv2.resize(scene, (160, 128)), 0, 1)
-    fuse([scene * 0.5, np.clip(scene * 1.6, 0, 1)], task="mef", model=str(weights["mmaif-reg"]), tile=64, overlap=32)
-    assert len(seen) > 1 and set(seen) == {pyramid_levels((128, 160))} != {pyramid_levels((64, 64))}
+    torch.manual_seed(0)
+    model = build("mmaif", MMAIF_REG)
+    torch.nn.init.constant_(model.detail_gate.proj.bias, 30.0)  # open: the base's fine detail passes whole
+    path = save_weights(model, tmp_path / "base.safetensors")
+    gray = luminance(np.clip(cv2.resize(scene, (160, 128)), 0, 1))  # grey: no colour transfer, no clipping of it
+    frames = [gray * 0.5, np.clip(gray * 1.6, 0, 1)]
+    whole = fuse(frames, task="mef", model=str(path)).image
+    tiled = fuse(frames, task="mef", model=str(path), tile=64, overlap=32).image
+    np.testing.assert_allclose(whole, fuse_frames("exposure-fusion", frames), atol=1e-4)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
 
 
 def test_tiles_of_a_restoring_model_get_the_whole_images_statistics(scene, tmp_path, monkeypatch):

@@ -134,12 +134,12 @@ def small_regression(seed: int, **config) -> MMAIF:
 
 
 def test_mmaif_classical_base_is_the_residual_start_and_an_input():
-    from fusecli.models.classical import base_fusion
+    from fusecli.models.classical import fuse_frames
 
     model = small_regression(2, base=BASES).eval()
     stack = torch.rand(2, 3, 1, 32, 32)
     base = model.classical_base(stack, "mef")
-    expected = base_fusion("exposure-fusion", list(stack[1, :, 0].numpy()))
+    expected = fuse_frames("exposure-fusion", list(stack[1, :, 0].numpy()))
     np.testing.assert_allclose(base[1, 0].numpy(), expected, atol=1e-6)
     with torch.no_grad():  # zero head, zero base input: the output is the decoded base exactly
         out = model.fuse(stack, FuseOptions(task="mef")).image
@@ -178,8 +178,21 @@ def test_restorer_keeps_any_size_and_range_and_is_local():
         model(torch.rand(1, 3, 16, 16))
 
 
+def test_restorer_in_tiles_equals_one_run():
+    """Tiles with the receptive radius of context, stitched, are the whole frame's restoration,
+    odd sides and a tile grid that does not divide them included."""
+    torch.manual_seed(0)
+    model = Restorer(RestorerConfig(width=8, depth=3))
+    with torch.no_grad():
+        for size in ((61, 47), (64, 50)):
+            x = torch.rand(1, 1, *size)
+            torch.testing.assert_close(model.restore_in_tiles(x, tile=16), model(x), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="even"):
+        model.restore_in_tiles(x, tile=15)
+
+
 def test_learned_restore_replaces_the_classical_one_in_the_base_in_restoration_order():
-    from fusecli.models.classical import base_fusion, fuse_frames
+    from fusecli.models.classical import fuse_frames
     from fusecli.restore import restore
 
     restorer = RestorerConfig(width=8, depth=3, ops=["jpeg", "downsample"])
@@ -195,11 +208,11 @@ def test_learned_restore_replaces_the_classical_one_in_the_base_in_restoration_o
     def base(prompt):
         return model.classical_base(stack, "mef", prompts=[prompt])[0, 0].numpy()
 
-    np.testing.assert_allclose(base(None), base_fusion("exposure-fusion", frames), atol=1e-6)
-    np.testing.assert_allclose(base("remove the jpeg blocking"), base_fusion("exposure-fusion", learned(frames)), atol=1e-5)
+    np.testing.assert_allclose(base(None), fuse_frames("exposure-fusion", frames), atol=1e-6)
+    np.testing.assert_allclose(base("remove the jpeg blocking"), fuse_frames("exposure-fusion", learned(frames)), atol=1e-5)
     # noise is restored classically first (the restorations' order), then the learned JPEG step
     denoised = [restore(f, ["gaussian_noise"]) for f in frames]
-    np.testing.assert_allclose(base("remove the noise and the jpeg blocks"), base_fusion("exposure-fusion", learned(denoised)), atol=1e-5)
+    np.testing.assert_allclose(base("remove the noise and the jpeg blocks"), fuse_frames("exposure-fusion", learned(denoised)), atol=1e-5)
     with pytest.raises(ValueError, match="not trained for haze"):
         small_regression(0, base=BASES, restore={"mef": ["haze"]}, learned_restore=["haze"])
     with pytest.raises(ValueError, match="needs restore"):
@@ -459,19 +472,19 @@ def test_padding_keeps_the_classical_base_the_unpadded_fusion():
     change the whole fusion), and a fusion of the padded frames differs along the padded border;
     the base is the unpadded image's fusion, edge-padded (with the detail gate open and no
     correction, the output is that fusion exactly)."""
-    from fusecli.models.classical import base_fusion, exposure_fusion, pyramid_levels
+    from fusecli.models.classical import exposure_fusion, exposure_levels, fuse_frames
 
     model = small_regression(4, base=BASES, detail=True).eval()
     with torch.no_grad():
         nn.init.constant_(model.detail_gate.proj.bias, 30.0)  # gate open: the output is the base exactly
         stack = torch.rand(1, 2, 1, 63, 64, generator=torch.Generator().manual_seed(1))
         out = fuse_padded(model, stack, FuseOptions(task="mef")).image[0, 0].numpy()
-    assert (pyramid_levels((63, 64)), pyramid_levels((64, 64))) == (2, 3)
+    assert (exposure_levels((63, 64)), exposure_levels((64, 64))) == (4, 5)
     frames = [f[0].numpy() for f in stack[0]]
-    np.testing.assert_allclose(out, base_fusion("exposure-fusion", frames), atol=1e-5)
+    np.testing.assert_allclose(out, fuse_frames("exposure-fusion", frames), atol=1e-5)
     padded = [np.pad(f, ((0, 1), (0, 0)), mode="edge") for f in frames]
-    assert np.abs(out - base_fusion("exposure-fusion", padded)[:63]).max() > 0.01  # what the padded size alone would give
-    assert np.abs(out - exposure_fusion(padded, levels=2)[:63]).max() > 1e-3  # the padded frames' fusion
+    assert np.abs(out - fuse_frames("exposure-fusion", padded)[:63]).max() > 0.01  # what the padded size alone would give
+    assert np.abs(out - exposure_fusion(padded, levels=4)[:63]).max() > 1e-3  # the padded frames' fusion
 
 
 def test_training_objective_learns_the_detail_gate():

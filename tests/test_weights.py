@@ -14,7 +14,7 @@ from fusecli.fuse import default_model
 from fusecli.io import read_image
 from fusecli.models.catalog import ZOO, weights_path
 from fusecli.models.zoo import load_model, read_metadata
-from fusecli.models.classical import base_fusion
+from fusecli.models.classical import fuse_frames
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LEARNED = [name for name in ZOO.names() if ZOO.get(name).kind in ("learned", "component")]
@@ -110,7 +110,7 @@ def test_shipped_mmaif_flow_samples_from_the_classical_base_close_to_mmaif_reg()
     assert np.array_equal(first, again) and not np.array_equal(first, other)
     assert psnr(first, other) > 40.0  # seeds move it little
     assert psnr(first, reg) > 30.0  # and it stays close to the regression it started from
-    plain = base_fusion("exposure-fusion", frames)  # at the depth it was trained with (stop 43: not the default's)
+    plain = fuse_frames("exposure-fusion", frames)  # the default exposure fusion (stop 44: at its own depth)
     assert np.array_equal(sample(0, frames, None), plain)
     assert np.array_equal(fuse(frames, task="mef", model="mmaif-reg").image, plain)  # mmaif-reg's gate shuts too
 
@@ -133,7 +133,7 @@ def test_shipped_all_in_one_models_undo_jpeg_with_the_shipped_restorer_when_the_
     frames = [np.squeeze(read_image(path, channels=1)[0]).astype(np.float32) for path in INPUTS["mef"]]
     made = sample(frames, "mef", 1, ops=["jpeg"], level="heavy")
     compressed = [np.asarray(f, np.float32) for f in made.degraded]
-    clean = base_fusion("exposure-fusion", frames)  # the teacher it was trained against
+    clean = fuse_frames("exposure-fusion", frames)  # the teacher
 
     def psnr(image: np.ndarray) -> float:
         return psnr_reference(np.asarray(image, np.float64) * 255, np.asarray(clean, np.float64) * 255)
@@ -141,7 +141,7 @@ def test_shipped_all_in_one_models_undo_jpeg_with_the_shipped_restorer_when_the_
     asked = fuse(compressed, task="mef", model="mmaif-reg", prompt="Remove the JPEG compression artifacts.")
     assert any("jpeg (learned restorer)" in note for note in asked.notes)
     assert psnr(asked.image) > psnr(fuse(compressed, task="mef", model="mmaif-reg").image) + 0.3
-    assert psnr(asked.image) > psnr(base_fusion("exposure-fusion", compressed)) + 0.3  # its starting point
+    assert psnr(asked.image) > psnr(fuse_frames("exposure-fusion", compressed)) + 0.3  # its starting point
 
 
 def test_mmaif_reg_restores_the_low_resolution_frame_of_a_vif_pair_and_leaves_the_other():

@@ -21,7 +21,6 @@ from torch import Tensor, nn
 
 from .catalog import TASKS  # noqa: F401  (re-exported)
 from ..restore import RestoreStats, stack_restoration_stats
-from .classical import pyramid_levels
 
 
 @dataclass
@@ -37,9 +36,13 @@ class FuseOptions:
     bridge: float = 0.0  # > 0: start the flow at this t, from a noised blend of the sources (or of the classical base)
     generator: torch.Generator | None = None
     foreground: Tensor | None = None  # (B, 1, H, W) soft foreground mask for MoE-Fusion
-    # pyramid levels of a classical base (mmaif-reg); None: from the frames' size. Set from the
-    # size before padding (or the whole image's, for a tile): one padded row can add a level
+    # pyramid levels of a classical base (mmaif-reg); None: the method's own depth for the size
+    # before padding (``valid_size``): one padded row can add a level
     levels: int | None = None
+    # (B, 1, h, w) the classical base of these frames, fused beforehand from the whole image's
+    # frames (a tile's crop of it: exposure fusion's pyramid spans the whole frame, so a tile's own
+    # fusion differs); unpadded (``valid_size`` or the frames' size). None: fused from the frames
+    base: Tensor | None = None
     # whole-image statistics per frame for a base that restores the frames (fusecli.restore);
     # None: from the frames given. Set from the unpadded frames (or the whole image, for a tile)
     restore_stats: list[RestoreStats] | None = None
@@ -140,8 +143,6 @@ def fuse_padded(model: FusionModel, frames: Tensor, options: FuseOptions) -> Fus
         if options.foreground is not None:
             options = dataclasses.replace(options, foreground=F.pad(options.foreground, (0, pw, 0, ph), mode="replicate"))
         options = dataclasses.replace(options, valid_size=(h, w))
-        if options.levels is None:
-            options = dataclasses.replace(options, levels=pyramid_levels((h, w)))
         ops = model.base_restorations(options.task, options.prompt)
         if options.restore_stats is None and b == 1 and ops:
             options = dataclasses.replace(options, restore_stats=stack_restoration_stats([f[0].float().cpu().numpy() for f in frames[0]], ops, options.task))

@@ -29,8 +29,7 @@ FUSION_METHODS: Registry[FusionMethod] = Registry("fusion method")
 
 def pyramid_levels(shape: tuple[int, int]) -> int:
     """Levels for an image of ``shape``: down to 16-31 px, at most 8 (tiles use the whole image's).
-    The depth of focus-fusion and pyramid-vif (deeper does not score better there), and of the
-    all-in-one models' classical base and teacher, which they were trained with."""
+    The depth of focus-fusion and pyramid-vif (deeper does not score better there)."""
     return max(1, min(8, int(np.log2(max(1, min(shape)))) - 3))
 
 
@@ -451,13 +450,6 @@ def pyramid_vif(frames: Frames, levels: int | None = None) -> np.ndarray:
     fused.append(0.5 * (a[-1] + b[-1]))
     y = np.clip(collapse(fused), 0.0, 1.0).astype(np.float32)
     return colorize(y, frames[1][..., :3]) if frames[1].ndim == 3 else y
-
-
-def base_fusion(method: str, frames: Frames, levels: int | None = None) -> np.ndarray:
-    """``method``'s fusion at :func:`pyramid_levels` depth (or ``levels``: a tile's whole image's):
-    the classical base and the teacher of the all-in-one models, as they were trained, whatever
-    the method's own default depth (exposure fusion's is deeper since stop 43)."""
-    return FUSION_METHODS.get(method)(frames, levels=levels or pyramid_levels(np.shape(frames[0])[:2]))
 
 
 def fuse_frames(method: str, frames: Frames, levels: int | None = None) -> np.ndarray:

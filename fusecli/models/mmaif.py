@@ -51,7 +51,7 @@ from ..restore import (
     CONTRAST_QUANTILE, FRAME_DECISIONS, PROMPT_PATTERNS, RESTORATIONS, STACK_TASKS, RestoreStats, contrast_of, degradations_in_prompt, looks_upsampled,
     restoration_stats, restore, restore_stack,
 )
-from .classical import FUSION_METHODS, base_fusion
+from .classical import FUSION_METHODS, fuse_frames
 from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
 from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
 from .text_encoder import TextEncoder, TextEncoderConfig
@@ -328,7 +328,7 @@ class MMAIF(FusionModel):
     ) -> Tensor | None:
         """The configured training-free fusion of ``(B, N, 1, H, W)`` frames, ``(B, 1, H, W)`` in 0..1
         (None when the model has no base for ``task``: the mean source latent is used).
-        ``levels``: its pyramid levels (default: from the frames' size). ``prompts`` (one per item):
+        ``levels``: its pyramid levels (default: the method's own depth for the fused size). ``prompts`` (one per item):
         the frames are first restored for what each names (:meth:`base_restorations`), with the
         whole image's ``stats`` (per item, per frame) when given (tiles, training crops).
         VIF stripes are fixed in the infrared only. ``valid_size``: fuse only the top-left
@@ -347,7 +347,7 @@ class MMAIF(FusionModel):
             ops = self.base_restorations(task, prompt)
             if ops:
                 sources = self._restore_frames(sources, task, ops, None if stats is None else stats[index])
-            fused.append(base_fusion(method, sources, levels))
+            fused.append(fuse_frames(method, sources, levels))
         fused = np.stack(fused)[:, None]
         if fused.shape[-2:] != (height, width):
             fused = np.pad(fused, [(0, 0), (0, 0), (0, height - fused.shape[-2]), (0, width - fused.shape[-1])], mode="edge")
@@ -377,16 +377,23 @@ class MMAIF(FusionModel):
         if chosen:
             with torch.no_grad():
                 frames = torch.from_numpy(np.stack([sources[i] for i in chosen])[:, None]).to(next(self.restorer.parameters()).device)
-                for i, restored in zip(chosen, self.restorer(frames)[:, 0].float().cpu().numpy()):
+                for i, restored in zip(chosen, self.restorer.restore_in_tiles(frames)[:, 0].float().cpu().numpy()):
                     sources[i] = restored
         return classical(sources, [op for op in ordered[learned[0] + 1 :] if op not in self.config.learned_restore])
 
     def base_inputs(
         self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None,
-        valid_size: tuple[int, int] | None = None,
+        valid_size: tuple[int, int] | None = None, given: Tensor | None = None,
     ) -> tuple[Tensor | None, Tensor | None]:
-        """:meth:`classical_base` of the frames and its latent (both None without a base for ``task``)."""
-        image = self.classical_base(frames, task, levels, prompts, stats, valid_size)
+        """:meth:`classical_base` of the frames and its latent (both None without a base for ``task``).
+        ``given``: that base fused beforehand (``FuseOptions.base``, unpadded), edge-padded to the frames."""
+        if given is not None and self.config.base.get(task) is not None:
+            height, width = frames.shape[-2:]
+            pad = (0, width - given.shape[-1], 0, height - given.shape[-2])
+            image = F.pad(given, pad, mode="replicate") if any(pad) else given
+            image = image.to(device=frames.device, dtype=frames.dtype)
+        else:
+            image = self.classical_base(frames, task, levels, prompts, stats, valid_size)
         return image, (None if image is None else self.autoencoder.encode(image))
 
     def drop_prompts(self, prompts: list[str | None]) -> list[str | None]:
@@ -535,7 +542,7 @@ class MMAIF(FusionModel):
         tasks, prompts = [options.task] * b, [options.prompt] * b
         stats = None if options.restore_stats is None else [options.restore_stats] * b  # the same image's tiles
         cond, named = self.condition(tasks, prompts), self.gate_evidence(frames, options.task, prompts, stats, options.valid_size)
-        base_image, base = self.base_inputs(frames, options.task, options.levels, prompts, stats, options.valid_size)
+        base_image, base = self.base_inputs(frames, options.task, options.levels, prompts, stats, options.valid_size, options.base)
         if self.config.variant == "regression":
             fused = self.predict(latents, roles, cond, base=base, named=named)
         else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -61,3 +62,24 @@ class Restorer(nn.Module):
         padded = F.pad(x, (0, w % 2, 0, h % 2), mode="replicate")
         residual = F.pixel_shuffle(self.body(F.pixel_unshuffle(padded, 2)), 2)
         return (padded + residual)[..., :h, :w].clamp(0, 1)
+
+    def restore_in_tiles(self, x: Tensor, tile: int = 1024) -> Tensor:
+        """:meth:`forward` of a large ``(B, 1, H, W)`` frame in bands of about ``tile`` rows and
+        columns, each run with :attr:`receptive_radius` (rounded up to even) pixels of context
+        and only its centre kept: the same result as one run (up to float rounding) in bounded
+        memory (one 24 MP frame at once holds about 1.2 GB per layer)."""
+        _check_frames(x)
+        h, w = x.shape[-2:]
+        if tile % 2 or tile <= 0:
+            raise ValueError(f"tile must be a positive even number, got {tile}")
+        if h <= tile and w <= tile:
+            return self(x)
+        margin = self.receptive_radius + self.receptive_radius % 2  # even: the 2x2 unshuffle grid stays put
+        out = torch.empty_like(x)
+        for top in range(0, h, tile):
+            for left in range(0, w, tile):
+                y0, x0 = max(0, top - margin), max(0, left - margin)
+                y1, x1 = min(h, top + tile + margin), min(w, left + tile + margin)
+                part = self(x[..., y0:y1, x0:x1])
+                out[..., top : top + tile, left : left + tile] = part[..., top - y0 : top - y0 + tile, left - x0 : left - x0 + tile]
+        return out

@@ -205,13 +205,13 @@ class TeacherFusion:
         return {"spec": self.spec, "device": self.device, "learned": {}}  # models reload in the worker
 
     def __call__(self, task: str, frames: list[np.ndarray]) -> np.ndarray:
-        from ..models.classical import FUSION_METHODS, base_fusion
+        from ..models.classical import FUSION_METHODS, fuse_frames
 
         name = self.spec.get(task)
         if name is None:
             raise ValueError(f"no teacher for task {task} (config: teacher.{task})")
         if name in FUSION_METHODS:
-            return base_fusion(name, frames)  # the fusion the all-in-one models' base is
+            return fuse_frames(name, frames)  # the fusion the all-in-one models' base is
         if name not in self.learned:
             from ..models.zoo import load_model
 
