@@ -7,7 +7,7 @@ with weights smoothed over the whole frame. Per dataset, mean MEF-SSIM (`fusecli
 standard convention) of `exposure-fusion` at:
 
 * `16-31 px`: the depth up to stop 42 (`pyramid_levels`, still focus-fusion's; the all-in-one
-  models' base used it until stop 44);
+  models' base used it until stop 45);
 * `4-7 px`: the default since stop 43 (`exposure_levels`);
 * `2-3 px`: Mertens et al.'s own, `floor(log2(shorter side))` levels;
 
