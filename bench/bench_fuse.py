@@ -9,7 +9,9 @@
 3. VIF: 640x480 pairs through `fusecli fuse --jobs 2` (default model, and a learned model
    file when given with --vif-model), seconds per pair; and the same pairs as a rig records
    them (320x256 infrared frames with a narrower, rolled view) registered with `--ir-warp`.
-4. Quality on the real brackets (`../shared/data/mef/DeepFuse-ICCV17`, full size): MEF-SSIM
+4. The all-in-one model at 24 MP (`--sections learned`): the 2-frame bracket through
+   `fusecli fuse --model mmaif-reg`, without and with a restoring prompt; wall and peak memory.
+5. Quality on the real brackets (`../shared/data/mef/DeepFuse-ICCV17`, full size): MEF-SSIM
    of each tool's output via `fusecli metrics`.
 
 The bracket is made by upscaling a real DeepFuse sequence (Seq_11) to 6000x4000 (cubic).
@@ -78,7 +80,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=200)
     parser.add_argument("--vif-model", help="a .safetensors file to time besides the default VIF model")
     parser.add_argument("--sequences", type=int, default=8, help="real MEF brackets to score for quality")
-    parser.add_argument("--sections", default="mef,five,vif,quality", help="comma-separated subset of mef,five,vif,quality")
+    parser.add_argument("--sections", default="mef,five,vif,quality", help="comma-separated subset of mef,five,vif,learned,quality")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
     fusecli = [shutil.which("fusecli") or "fusecli"]
@@ -86,7 +88,7 @@ def main() -> None:
     try:
         print(f"machine: {os.cpu_count()} cores; enfuse: {shutil.which('enfuse')}")
         rows = []
-        shots = make_bracket(work, 2) if "mef" in sections else []
+        shots = make_bracket(work, 2) if sections & {"mef", "learned"} else []
         for label, cmd in [] if "mef" not in sections else [
             ("fusecli --model exposure-fusion", [*fusecli, "fuse", *map(str, shots), "--model", "exposure-fusion", "-o", str(work / "ef.jpg"), "--overwrite"]),
             ("fusecli --task mef (default)", [*fusecli, "fuse", *map(str, shots), "--task", "mef", "-o", str(work / "default.jpg"), "--overwrite"]),
@@ -107,6 +109,8 @@ def main() -> None:
             five_frames(fusecli, work)
         if "vif" in sections:
             vif_batch(fusecli, work, args)
+        if "learned" in sections:
+            learned_model(fusecli, work, shots)
         if "quality" in sections:
             quality(fusecli, work, args)
     finally:
@@ -124,6 +128,17 @@ def five_frames(fusecli: list[str], work: Path) -> None:
     seven = make_bracket(work / "seven", 7, tiff16=True)
     wall, peak = timed([*fusecli, "fuse", *map(str, seven), "--task", "mef", "-o", str(work / "seven.tif"), "--overwrite"])
     print(f"## MEF 24 MP, 7 frames of 16-bit TIFF: {wall:.2f} s, peak {peak:.2f} GB")
+
+
+def learned_model(fusecli: list[str], work: Path, shots: list[Path]) -> None:
+    """The all-in-one model on the 24 MP bracket: tiles of 1024 px, its classical base fused once
+    from the whole frames; with a prompt the frames are restored (non-local means) before it."""
+    print("\n## MEF 24 MP, 2 frames, mmaif-reg, end to end (one run each)")
+    print("| prompt | wall | peak memory |\n|---|---|---|")
+    for prompt in (None, "remove the noise"):
+        extra = ["--prompt", prompt] if prompt else []
+        wall, peak = timed([*fusecli, "fuse", *map(str, shots), "--task", "mef", "--model", "mmaif-reg", *extra, "-o", str(work / "learned.jpg"), "--overwrite"])
+        print(f"| {prompt or '(none)'} | {wall:.2f} s | {peak:.2f} GB |")
 
 
 def vif_batch(fusecli: list[str], work: Path, args: argparse.Namespace) -> None:
