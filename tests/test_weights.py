@@ -110,7 +110,7 @@ def test_shipped_mmaif_flow_samples_from_the_classical_base_close_to_mmaif_reg()
     assert np.array_equal(first, again) and not np.array_equal(first, other)
     assert psnr(first, other) > 40.0  # seeds move it little
     assert psnr(first, reg) > 30.0  # and it stays close to the regression it started from
-    plain = fuse_frames("exposure-fusion", frames)  # the default exposure fusion (stop 44: at its own depth)
+    plain = fuse_frames("exposure-fusion", frames)  # the default exposure fusion, at its own depth (stop 45)
     assert np.array_equal(sample(0, frames, None), plain)
     assert np.array_equal(fuse(frames, task="mef", model="mmaif-reg").image, plain)  # mmaif-reg's gate shuts too
 
