@@ -285,7 +285,7 @@ def test_whole_frame_degradation_crops_clean_and_degraded_alike(tmp_path, data_r
     config = load_config(path, ["degrade.whole_frames=true", 'model.base={mef="exposure-fusion",mff="focus-fusion",vif="pyramid-vif"}'])
     model, batch, seen = build_model(config), make_batch(scenes, config, 0, teacher=lambda task, frames: frames[0]), []
     original = model.classical_base
-    model.classical_base = lambda *args: seen.append(args[4]) or original(*args)
+    model.classical_base = lambda *args: seen.append(args[3]) or original(*args)  # (frames, task, prompts, stats, ...)
     terms = MMAIFObjective(model)(batch)
     assert torch.isfinite(terms["latent"]) and seen == [batch.restore_stats]  # the objective hands them to the base
 

@@ -36,9 +36,6 @@ class FuseOptions:
     bridge: float = 0.0  # > 0: start the flow at this t, from a noised blend of the sources (or of the classical base)
     generator: torch.Generator | None = None
     foreground: Tensor | None = None  # (B, 1, H, W) soft foreground mask for MoE-Fusion
-    # pyramid levels of a classical base (mmaif-reg); None: the method's own depth for the size
-    # before padding (``valid_size``): one padded row can add a level
-    levels: int | None = None
     # (B, 1, h, w) the classical base of these frames, fused beforehand from the whole image's
     # frames (a tile's crop of it: exposure fusion's pyramid spans the whole frame, so a tile's own
     # fusion differs); unpadded (``valid_size`` or the frames' size). None: fused from the frames

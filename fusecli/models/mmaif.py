@@ -323,12 +323,12 @@ class MMAIF(FusionModel):
         return [i for i, f in enumerate(sources) if looks_upsampled(f, None if stats is None else stats[i].get("downsample"))]
 
     def classical_base(
-        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None,
+        self, frames: Tensor, task: str, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None,
         valid_size: tuple[int, int] | None = None,
     ) -> Tensor | None:
-        """The configured training-free fusion of ``(B, N, 1, H, W)`` frames, ``(B, 1, H, W)`` in 0..1
-        (None when the model has no base for ``task``: the mean source latent is used).
-        ``levels``: its pyramid levels (default: the method's own depth for the fused size). ``prompts`` (one per item):
+        """The configured training-free fusion of ``(B, N, 1, H, W)`` frames, ``(B, 1, H, W)`` in 0..1,
+        at the method's own pyramid depth for the fused size (None when the model has no base for
+        ``task``: the mean source latent is used). ``prompts`` (one per item):
         the frames are first restored for what each names (:meth:`base_restorations`), with the
         whole image's ``stats`` (per item, per frame) when given (tiles, training crops).
         VIF stripes are fixed in the infrared only. ``valid_size``: fuse only the top-left
@@ -347,7 +347,7 @@ class MMAIF(FusionModel):
             ops = self.base_restorations(task, prompt)
             if ops:
                 sources = self._restore_frames(sources, task, ops, None if stats is None else stats[index])
-            fused.append(fuse_frames(method, sources, levels))
+            fused.append(fuse_frames(method, sources))
         fused = np.stack(fused)[:, None]
         if fused.shape[-2:] != (height, width):
             fused = np.pad(fused, [(0, 0), (0, 0), (0, height - fused.shape[-2]), (0, width - fused.shape[-1])], mode="edge")
@@ -382,7 +382,7 @@ class MMAIF(FusionModel):
         return classical(sources, [op for op in ordered[learned[0] + 1 :] if op not in self.config.learned_restore])
 
     def base_inputs(
-        self, frames: Tensor, task: str, levels: int | None = None, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None,
+        self, frames: Tensor, task: str, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None,
         valid_size: tuple[int, int] | None = None, given: Tensor | None = None,
     ) -> tuple[Tensor | None, Tensor | None]:
         """:meth:`classical_base` of the frames and its latent (both None without a base for ``task``).
@@ -393,7 +393,7 @@ class MMAIF(FusionModel):
             image = F.pad(given, pad, mode="replicate") if any(pad) else given
             image = image.to(device=frames.device, dtype=frames.dtype)
         else:
-            image = self.classical_base(frames, task, levels, prompts, stats, valid_size)
+            image = self.classical_base(frames, task, prompts, stats, valid_size)
         return image, (None if image is None else self.autoencoder.encode(image))
 
     def drop_prompts(self, prompts: list[str | None]) -> list[str | None]:
@@ -542,7 +542,7 @@ class MMAIF(FusionModel):
         tasks, prompts = [options.task] * b, [options.prompt] * b
         stats = None if options.restore_stats is None else [options.restore_stats] * b  # the same image's tiles
         cond, named = self.condition(tasks, prompts), self.gate_evidence(frames, options.task, prompts, stats, options.valid_size)
-        base_image, base = self.base_inputs(frames, options.task, options.levels, prompts, stats, options.valid_size, options.base)
+        base_image, base = self.base_inputs(frames, options.task, prompts, stats, options.valid_size, options.base)
         if self.config.variant == "regression":
             fused = self.predict(latents, roles, cond, base=base, named=named)
         else:
