@@ -148,9 +148,9 @@ def denoises_colour(model, prompt: str | None) -> bool:
     return bool(model.takes_prompt) and "gaussian_noise" in degradations_in_prompt(prompt)
 
 
-def _whole_image_base(model, task: str, prompt: str | None, frames: Sequence[np.ndarray], stats: list | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """For a model whose base is a classical fusion (of frames restored for the ``prompt``, with
-    the whole image's ``stats``): that ``(H, W)`` base of the whole image and, for an MEF / MFF
+def _whole_image_base(model, task: str, prompt: str | None, ys: list[np.ndarray], stats: list | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """For a model whose base is a classical fusion (of the frames' luminances ``ys``, restored for
+    the ``prompt`` with the whole image's ``stats``): that ``(H, W)`` base of the whole image and, for an MEF / MFF
     request to brighten or dehaze, the plain fusion its chroma is measured against
     (:func:`_tone_reference`); (None, None) otherwise. Fused once, before the tiles, which take
     crops: exposure fusion's pyramid spans the whole frame, so a tile's own fusion would differ."""
@@ -159,7 +159,6 @@ def _whole_image_base(model, task: str, prompt: str | None, frames: Sequence[np.
     method = (getattr(getattr(model, "config", None), "base", None) or {}).get(task)
     if not method:
         return None, None
-    ys = [luminance(as_float(f)) for f in frames]
     with torch.inference_mode():
         base = model.classical_base(torch.from_numpy(np.stack(ys))[None, :, None], task, prompts=[prompt], stats=None if stats is None else [stats])
     reference = _tone_reference(method, ys, stats) if task != "vif" and tone_requests(prompt) else None
@@ -353,12 +352,14 @@ def fuse(frames: Sequence[np.ndarray], settings: FuseSettings | None = None, *, 
             notes.append("no prompt: the model guesses what is degraded; naming it (--prompt) is more reliable")
         stats = None
         restorations = model.base_restorations(task, settings.prompt)
+        ys = [luminance(as_float(f)) for f in frames]  # whole frames: restoration statistics and the classical base
         if restorations:
-            stats = stack_restoration_stats([luminance(as_float(f)) for f in frames], restorations, task)
+            stats = stack_restoration_stats(ys, restorations, task)
             notes.append("the prompt asks for " + ", ".join(model.describe_restorations(task, settings.prompt, stats)) + ": restored before the model's classical base")
         if denoises_colour(model, settings.prompt):
             notes.append("colour noise smoothed along the fused image's edges (a noise request)")
-        base, reference = _whole_image_base(model, task, settings.prompt, frames, stats)
+        base, reference = _whole_image_base(model, task, settings.prompt, ys, stats)
+        del ys
         work = functools.partial(_learned_tile, model, task, settings, base, reference, stats)
         image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
         if settings.routing:
