@@ -9,7 +9,9 @@ the latent correction what costs it?) and the correction gate's value (the share
 the base that is kept; nan for a file without one). "best scale" is the factor ``a`` that brings the model's
 base + ``a`` x its correction (+prompt) closest to the reference, and the PSNR-ref it reaches:
 an oracle, only to tell a useful correction that is too strong (0 < a < 1, a gain) from one
-that is mostly noise (a near 0, no gain).
+that is mostly noise (a near 0, no gain). "oracle gate" is the correction gate's best value in
+0..1 for the image (fitted to the network's whole change, the gate forced open) and the PSNR-ref
+it reaches: what a perfect gate would score.
 
     python bench/diagnose_setting.py mff low_contrast      # ~20 s on 2 CPU cores
     python bench/diagnose_setting.py vif downsample --weights runs/x/checkpoints/best.safetensors
@@ -31,17 +33,44 @@ from eval_weights import classical_columns, degraded_case, learned, setting_stud
 from fusecli.metrics.score import score_arrays  # noqa: E402
 
 
-def best_scale(model, inputs, task, prompt, fused, reference, psnr) -> tuple[float, float]:
-    """The oracle factor ``a`` for the correction ``fused - base`` and the PSNR-ref of ``base + a (fused - base)``."""
+def base_image(model, inputs, task, prompt) -> np.ndarray | None:
+    """The model's classical base for these (degraded) frames and prompt, ``(H, W)``; None without one."""
     x = torch.from_numpy(np.stack(inputs))[None, :, None]
     with torch.no_grad():
         base = model.classical_base(x, task, prompts=[prompt])
+    return None if base is None else base[0, 0].numpy()
+
+
+def fit_scale(base, change, reference) -> float:
+    """The least-squares factor ``a`` that brings ``base + a change`` closest to ``reference``."""
+    return float((change * (reference - base)).sum() / max(float((change**2).sum()), 1e-12))
+
+
+def best_scale(model, inputs, task, prompt, fused, reference, psnr) -> tuple[float, float]:
+    """The oracle factor ``a`` for the correction ``fused - base`` and the PSNR-ref of ``base + a (fused - base)``."""
+    base = base_image(model, inputs, task, prompt)
     if base is None:
         return float("nan"), float("nan")
-    base = base[0, 0].numpy()
-    correction, wanted = fused - base, reference - base
-    scale = float((correction * wanted).sum() / max(float((correction**2).sum()), 1e-12))
-    return scale, psnr(np.clip(base + scale * correction, 0, 1))
+    scale = fit_scale(base, fused - base, reference)
+    return scale, psnr(np.clip(base + scale * (fused - base), 0, 1))
+
+
+def oracle_gate(model, inputs, task, prompt, reference, psnr) -> tuple[float, float]:
+    """The correction gate's best value in 0..1 for this image (the share of the network's whole
+    change to the base that brings the output closest to the reference, which a gate could
+    give) and the PSNR-ref it reaches: tells a gate that chose badly from a correction that is
+    of no use."""
+    base, gate = base_image(model, inputs, task, prompt), model.correction_gate
+    if base is None or gate is None:
+        return float("nan"), float("nan")
+    bias = gate.proj.bias.data.clone()
+    gate.proj.bias.data += 100.0  # fully open: the network's whole change
+    try:
+        change = learned(model, inputs, task, prompt) - base
+    finally:
+        gate.proj.bias.data.copy_(bias)
+    share = min(max(fit_scale(base, change, reference), 0.0), 1.0)
+    return share, psnr(np.clip(base + share * change, 0, 1))
 
 
 def main() -> None:
@@ -50,7 +79,7 @@ def main() -> None:
     parser.add_argument("op", help="one degradation, e.g. downsample, low_contrast, jpeg")
     args, scenes_of, model = setting_study(parser, "mmaif-reg.safetensors")
     gate = model.detail_gate
-    print("| scene | plain | restore+ | no prompt | +prompt | +prompt, gate open | mean gate | correction gate | best scale | +prompt, best scale |\n" + "|---" * 10 + "|")
+    print("| scene | plain | restore+ | no prompt | +prompt | +prompt, gate open | mean gate | correction gate | best scale | +prompt, best scale | oracle gate | +prompt, oracle gate |\n" + "|---" * 12 + "|")
     rows = []
     for index, scene in enumerate(scenes_of(args.task)):
         frames, made, inputs, reference = degraded_case(scene, args.task, index, f"n=1 {args.op}", ops=[args.op])
@@ -72,7 +101,8 @@ def main() -> None:
             gate.proj.bias.data.copy_(bias)
         else:
             row.append(float("nan"))
-        rows.append(row + [mean_gate, kept, *best_scale(model, inputs, args.task, made.prompt, fused, reference, psnr)])
+        rows.append(row + [mean_gate, kept, *best_scale(model, inputs, args.task, made.prompt, fused, reference, psnr),
+                           *oracle_gate(model, inputs, args.task, made.prompt, reference, psnr)])
         print(f"| {scene.name} | " + " | ".join(f"{v:.2f}" for v in rows[-1]) + " |")
     print("| mean | " + " | ".join(f"{v:.2f}" for v in np.mean(rows, axis=0)) + " |")
 

@@ -231,7 +231,7 @@ def share_stack_contrast(stats: Sequence[RestoreStats]) -> list[RestoreStats]:
     Why: each frame's estimate can only fall short of the stack's true ``c`` (it reaches it where
     that frame's scene reached black or white: the dark shot of a bracket, the sharp frame of a
     focus stack), so the largest is the closest, and every frame gets the same gain, which keeps
-    the stack's frames consistent for the fusion (measured in weights/MODEL_CARD.md, stop 37)."""
+    the stack's frames consistent for the fusion (measured in weights/HISTORY.md, stop 37)."""
     contrasts = [contrast_of(frame["low_contrast"]) for frame in stats if "low_contrast" in frame]
     if not contrasts:
         return [dict(frame) for frame in stats]

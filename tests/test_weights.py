@@ -86,7 +86,7 @@ def test_shipped_mmaif_reg_removes_infrared_stripes_when_the_prompt_asks():
 
 def test_shipped_mmaif_flow_samples_from_the_classical_base_close_to_mmaif_reg():
     """The shipped flow starts around mmaif-reg's classical base and was fine-tuned from it
-    (weights/MODEL_CARD.md); on noisy frames with a prompt its samples depend on the seed, a
+    (weights/MODEL_CARD.md, weights/HISTORY.md stop 23); on noisy frames with a prompt its samples depend on the seed, a
     little; on clean frames its hard correction gate shuts and it returns the base exactly (stop 31)."""
     from fusecli.fuse import fuse
     from fusecli.metrics.functional import psnr_reference
@@ -119,7 +119,7 @@ def test_shipped_all_in_one_models_undo_jpeg_with_the_shipped_restorer_when_the_
     """Both files carry the shipped restorer unchanged (it was frozen in their fine-tunes), and a
     JPEG prompt makes mmaif-reg restore the frames with it before its base: the result is closer
     to the clean frames' exposure fusion than without the prompt, and than plain exposure fusion
-    of the compressed frames (weights/MODEL_CARD.md: MEF JPEG, stop 24)."""
+    of the compressed frames (weights/HISTORY.md: MEF JPEG, stop 24)."""
     from fusecli.degrade.pipeline import sample
     from fusecli.fuse import fuse
     from fusecli.metrics.functional import psnr_reference
@@ -148,7 +148,7 @@ def test_mmaif_reg_restores_the_low_resolution_frame_of_a_vif_pair_and_leaves_th
     """A prompt that names low resolution makes mmaif-reg run the shipped restorer on the frame
     that looks up-sampled (here the visible one) and not on the detailed infrared: closer to the
     clean pair's fusion than the same model without the prompt and than plain fusion of the pair
-    (weights/MODEL_CARD.md: VIF down-sampling, stop 30)."""
+    (weights/HISTORY.md: VIF down-sampling, stop 30)."""
     from fusecli.degrade.ops import downsample
     from fusecli.fuse import fuse
     from fusecli.metrics.functional import psnr_reference
