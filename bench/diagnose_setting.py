@@ -13,7 +13,7 @@ that is mostly noise (a near 0, no gain). "oracle gate" is the correction gate's
 0..1 for the image (fitted to the network's whole change, the gate forced open) and the PSNR-ref
 it reaches: what a perfect gate would score.
 
-    python bench/diagnose_setting.py mff low_contrast      # ~20 s on 2 CPU cores
+    python bench/diagnose_setting.py mff low_contrast      # ~30 s on 2 CPU cores
     python bench/diagnose_setting.py vif downsample --weights runs/x/checkpoints/best.safetensors
     python bench/diagnose_setting.py vif downsample --split train --scenes 12   # on scenes it trained on
 """
