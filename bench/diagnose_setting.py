@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -46,29 +47,34 @@ def fit_scale(base, change, reference) -> float:
     return float((change * (reference - base)).sum() / max(float((change**2).sum()), 1e-12))
 
 
-def best_scale(model, inputs, task, prompt, fused, reference, psnr) -> tuple[float, float]:
+@contextmanager
+def forced_open(gate):
+    """Within the block, ``gate`` (a gate with a ``proj`` linear layer) is fully open; restored after."""
+    bias = gate.proj.bias.data.clone()
+    gate.proj.bias.data += 100.0
+    try:
+        yield
+    finally:
+        gate.proj.bias.data.copy_(bias)
+
+
+def best_scale(base, fused, reference, psnr) -> tuple[float, float]:
     """The oracle factor ``a`` for the correction ``fused - base`` and the PSNR-ref of ``base + a (fused - base)``."""
-    base = base_image(model, inputs, task, prompt)
     if base is None:
         return float("nan"), float("nan")
     scale = fit_scale(base, fused - base, reference)
     return scale, psnr(np.clip(base + scale * (fused - base), 0, 1))
 
 
-def oracle_gate(model, inputs, task, prompt, reference, psnr) -> tuple[float, float]:
+def oracle_gate(model, inputs, task, prompt, base, reference, psnr) -> tuple[float, float]:
     """The correction gate's best value in 0..1 for this image (the share of the network's whole
     change to the base that brings the output closest to the reference, which a gate could
     give) and the PSNR-ref it reaches: tells a gate that chose badly from a correction that is
     of no use."""
-    base, gate = base_image(model, inputs, task, prompt), model.correction_gate
-    if base is None or gate is None:
+    if base is None or model.correction_gate is None:
         return float("nan"), float("nan")
-    bias = gate.proj.bias.data.clone()
-    gate.proj.bias.data += 100.0  # fully open: the network's whole change
-    try:
+    with forced_open(model.correction_gate):  # the network's whole change
         change = learned(model, inputs, task, prompt) - base
-    finally:
-        gate.proj.bias.data.copy_(bias)
     share = min(max(fit_scale(base, change, reference), 0.0), 1.0)
     return share, psnr(np.clip(base + share * change, 0, 1))
 
@@ -95,14 +101,13 @@ def main() -> None:
         mean_gate = float("nan")
         if gate is not None:
             mean_gate = float(gate.value.mean())
-            bias = gate.proj.bias.data.clone()
-            gate.proj.bias.data += 30.0
-            row.append(psnr(learned(model, inputs, args.task, made.prompt)))
-            gate.proj.bias.data.copy_(bias)
+            with forced_open(gate):
+                row.append(psnr(learned(model, inputs, args.task, made.prompt)))
         else:
             row.append(float("nan"))
-        rows.append(row + [mean_gate, kept, *best_scale(model, inputs, args.task, made.prompt, fused, reference, psnr),
-                           *oracle_gate(model, inputs, args.task, made.prompt, reference, psnr)])
+        base = base_image(model, inputs, args.task, made.prompt)
+        rows.append(row + [mean_gate, kept, *best_scale(base, fused, reference, psnr),
+                           *oracle_gate(model, inputs, args.task, made.prompt, base, reference, psnr)])
         print(f"| {scene.name} | " + " | ".join(f"{v:.2f}" for v in rows[-1]) + " |")
     print("| mean | " + " | ".join(f"{v:.2f}" for v in np.mean(rows, axis=0)) + " |")
 

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_weights import TEACHER as TRAINING_FREE  # noqa: E402  (the training-free method per task)
+
+from fusecli.metrics.table import METRICS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-TRAINING_FREE = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
-LOWER_IS_BETTER = {"Nabf", "NIQE"}
 ALL_IN_ONE = ("mmaif-reg", "mmaif-flow")
 
 
@@ -27,7 +31,7 @@ def clean_wins(clean: dict, task: str, model: str) -> tuple[list[str], list[str]
     ours, theirs = clean[f"{task}|{model}"], clean[f"{task}|{TRAINING_FREE[task]}"]
     ahead, behind = [], []
     for metric in (m for m in ours if m != "n"):
-        better = ours[metric] < theirs[metric] if metric in LOWER_IS_BETTER else ours[metric] > theirs[metric]
+        better = ours[metric] > theirs[metric] if METRICS.get(metric).higher_better else ours[metric] < theirs[metric]
         (ahead if better else behind).append(metric)
     return ahead, behind
 
