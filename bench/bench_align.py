@@ -45,9 +45,9 @@ def re_exposed(shot: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
 
 
 def accuracy(sequences: int) -> None:
-    from fusecli.align import exposure_warps
-    from fusecli.io import read_image
-    from fusecli.registration import corner_distance
+    from fusecli.geometry.align import exposure_warps
+    from fusecli.imaging import read_image
+    from fusecli.geometry.registration import corner_distance
 
     print("\n## Worst-corner error of the estimated warp (px), shots other than the reference")
     print("| bracket | motion | shots | translation only: mean / max | translation + rotation (fusecli): mean / max |\n|---|---|---|---|---|")

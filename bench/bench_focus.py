@@ -89,9 +89,9 @@ def registered_sets() -> dict[str, list[list[Path]]]:
 
 
 def quality(work: Path) -> None:
-    from fusecli.io import read_image
+    from fusecli.imaging import read_image
     from fusecli.metrics import score_arrays
-    from fusecli.models.classical import fuse_frames
+    from fusecli.methods import fuse_frames
 
     print("\n## Quality on registered real MFF scenes (against the sources)")
     print("| dataset | scenes | tool | " + " | ".join(METRICS) + " |\n|---|---|---|" + "---|" * len(METRICS))

@@ -4,7 +4,7 @@ Target (issue "model zoo"): each model fuses a 640x480 pair in under 1 s on this
 (the flow variant: per sampling step). Weights are the shipped ones when present, else the
 untrained default config (speed does not depend on the values).
 
-A second table times the whole ``fusecli.fuse.fuse`` call (tiling, clipping; learned networks
+A second table times the whole ``fusecli.fusion.fuse`` call (tiling, clipping; learned networks
 and training-free methods alike) on one gray 640x480 pair per task, so a learned model can be
 compared with the training-free method it competes with. A third times ``mmaif-reg`` with
 prompts that make it restore its classical base first (``fusecli.restore``), per task.
@@ -22,9 +22,9 @@ import cv2
 import numpy as np
 import torch
 
-from fusecli.fuse import fuse
+from fusecli.fusion import fuse
 from fusecli.models.base import FuseOptions
-from fusecli.models.zoo import ZOO, build_entry
+from fusecli.models.weights import CATALOG, build_entry
 
 
 # prompts for the third table: none, then one per restoration the shipped mmaif-reg runs
@@ -38,7 +38,7 @@ PROMPTS = [
     ("vif", "increase the contrast"),
     # the contrast statistics are of the denoised frames: denoising runs once more, on the whole frames
     ("vif", "remove the noise and increase the contrast"),
-    # low resolution (stop 30): every frame is tested (an FFT each); these random frames are
+    # low resolution: every frame is tested (an FFT each); these random frames are
     # detailed, so the restorer does not run (see the last row for a frame that looks up-sampled)
     ("vif", "the image is low resolution"),
 ]
@@ -64,8 +64,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or platform.machine()}")
     print("| model | parameters | 640x480 pair | per sampling step |")
     print("|---|---|---|---|")
-    for name in ZOO:
-        entry = ZOO.get(name)
+    for name in CATALOG:
+        entry = CATALOG.get(name)
         if entry.kind != "learned":
             continue
         model = build_entry(name).eval()
@@ -82,18 +82,18 @@ def main() -> None:
         else:
             print(f"| {name} | {params:,} | {best_time(lambda: run(1), args.repeat):.3f} s | - |")
     print()
-    print("| zoo entry | task | fusecli.fuse.fuse, gray 640x480 pair |")
+    print("| zoo entry | task | fusecli.fusion.fuse, gray 640x480 pair |")
     print("|---|---|---|")
     pair = [np.asarray(f[0]) for f in frames[0].numpy()]
-    for name in ZOO:
-        entry = ZOO.get(name)
+    for name in CATALOG:
+        entry = CATALOG.get(name)
         if not entry.tasks:
             continue
         task = entry.tasks[0]
         seconds = best_time(lambda: fuse(pair, task=task, model=name, steps=8), args.repeat)
         print(f"| {name} | {task} | {seconds:.3f} s |")
     print()
-    print("| mmaif-reg, prompt | task | restorations | fusecli.fuse.fuse, gray 640x480 pair |")
+    print("| mmaif-reg, prompt | task | restorations | fusecli.fusion.fuse, gray 640x480 pair |")
     print("|---|---|---|---|")
     model = build_entry("mmaif-reg").eval()
     for task, prompt in PROMPTS:

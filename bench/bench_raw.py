@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from bench_metrics import best_of  # noqa: E402
 from test_camera_raw import write_dng  # noqa: E402
 
-from fusecli.fuse import FuseSettings, fuse_files  # noqa: E402
-from fusecli.io import read_image, write_image  # noqa: E402
+from fusecli.fusion import FuseSettings, fuse_files  # noqa: E402
+from fusecli.imaging import read_image, write_image  # noqa: E402
 
 SHOT = ROOT.parent / "shared" / "data" / "mef" / "DeepFuse-ICCV17" / "Seq_11"
 
@@ -50,7 +50,7 @@ def main() -> None:
         for name, inputs in (("RAW", raws), ("16-bit TIFF", tiffs)):
             out = tmp / f"fused-{name[:3]}.tif"
             seconds, _ = best_of(lambda: fuse_files(inputs, out, FuseSettings(task="mef"), overwrite=True), args.repeat)
-            print(f"fuse a 3-shot 24 MP bracket from {name} files to 16-bit TIFF (fusecli.fuse.fuse_files): {seconds:.2f} s")
+            print(f"fuse a 3-shot 24 MP bracket from {name} files to 16-bit TIFF (fusecli.fusion.fuse_files): {seconds:.2f} s")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 A 24 MP (6000x4000) fused photo: a 5 x 5 mosaic of real DeepFuse-ICCV17 brackets
 (``../shared/data/mef``), each exposure level resized to 1200 px wide, fused with fusecli's
-``exposure-fusion``, then encoded as fusecli writes TIFFs (``fusecli.io.encode_image``) at 8 and
+``exposure-fusion``, then encoded as fusecli writes TIFFs (``fusecli.imaging.encode_image``) at 8 and
 16 bits and as 32-bit float (its seconds include quantising the float image), and by tifffile
 directly with the other settings for comparison. Seconds are the best of ``--repeat`` runs.
 
@@ -22,8 +22,10 @@ import tifffile
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_metrics import best_of  # noqa: E402
 
-from fusecli.io import _quantise, encode_image, read_image, tiff_compression  # noqa: E402
-from fusecli.models.classical import exposure_fusion  # noqa: E402
+from fusecli.imaging.write import _quantise
+
+from fusecli.imaging import encode_image, read_image, tiff_compression  # noqa: E402
+from fusecli.methods import exposure_fusion  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mef" / "DeepFuse-ICCV17"
 SETTINGS = {

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fusecli.deghost import plan_deghost
+from fusecli.geometry.deghost import plan_deghost
 from fusecli.errors import FusecliError
-from fusecli.fuse import _mean_brightness
-from fusecli.io import is_image_file, read_image
+from fusecli.fusion.task import mean_brightness as _mean_brightness
+from fusecli.imaging import is_image_file, read_image
 from fusecli.metrics.score import score_arrays
-from fusecli.models.classical import exposure_fusion
+from fusecli.methods.exposure import exposure_fusion
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mef"
 

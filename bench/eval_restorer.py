@@ -15,7 +15,7 @@ clean frames, as in the model card's degraded tables) of the frames as degraded,
 (what the all-in-one model's base does for a JPEG prompt), restored only where the degradation
 changed them (an oracle: prompts do not say which frame), and restored where the frame looks
 up-sampled (:func:`fusecli.restore.looks_upsampled`: what ``mmaif-reg``'s base does for a
-low-resolution prompt since stop 30): does a better frame make a better fusion?
+low-resolution prompt): does a better frame make a better fusion?
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from eval_weights import ROOT, TEACHER, degraded_case, held_out  # noqa: E402
 
 from fusecli.metrics.functional import psnr_reference  # noqa: E402
 from fusecli.metrics.score import score_arrays  # noqa: E402
-from fusecli.models.classical import fuse_frames  # noqa: E402
-from fusecli.models.zoo import load_weights  # noqa: E402
+from fusecli.methods import fuse_frames  # noqa: E402
+from fusecli.models.weights import load_weights  # noqa: E402
 from fusecli.restore import looks_upsampled  # noqa: E402
 
 

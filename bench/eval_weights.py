@@ -1,4 +1,4 @@
-"""Validation tables of weights/MODEL_CARD.md: shipped models vs training-free methods.
+"""Validation tables of docs/models.md: shipped models vs training-free methods.
 
 Held-out scenes = the training configs' scene-disjoint split (``data.val_fraction`` of
 ``examples/train/mmaif-reg.toml``; the same split every config uses). Everything is scored on
@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from fusecli.degrade.pipeline import available_ops, sample
 from fusecli.metrics.score import score_arrays
 from fusecli.models.base import FuseOptions, fuse_padded
-from fusecli.models.classical import fuse_frames
-from fusecli.models.zoo import load_weights
+from fusecli.methods import fuse_frames
+from fusecli.models.weights import load_weights
 from fusecli.restore import restore_stack
 from fusecli.train import load_config
 from fusecli.train.data import load_scenes
@@ -127,7 +127,7 @@ def mean_table(rows):
 
 
 def markdown(result: dict) -> str:
-    """The MODEL_CARD tables: one per task (clean) and one per task (degraded, rows = settings)."""
+    """The docs/models.md tables: one per task (clean) and one per task (degraded, rows = settings)."""
     lines = []
     split = "held-out" if result.get("split", "val") == "val" else "training-split"
     for task in ("vif", "mef", "mff"):

@@ -1,4 +1,4 @@
-"""How well does ``--ir-warp auto`` (fusecli.warp_estimation) find a rig's infrared → visible warp?
+"""How well does ``--ir-warp auto`` (fusecli.geometry.warp_estimation) find a rig's infrared → visible warp?
 
 Why: the public VIF pairs are registered already, so a known rig warp is put on them: each
 RoadScene pair's infrared frame is re-recorded as a separate thermal camera would see it (its
@@ -26,10 +26,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fusecli.color import luminance
-from fusecli.io import read_image
-from fusecli.registration import corner_distance
-from fusecli.warp_estimation import RegistrationError, estimate_ir_warp
+from fusecli.imaging.color import luminance
+from fusecli.imaging import read_image
+from fusecli.geometry.registration import corner_distance
+from fusecli.geometry.warp_estimation import RegistrationError, estimate_ir_warp
 
 ROOT = Path(__file__).resolve().parents[1]
 ROADSCENE = ROOT.parent / "shared" / "data" / "vif" / "RoadScene"

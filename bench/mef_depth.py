@@ -6,9 +6,8 @@ mixes the shots patch by patch (flat, blotchy skies, halos around bright windows
 with weights smoothed over the whole frame. Per dataset, mean MEF-SSIM (`fusecli.metrics`, the
 standard convention) of `exposure-fusion` at:
 
-* `16-31 px`: the depth up to stop 42 (`pyramid_levels`, still focus-fusion's; the all-in-one
-  models' base used it until stop 45);
-* `4-7 px`: the default since stop 43 (`exposure_levels`);
+* `16-31 px`: `pyramid_levels`, focus-fusion's and pyramid-vif's depth;
+* `4-7 px`: exposure-fusion's depth (`exposure_levels`);
 * `2-3 px`: Mertens et al.'s own, `floor(log2(shorter side))` levels;
 
 and of OpenCV's `createMergeMertens` and `enfuse` (default options; left out when not
@@ -16,7 +15,7 @@ installed) on the same 8-bit shots. Then how many brackets each depth wins or lo
 the old one and against the peers.
 
 `--sections tiles`: a bracket too large for one tile (DeepFuse Seq_11 upscaled to 9000x6000,
-fused by `fusecli.fuse.fuse` with the default `--tile`) against its untiled fusion, with the
+fused by `fusecli.fusion.fuse` with the default `--tile`) against its untiled fusion, with the
 tiles sharing the whole frames' coarse levels (the default) and with each tile's own.
 
     python bench/mef_depth.py            # ~3 min on 2 CPU cores
@@ -38,11 +37,13 @@ import cv2
 import numpy as np
 
 from deghost_quality import brackets
-from fusecli.fuse import TRAINING_FREE_TILE_SCALE, FuseSettings, _method_tile, fuse
-from fusecli.io import read_image
+from fusecli.fusion import FuseSettings, fuse
+from fusecli.fusion.pipeline import TRAINING_FREE_TILE_SCALE, _method_tile
+from fusecli.imaging import read_image
 from fusecli.metrics.score import score_arrays
-from fusecli.models.classical import exposure_fusion, exposure_levels, pyramid_levels
-from fusecli.tiling import run_tiled
+from fusecli.methods.exposure import exposure_fusion
+from fusecli.methods import exposure_levels, pyramid_levels
+from fusecli.fusion.tiling import run_tiled
 
 DEPTHS = {
     "16-31 px": pyramid_levels,

@@ -1,7 +1,7 @@
 """Does `moefusion-mff`'s learned focus map do better inside `focus-fusion`'s blending?
 
 Why: `moefusion-mff` blends its two sources per pixel with its soft map (w A + (1 - w) B) and is
-only on par with the training-free `focus-fusion` (weights/MODEL_CARD.md). This scores two
+only on par with the training-free `focus-fusion` (docs/models.md). This scores two
 variants that keep the learned map but blend like `focus-fusion` (Laplacian pyramid): the soft
 map as pyramid weights, and the map thresholded at 0.5, median-filtered (consistency) and
 softened as `focus-fusion` does with its own decision. Pairs only (the model fuses two frames);
@@ -24,8 +24,8 @@ from eval_weights import frames_of, held_out  # noqa: E402
 
 from fusecli.metrics.score import score_arrays  # noqa: E402
 from fusecli.models.base import FuseOptions, fuse_padded  # noqa: E402
-from fusecli.models.classical import fuse_frames, pyramid_blend  # noqa: E402
-from fusecli.models.zoo import load_model  # noqa: E402
+from fusecli.methods import fuse_frames, pyramid_blend  # noqa: E402
+from fusecli.models.weights import load_model  # noqa: E402
 
 METRICS = ("Qabf", "Qcb", "SSIM")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fusecli.io import read_image
+from fusecli.imaging import read_image
 from fusecli.metrics import score_arrays
 from fusecli.models import fuse_frames
 

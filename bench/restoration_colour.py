@@ -5,10 +5,10 @@ Why: the models fuse luminance and take chroma from their inputs, and low contra
 and haze squeeze chroma about neutral as they squeeze the tones. ``fusecli fuse`` stretches the
 inputs' chroma by the contrast restoration's exact gain (``fusecli.restore.chroma_gain``) and, on
 MEF / MFF, by the output's local gain over the plain fusion: of brightness for a request to brighten
-(``fusecli.color.brightness_gain``, stop 41), of contrast for one to dehaze (``fusecli.color.tone_gain``; on VIF, stop 39, by its median over the visible frame's
+(``fusecli.imaging.color.brightness_gain``), of contrast for one to dehaze (``fusecli.imaging.color.tone_gain``; on VIF by its median over the visible frame's
 luminance). Noise requests smooth the inputs' chroma noise along
-the fused luminance's edges (``fusecli.color.denoise_chroma``, stop 39). "as stored" is the same
-run with all three off (what fusecli did before stop 37). Columns: mean chroma (distance of Cb, Cr
+the fused luminance's edges (``fusecli.imaging.color.denoise_chroma``). "as stored" is the same
+run with all three off. Columns: mean chroma (distance of Cb, Cr
 from neutral), chroma error (mean |Cb, Cr difference| against the clean examples' fusion: what a
 colour step changes, which RGB PSNR, ruled by the luminance, barely shows) and RGB PSNR.
 
@@ -24,11 +24,11 @@ from unittest import mock
 
 import numpy as np
 
-import fusecli.fuse as fusing
-from fusecli.color import rgb_to_ycbcr
+import fusecli.fusion as fusing
+from fusecli.imaging.color import rgb_to_ycbcr
 from fusecli.degrade.ops import DEGRADATIONS, apply
 from fusecli.degrade.prompts import SENTENCES
-from fusecli.io import read_image
+from fusecli.imaging import read_image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CASES = {
@@ -96,7 +96,7 @@ def main() -> None:
 
 def cost(model: str, prompt: str, switch: str, repeat: int = 5) -> tuple[float, float]:
     """Seconds (best of ``repeat``) of a 640x480 3-shot bracket fused with ``prompt``, with and
-    without the colour step that ``fusecli.fuse``'s ``switch`` turns on."""
+    without the colour step that ``fusecli.fusion``'s ``switch`` turns on."""
     import time
 
     import cv2
@@ -119,9 +119,9 @@ def cost(model: str, prompt: str, switch: str, repeat: int = 5) -> tuple[float, 
 
 def gain_choice(op: str, prompt: str, task: str, paths, model: str) -> dict[str, float]:
     """Chroma error against the clean fusion with every brightening / dehazing request's colour
-    gain forced to each kind (``fusecli.fuse._tone_colour_gain`` picks brightness for a request to
+    gain forced to each kind (``fusecli.fusion.colour.tone_colour_gain`` picks brightness for a request to
     brighten only, contrast otherwise). ``op``: low exposure 0.4, or ``DARK_HAZE``."""
-    from fusecli.color import brightness_gain, tone_gain
+    from fusecli.imaging.color import brightness_gain, tone_gain
 
     rng = np.random.default_rng(0)
     frames = [read_image(path)[0] for path in paths]

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_weights import TEACHER, degraded_case, held_out  # noqa: E402
 
 from fusecli.metrics.score import score_arrays  # noqa: E402
-from fusecli.models.classical import fuse_frames  # noqa: E402
+from fusecli.methods import fuse_frames  # noqa: E402
 from fusecli.restore import restore, restore_stack  # noqa: E402
 
 

@@ -1,24 +1,39 @@
 """fusecli: image fusion for infrared+visible pairs, exposure brackets and focus stacks.
 
-The library does all the work; the ``fusecli`` command is a thin layer over it. Heavy
-modules (torch models) are imported lazily so ``import fusecli`` stays fast.
+The library does all the work; the ``fusecli`` command is a thin layer over it. Packages:
+``fusion`` (the pipeline), ``methods`` (training-free fusion), ``models`` (networks),
+``restore`` (classical restorations, prompts), ``geometry`` (alignment, registration),
+``imaging`` (files, colour), ``degrade``, ``metrics``, ``sampling``, ``train``, ``batch``,
+``cli``; ``catalog`` lists every model and method by name. ``import fusecli`` is cheap: the
+names below load their modules (OpenCV, torch) when first used.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .color import colorize, rgb_to_ycbcr, ycbcr_to_rgb  # noqa: E402
-from .errors import FusecliError  # noqa: E402
-from .io import read_image, read_stack, write_image  # noqa: E402
+_LAZY = {
+    "FusecliError": "fusecli.errors",
+    "colorize": "fusecli.imaging.color",
+    "rgb_to_ycbcr": "fusecli.imaging.color",
+    "ycbcr_to_rgb": "fusecli.imaging.color",
+    "read_image": "fusecli.imaging",
+    "read_stack": "fusecli.imaging",
+    "write_image": "fusecli.imaging",
+    "fuse": "fusecli.fusion",
+    "fuse_files": "fusecli.fusion",
+    "FuseSettings": "fusecli.fusion",
+}
 
-__all__ = [
-    "__version__",
-    "FusecliError",
-    "colorize",
-    "rgb_to_ycbcr",
-    "ycbcr_to_rgb",
-    "read_image",
-    "read_stack",
-    "write_image",
-]
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fusecli' has no attribute {name!r}")

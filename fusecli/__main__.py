@@ -1,5 +1,5 @@
 """``python -m fusecli`` (and ``torchrun -m fusecli train ...``)."""
 
-from .cli.main import cli
+from fusecli.cli.main import cli
 
 cli(prog_name="fusecli")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from typing import Callable, Generic, Iterator, TypeVar
 
-from .errors import UnknownNameError
+from fusecli.errors import UnknownNameError
 
 T = TypeVar("T")
 

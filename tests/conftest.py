@@ -18,3 +18,10 @@ def smooth_image(rng: np.random.Generator, h: int, w: int, channels: int | None 
     img = cv2.GaussianBlur(noise, (0, 0), 2.0)
     img = (img - img.min()) / max(float(img.max() - img.min()), 1e-6)
     return img.astype(np.float32)
+
+
+def staged(model, frames, options):
+    """``model.fuse`` after its classical stage, as the pipeline runs it (frames already a multiple of its size)."""
+    from fusecli.restore.stage import prepare
+
+    return model.fuse(frames, prepare(model, frames, options))

@@ -1,4 +1,4 @@
-"""Camera RAW inputs (fusecli.camera_raw): DNG files written here with tifffile (a Bayer mosaic
+"""Camera RAW inputs (fusecli.imaging.camera_raw): DNG files written here with tifffile (a Bayer mosaic
 whose colour matrix makes the camera's RGB linear sRGB), developed by LibRaw through rawpy."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from fusecli.cli.main import cli
 from fusecli.errors import ImageReadError
-from fusecli.io import is_image_file, output_suffix, read_image
+from fusecli.imaging import is_image_file, output_suffix, read_image
 
 from conftest import smooth_image
 

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 from fusecli.cli.main import cli
 from fusecli.errors import InputMismatchError
-from fusecli.color import luminance
-from fusecli.io import as_float, read_image
+from fusecli.imaging.color import luminance
+from fusecli.imaging import as_float, read_image
 from fusecli.metrics import score_arrays
-from fusecli.models import FUSION_METHODS, fuse_frames
-from fusecli.models.classical import collapse, laplacian_pyramid, pyramid_blend
+from fusecli.methods import fuse_frames, method_names
+from fusecli.methods.pyramid import collapse, laplacian_pyramid, pyramid_blend
 
 from conftest import smooth_image
 
@@ -23,7 +23,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def test_registry_names():
-    assert set(FUSION_METHODS.names()) == {"exposure-fusion", "focus-fusion", "pyramid-vif"}
+    assert set(method_names()) == {"exposure-fusion", "focus-fusion", "pyramid-vif"}
 
 
 def test_pyramid_round_trip_and_constant_weights(rng):
@@ -63,7 +63,7 @@ def test_exposure_fusion_reads_8_and_16_bit_frames_like_floats(rng, channels):
 def test_exposure_fusion_is_on_par_with_opencv_mertens():
     """The half-resolution weights and chroma keep MEF-SSIM near cv2.createMergeMertens's
     (full-resolution RGB blending) on the example bracket. This synthetic bracket is one where
-    the deeper pyramid of stop 43 costs a little (0.9623 -> 0.9595, OpenCV 0.9614); on 138 real
+    the deep exposure-fusion pyramid costs a little (0.9623 -> 0.9595, OpenCV 0.9614); on 138 real
     brackets it gains 0.011 and beats OpenCV on 110 (bench/mef_depth.py)."""
     import cv2
 
@@ -77,7 +77,7 @@ def test_exposure_fusion_is_on_par_with_opencv_mertens():
 def test_exposure_fusion_pyramid_reaches_across_the_frame():
     """Exposure fusion's pyramid stops at 4-7 px whatever the size (24 MP: 10 levels, not the
     8 of the other methods' rule), so large-scale tones blend with frame-wide weights."""
-    from fusecli.models.classical import exposure_levels, method_levels, pyramid_levels
+    from fusecli.methods import exposure_levels, method_levels, pyramid_levels
 
     for shape in [(8, 8), (63, 64), (400, 600), (4000, 6000), (5, 20000)]:
         levels = exposure_levels(shape)
@@ -101,9 +101,11 @@ def test_exposure_fusion_tiles_agree_with_the_whole_image(rng, channels):
 
     import cv2
 
-    from fusecli.fuse import _method_tile, fuse
-    from fusecli.models.classical import exposure_coarse, exposure_fusion, exposure_levels
-    from fusecli.tiling import run_tiled
+    from fusecli.fusion import fuse
+    from fusecli.fusion.pipeline import _method_tile
+    from fusecli.methods import exposure_coarse, exposure_levels
+    from fusecli.methods.exposure import exposure_fusion
+    from fusecli.fusion.tiling import run_tiled
 
     shape = (301, 459) + ((3,) if channels == 3 else ())
     texture = cv2.GaussianBlur(rng.random(shape).astype(np.float32), (0, 0), 3)
@@ -225,7 +227,7 @@ def test_methods_handle_16bit_precision_and_gray(rng):
 
 
 def test_degrade_gt_writes_fused_ground_truth(tmp_path, rng):
-    from fusecli.io import write_image
+    from fusecli.imaging import write_image
 
     for name in ("x", "y"):
         write_image(tmp_path / "ir" / f"{name}.png", smooth_image(rng, 40, 48))

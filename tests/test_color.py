@@ -6,7 +6,7 @@ import pytest
 
 from conftest import smooth_image
 
-from fusecli.color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
+from fusecli.imaging.color import colorize, luminance, rgb_to_ycbcr, ycbcr_to_rgb
 from fusecli.errors import InputMismatchError
 
 
@@ -78,7 +78,7 @@ def test_tone_gain_reads_a_tone_change_and_not_a_detail_change(rng):
     """The local contrast gain of a restored luminance over the one its chroma came with: 2 for a
     contrast doubled about a local mean (or a brightening by 2 of a dark image), 1 where only fine
     detail differs (denoising, sharpening) or nothing does."""
-    from fusecli.color import stretch_chroma, tone_gain
+    from fusecli.imaging.color import stretch_chroma, tone_gain
 
     reference = 0.1 + 0.4 * smooth_image(rng, 96, 128)
     np.testing.assert_array_equal(tone_gain(reference, reference), np.ones_like(reference))
@@ -101,9 +101,9 @@ def test_brightness_gain_reads_an_exposure_change(rng):
     """The local brightness ratio of a restored luminance over the one its chroma came with: the
     exposure factor for a brightened image (not the contrast gain's 1 for a uniform lift), 1 for
     the same image, clipped to its limit; a dehazing request must not use it (it would read the
-    removed airlight as exposure), which fusecli.fuse._tone_colour_gain decides."""
-    from fusecli.color import brightness_gain, tone_gain
-    from fusecli.fuse import _tone_colour_gain
+    removed airlight as exposure), which fusecli.fusion.colour.tone_colour_gain decides."""
+    from fusecli.imaging.color import brightness_gain, tone_gain
+    from fusecli.fusion.colour import tone_colour_gain as _tone_colour_gain
 
     reference = 0.05 + 0.3 * smooth_image(rng, 96, 128)
     np.testing.assert_allclose(brightness_gain(reference, reference), 1.0, atol=1e-6)
@@ -122,7 +122,7 @@ def test_brightness_gain_reads_an_exposure_change(rng):
 def test_guided_filter_smooths_noise_but_not_the_guides_edges(rng):
     """Chroma noise on a two-colour scene goes; the colour edge, which the clean luminance
     shares, stays sharp (a plain box blur of that size would smear it over 5 px)."""
-    from fusecli.color import denoise_chroma, guided_filter
+    from fusecli.imaging.color import denoise_chroma, guided_filter
 
     y = np.full((64, 64), 0.3, np.float32)
     y[:, 32:] = 0.7

@@ -9,10 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from fusecli.cli.main import cli
-from fusecli.deghost import intensity_map, plan_deghost
-from fusecli.fuse import TRAINING_FREE_TILE_SCALE, fuse
-from fusecli.io import read_image, write_image
-from fusecli.models.classical import exposure_fusion
+from fusecli.geometry.deghost import intensity_map, plan_deghost
+from fusecli.fusion import fuse
+from fusecli.fusion.pipeline import TRAINING_FREE_TILE_SCALE
+from fusecli.imaging import read_image, write_image
+from fusecli.methods.exposure import exposure_fusion
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GAINS = (0.35, 1.0, 2.8)  # a 3-shot bracket, -1.5 / 0 / +1.5 EV

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fusecli.degrade import DEGRADATIONS, apply, sample_params
-from fusecli.degrade.ops import haze_depth_proxy, motion_kernel
+from fusecli.degrade.ops import motion_kernel
+from fusecli.degrade.weather import haze_depth_proxy
 
 from conftest import smooth_image
 

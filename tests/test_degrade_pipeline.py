@@ -13,7 +13,7 @@ from fusecli.degrade import DEGRADATIONS
 from fusecli.degrade.pipeline import ASPECTS, available_ops, choose_ops, compatible, degrade_frames, sample
 from fusecli.degrade.prompts import CLAUSES, SENTENCES, make_prompt, prompt_vocabulary, tokenize
 from fusecli.errors import FusecliError, InputMismatchError
-from fusecli.io import read_image, write_image
+from fusecli.imaging import read_image, write_image
 
 from conftest import smooth_image
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fusecli.io import read_image
+from fusecli.imaging import read_image
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -14,10 +14,11 @@ from click.testing import CliRunner
 
 from conftest import smooth_image
 from fusecli.cli.main import cli
-from fusecli.fuse import TRAINING_FREE_TILE_SCALE, fuse
-from fusecli.io import as_float, read_image, write_image
-from fusecli.models.zoo import build_entry, save_weights
-from fusecli.tiling import run_tiled, tile_spans
+from fusecli.fusion import fuse
+from fusecli.fusion.pipeline import TRAINING_FREE_TILE_SCALE
+from fusecli.imaging import as_float, read_image, write_image
+from fusecli.models.weights import build_entry, save_weights
+from fusecli.fusion.tiling import run_tiled, tile_spans
 
 
 def invoke(*args):
@@ -71,7 +72,7 @@ def test_vif_default_method_keeps_visible_colour(vif_pair, tmp_path):
     out, meta = read_image(tmp_path / "out.png")
     assert out.shape == (72, 96, 3) and meta.bit_depth == 8
     # chroma comes from the visible image
-    from fusecli.color import rgb_to_ycbcr
+    from fusecli.imaging.color import rgb_to_ycbcr
 
     visible, _ = read_image(vis)
     assert np.abs(rgb_to_ycbcr(out)[..., 1:] - rgb_to_ycbcr(visible)[..., 1:]).mean() < 0.01
@@ -113,10 +114,10 @@ def test_tiles_of_a_learned_model_take_the_whole_images_classical_base(scene, tm
     once from the whole image and each tile takes its crop: with an untrained head and the detail
     gate open, whose output is its base, the tiled result is the whole image's exposure fusion at
     its own depth, not a patchwork of each tile's own fusion."""
-    from fusecli.color import luminance
-    from fusecli.models.catalog import MMAIF_REG
-    from fusecli.models.classical import fuse_frames
-    from fusecli.models.zoo import build
+    from fusecli.imaging.color import luminance
+    from fusecli.catalog import MMAIF_REG
+    from fusecli.methods import fuse_frames
+    from fusecli.models.weights import build
 
     torch.manual_seed(0)
     model = build("mmaif", MMAIF_REG)
@@ -133,27 +134,27 @@ def test_tiles_of_a_learned_model_take_the_whole_images_classical_base(scene, tm
 def test_tiles_of_a_restoring_model_get_the_whole_images_statistics(scene, tmp_path, monkeypatch):
     """A base that restores what the prompt names (here: stretching contrast) is restored with
     the whole image's percentiles in every tile, and the user is told what was restored."""
-    import fusecli.models.base as base
-    from fusecli.color import luminance
-    from fusecli.models.catalog import MMAIF_REG
-    from fusecli.models.zoo import build
+    from fusecli.imaging.color import luminance
+    from fusecli.catalog import MMAIF_REG
+    from fusecli.models.weights import build
     from fusecli.restore import stack_restoration_stats
+    from fusecli.restore.stage import ClassicalStage
 
     torch.manual_seed(0)
     path = save_weights(build("mmaif", {**MMAIF_REG, "restore": {"mff": ["low_contrast"]}}), tmp_path / "restoring.safetensors")
     seen = []
-    original = base.fuse_padded
-    monkeypatch.setattr(base, "fuse_padded", lambda model, x, options: seen.append(options.restore_stats) or original(model, x, options))
+    original = ClassicalStage.fuse_base
+    monkeypatch.setattr(ClassicalStage, "fuse_base", lambda self, frames, task, prompts=None, stats=None: seen.append((frames.shape, stats)) or original(self, frames, task, prompts, stats))
     scene = np.clip(cv2.resize(scene, (160, 128)), 0, 1)
     frames = [cv2.GaussianBlur(scene, (0, 0), 2), scene]
     result = fuse(frames, task="mff", model=str(path), prompt="Boost the contrast.", tile=64, overlap=32)
     whole = stack_restoration_stats([luminance(f) for f in frames], ["low_contrast"], "mff")
     assert whole[0]["low_contrast"]["contrast"] == whole[1]["low_contrast"]["contrast"]  # a focus stack's shared gain
-    assert len(seen) > 1 and all(stats == whole for stats in seen)
+    assert seen == [((1, 2, 1, 128, 160), [whole])]  # once, on the whole image, which the tiles then crop
     assert any("low_contrast" in note for note in result.notes)
     seen.clear()
     fuse(frames, task="mff", model=str(path), tile=64, overlap=32)  # no prompt: nothing to restore
-    assert seen and all(stats is None for stats in seen)
+    assert [stats for _, stats in seen] == [None]
 
 
 @pytest.mark.parametrize("name,task,experts", [("moefusion-vif", "vif", 8), ("mmaif-reg", "mef", 4)])
@@ -211,7 +212,7 @@ def test_prompt_notes_follow_the_loaded_model(weights, scene):
 
 @pytest.mark.parametrize("length,tile,overlap,align", [(6000, 4096, 256, 1), (410, 100, 24, 1), (1000, 128, 48, 64), (130, 128, 16, 16)])
 def test_tile_spans_cover_overlap_and_align(length, tile, overlap, align):
-    from fusecli.tiling import tile_spans
+    from fusecli.fusion.tiling import tile_spans
 
     spans = tile_spans(length, tile, overlap, align)
     assert spans[0][0] == 0 and spans[-1][1] == length
@@ -311,7 +312,7 @@ def test_output_quality_and_extension_options(vif_pair, tmp_path, monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("fused although the output could not be written")
 
-    monkeypatch.setattr("fusecli.fuse.fuse", never)
+    monkeypatch.setattr("fusecli.fusion.files.fuse", never)
     result = invoke("fuse", ir, vis, "-o", tmp_path / "x.gif")
     assert result.exit_code == 2 and "unsupported image extension '.gif'" in result.output
 
@@ -361,14 +362,14 @@ def test_errors_are_one_clear_line(vif_pair, tmp_path, rng, weights):
 
 
 def test_frames_are_named_by_file_and_page():
-    from fusecli.io import ImageMeta, frame_names
+    from fusecli.imaging import ImageMeta, frame_names
 
     a, stack = ImageMeta(Path("a.png"), "png", 8, 1), ImageMeta(Path("s.tif"), "tiff", 16, 1)
     assert frame_names([a, stack, stack]) == ["a.png", "s.tif page 1", "s.tif page 2"]
 
 
 def test_align_recovers_shift_and_scale(scene):
-    from fusecli.align import align_exposures, align_focus
+    from fusecli.geometry.align import align_exposures, align_focus
 
     photo, _ = read_image(Path(__file__).parents[1] / "examples" / "mef" / "coffee_normal.jpg")
     big = cv2.resize(photo, (384, 288), interpolation=cv2.INTER_AREA)
@@ -396,7 +397,7 @@ def test_align_turns_a_hand_held_bracket_back():
     """A hand-held bracket turns between shots: 1 degree and a shift, 2 stops darker (gamma
     2.2, clipped, 8-bit). The bitmaps give the translation; ECC on histogram-matched shots adds
     the rotation, so the shot lands on the reference to a fraction of a pixel."""
-    from fusecli.align import align_exposures
+    from fusecli.geometry.align import align_exposures
 
     photo, _ = read_image(Path(__file__).parents[1] / "examples" / "mef" / "coffee_normal.jpg")
     scene = cv2.resize(photo, (480, 360), interpolation=cv2.INTER_AREA)
@@ -446,7 +447,7 @@ def test_align_follows_focus_breathing_through_a_deep_stack():
     """Breathing builds up shot by shot: 8 shots each 8 % more magnified than the last (1.71x
     in all). Each search starts from its neighbour's answer; from the identity, the far shots
     converged to a wrong scale (43 % off), silently."""
-    from fusecli.align import align_focus
+    from fusecli.geometry.align import align_focus
 
     photo, _ = read_image(Path(__file__).parents[1] / "examples" / "mef" / "coffee_normal.jpg")
     big = cv2.resize(photo, (384, 288), interpolation=cv2.INTER_AREA)
@@ -480,7 +481,7 @@ def test_task_inference_and_alignment_on_8bit_files(focus_pair, tmp_path):
 def test_raw_infrared_counts_are_stretched_like_a_camera_gain_control(scene, rng, tmp_path):
     """14-bit thermal counts in a 16-bit file (7000..9500 of 65535) would be fused as a nearly
     black frame that the fusion all but ignores; they are stretched to their own range."""
-    from fusecli.infrared import display_infrared, raw_range
+    from fusecli.imaging.infrared import display_infrared, raw_range
 
     infrared = smooth_image(rng, 72, 96)
     counts = np.round(7000 + 2500 * infrared).astype(np.uint16)

@@ -9,7 +9,7 @@ import pytest
 import tifffile
 
 from fusecli.errors import ImageReadError, ImageWriteError, OutputExistsError
-from fusecli.io import read_image, read_stack, write_image
+from fusecli.imaging import read_image, read_stack, write_image
 
 from conftest import smooth_image
 
@@ -173,11 +173,11 @@ def test_tiffs_compressed_by_other_tools_are_read(tmp_path, rng, compression):
 
 
 def test_tiff_damage_reports_stay_with_the_thread_that_read_the_file():
-    """Files are read in threads (fusecli.fuse.read_frames): tifffile's report of another file's
+    """Files are read in threads (fusecli.fusion.read_frames): tifffile's report of another file's
     damage must not make this file an error."""
     import threading
 
-    from fusecli.io import _tifffile_messages
+    from fusecli.imaging.read import _tifffile_messages
 
     logger = logging.getLogger("tifffile")
     with _tifffile_messages() as messages:
@@ -385,7 +385,7 @@ def test_outputs_get_the_usual_permissions_not_private_temp_ones(tmp_path, rng):
 @pytest.mark.parametrize("depth", [8, 16])
 @pytest.mark.parametrize("channels", [None, 1, 3, 4])
 def test_quantisation_rounds_and_saturates(depth, channels, rng):
-    from fusecli.io import _quantise
+    from fusecli.imaging.write import _quantise
 
     shape = (9, 11) if channels is None else (9, 11, channels)
     image = (rng.random(shape) * 1.4 - 0.2).astype(np.float32)
@@ -422,8 +422,8 @@ def test_colour_profile_is_carried_from_input_to_output(tmp_path, rng, ext):
 
 
 def test_large_profile_spans_jpeg_segments_and_damaged_metadata_is_ignored(tmp_path, rng):
-    from fusecli.metadata import read_embedded
-    from fusecli.io import ImageMeta
+    from fusecli.imaging.metadata import read_embedded
+    from fusecli.imaging import ImageMeta
 
     image = smooth_image(rng, 16, 16, 3)
     profile = _srgb_profile()[:128] + rng.integers(0, 256, 150_000, dtype=np.uint8).tobytes()
@@ -441,7 +441,7 @@ def test_large_profile_spans_jpeg_segments_and_damaged_metadata_is_ignored(tmp_p
 def test_output_meta_takes_the_first_rgb_profile_and_warns_when_inputs_differ(caplog):
     from dataclasses import replace
 
-    from fusecli.io import ImageMeta, output_meta
+    from fusecli.imaging import ImageMeta, output_meta
 
     rgb, other = _srgb_profile(), bytearray(_srgb_profile())
     other[100] ^= 1
@@ -478,7 +478,7 @@ def test_exif_is_carried_upright_and_without_thumbnail(tmp_path, rng):
     assert read_image(tiff)[0].shape == (40, 20, 3)
     import struct
 
-    from fusecli.metadata import upright_exif
+    from fusecli.imaging.metadata import upright_exif
 
     block = bytearray(exif.tobytes()[6:])  # Pillow writes "Exif\0\0" + a big-endian TIFF block
     ifd0 = struct.unpack_from(">I", block, 4)[0]

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from torch import nn
 
 from fusecli.cli.main import cli
-from fusecli.io import write_image
+from fusecli.imaging import write_image
 from fusecli.metrics import clip_iqa, musiq
 from fusecli.metrics.checkpoints import CheckpointError, load_state_dict
 from fusecli.metrics.clip_tokenizer import ClipTokenizer
@@ -129,7 +129,7 @@ def test_musiq_safetensors_through_the_cli_is_deterministic(tmp_path):
         outputs.append(json.loads(out.read_text())["items"][0]["metrics"]["MUSIQ"])
     assert outputs[0] == outputs[1] and np.isfinite(outputs[0])
     # the same number as the model itself gives on the written (8-bit) image
-    from fusecli.io import as_float, read_image
+    from fusecli.imaging import as_float, read_image
 
     stored = as_float(read_image(tmp_path / "a.png")[0])
     model = musiq.load(weights)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from fusecli.cli.main import cli
 from fusecli.errors import FusecliError, InputMismatchError
-from fusecli.io import write_image
+from fusecli.imaging import write_image
 from fusecli.metrics import PRESETS, get_preset, score_arrays
 from fusecli.metrics.local import box_mask, find_boxes, read_coco, read_voc, read_yolo
 from fusecli.metrics.table import METRICS, TASK_DEFAULTS
@@ -196,7 +196,7 @@ def test_cli_compare_and_plot(folders):
               "--metrics", "EN,MI,Nabf", "--plot", folders / "chart.png", "--csv", folders / "c.csv")
     assert out.exit_code == 0, out.output
     assert "avg" in out.output and "max" in out.output
-    from fusecli.io import read_image
+    from fusecli.imaging import read_image
 
     chart, _ = read_image(folders / "chart.png")
     assert chart.shape[1] >= 600 and chart.std() > 0.05

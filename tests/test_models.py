@@ -1,20 +1,25 @@
 """Architectures: shapes at odd sizes, value ranges, gradients, prompts, determinism."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from fusecli.models.autoencoder import Autoencoder, AutoencoderConfig
-from fusecli.models.base import FuseOptions, fuse_padded
+from fusecli.models.autoencoder_arch import Autoencoder, AutoencoderConfig
+from fusecli.models.base import FuseOptions
 from fusecli.models.layers.dit import DiTBlock, WindowAttention
 from fusecli.models.layers.moe import moe_losses
-from fusecli.models.mmaif import MMAIF, MMAIFConfig
-from fusecli.models.moe_fusion import MoEFusion, MoEFusionConfig
-from fusecli.models.restorer import Restorer, RestorerConfig
+from fusecli.models.mmaif_arch import MMAIF, MMAIFConfig
+from fusecli.models.moe_fusion_arch import MoEFusion, MoEFusionConfig
+from fusecli.models.restorer_arch import Restorer, RestorerConfig
 from fusecli.metrics.local import box_mask
 from fusecli.models.saliency import saliency_prior
-from fusecli.models.text_encoder import TextEncoder, TextEncoderConfig
+from fusecli.models.text_encoder_arch import TextEncoder, TextEncoderConfig
+from conftest import staged
+from fusecli.fusion.learned import fuse_network
+from fusecli.restore.stage import ClassicalStage
 
 H, W = 97, 131
 
@@ -37,7 +42,7 @@ def frames():
 def test_moefusion_shapes_range_and_gates(frames):
     model = MoEFusion(MoEFusionConfig()).eval()
     with torch.no_grad():
-        out = model.fuse(frames, FuseOptions(task="vif"))
+        out = staged(model, frames, FuseOptions(task="vif"))
     assert out.image.shape == (2, 1, H, W) and out.image.dtype == torch.float32
     assert 0 <= float(out.image.min()) and float(out.image.max()) <= 1
     assert out.maps["foreground"].shape == (2, 1, H, W)
@@ -62,9 +67,9 @@ def test_moefusion_stacks_and_vif_frame_count(frames):
     model = MoEFusion(MoEFusionConfig(shared_encoder=True)).eval()
     stack = torch.rand(1, 3, 1, 40, 48)
     with torch.no_grad():
-        assert model.fuse(stack, FuseOptions(task="mef")).image.shape == (1, 1, 40, 48)
+        assert staged(model, stack, FuseOptions(task="mef")).image.shape == (1, 1, 40, 48)
     with pytest.raises(ValueError, match="exactly 2"):
-        model.fuse(stack, FuseOptions(task="vif"))
+        staged(model, stack, FuseOptions(task="vif"))
 
 
 def test_foreground_from_boxes_and_saliency():
@@ -84,7 +89,7 @@ def test_moefusion_half_resolution_variant(frames):
     seen = []
     hook = model.encoders[0].register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].shape))
     with torch.no_grad():
-        out = fuse_padded(model, frames, FuseOptions(task="vif"))
+        out = fuse_network(model, frames, FuseOptions(task="vif"))
     hook.remove()
     assert seen[0][-2:] == ((H + 1) // 2, (W + 1) // 2)
     assert out.image.shape == (2, 1, H, W) and 0 <= float(out.image.min()) and float(out.image.max()) <= 1
@@ -98,7 +103,7 @@ def test_mmaif_any_size_range_and_routing_map(frames, variant):
     model = small_mmaif(variant).eval()
     opts = FuseOptions(task="vif", prompt="remove the rain", steps=2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        out = fuse_padded(model, frames, opts)
+        out = fuse_network(model, frames, opts)
     assert out.image.shape == (2, 1, H, W)
     assert 0 <= float(out.image.min()) and float(out.image.max()) <= 1
     assert out.maps["experts"].max() < model.config.routed_experts
@@ -109,18 +114,18 @@ def test_mmaif_stack_lengths_tasks_and_prompts():
     torch.manual_seed(1)
     stack = torch.rand(1, 5, 1, 32, 32)
     with torch.no_grad():
-        mef = model.fuse(stack, FuseOptions(task="mef")).image
-        mff = model.fuse(stack, FuseOptions(task="mff")).image
-        a = model.fuse(stack, FuseOptions(task="mef", prompt="remove the rain")).image
-        b = model.fuse(stack, FuseOptions(task="mef", prompt="remove the noise")).image
-        again = model.fuse(stack, FuseOptions(task="mef", prompt="remove the rain")).image
+        mef = staged(model, stack, FuseOptions(task="mef")).image
+        mff = staged(model, stack, FuseOptions(task="mff")).image
+        a = staged(model, stack, FuseOptions(task="mef", prompt="remove the rain")).image
+        b = staged(model, stack, FuseOptions(task="mef", prompt="remove the noise")).image
+        again = staged(model, stack, FuseOptions(task="mef", prompt="remove the rain")).image
     assert mef.shape == (1, 1, 32, 32)
     assert not torch.allclose(mef, mff)  # the task embedding matters
     assert not torch.allclose(a, b) and torch.equal(a, again)  # prompts matter, deterministically
     with pytest.raises(ValueError, match="exactly 2"):
-        model.fuse(stack, FuseOptions(task="vif"))
+        staged(model, stack, FuseOptions(task="vif"))
     with pytest.raises(ValueError, match="multiple"):
-        model.fuse(torch.rand(1, 2, 1, 30, 30), FuseOptions(task="vif"))
+        staged(model, torch.rand(1, 2, 1, 30, 30), FuseOptions(task="vif"))
 
 
 BASES = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
@@ -134,15 +139,15 @@ def small_regression(seed: int, **config) -> MMAIF:
 
 
 def test_mmaif_classical_base_is_the_residual_start_and_an_input():
-    from fusecli.models.classical import fuse_frames
+    from fusecli.methods import fuse_frames
 
     model = small_regression(2, base=BASES).eval()
     stack = torch.rand(2, 3, 1, 32, 32)
-    base = model.classical_base(stack, "mef")
+    base = ClassicalStage.of(model).fuse_base(stack, "mef")
     expected = fuse_frames("exposure-fusion", list(stack[1, :, 0].numpy()))
     np.testing.assert_allclose(base[1, 0].numpy(), expected, atol=1e-6)
     with torch.no_grad():  # zero head, zero base input: the output is the decoded base exactly
-        out = model.fuse(stack, FuseOptions(task="mef")).image
+        out = staged(model, stack, FuseOptions(task="mef")).image
         decoded = model.autoencoder.decode(model.autoencoder.encode(base)).clamp(0, 1)
         torch.testing.assert_close(out, decoded)
         nn.init.normal_(model.base_proj.weight, std=0.1)
@@ -192,7 +197,7 @@ def test_restorer_in_tiles_equals_one_run():
 
 
 def test_learned_restore_replaces_the_classical_one_in_the_base_in_restoration_order():
-    from fusecli.models.classical import fuse_frames
+    from fusecli.methods import fuse_frames
     from fusecli.restore import restore
 
     restorer = RestorerConfig(width=8, depth=3, ops=["jpeg", "downsample"])
@@ -206,7 +211,7 @@ def test_learned_restore_replaces_the_classical_one_in_the_base_in_restoration_o
             return list(model.restorer(torch.from_numpy(np.stack(arrays)[:, None]))[:, 0].numpy())
 
     def base(prompt):
-        return model.classical_base(stack, "mef", prompts=[prompt])[0, 0].numpy()
+        return ClassicalStage.of(model).fuse_base(stack, "mef", prompts=[prompt])[0, 0].numpy()
 
     np.testing.assert_allclose(base(None), fuse_frames("exposure-fusion", frames), atol=1e-6)
     np.testing.assert_allclose(base("remove the jpeg blocking"), fuse_frames("exposure-fusion", learned(frames)), atol=1e-5)
@@ -223,8 +228,8 @@ def test_learned_low_resolution_restoration_runs_on_the_frames_that_look_up_samp
     """A VIF prompt that names low resolution does not say which frame: the restorer sharpens
     the up-sampled one and leaves the detailed one alone (it would change it too); with JPEG also
     named, every frame goes through it."""
-    from fusecli.degrade.ops import downsample
-    from fusecli.models.classical import fuse_frames
+    from fusecli.degrade.camera import downsample
+    from fusecli.methods import fuse_frames
     from fusecli.restore import restoration_stats
     from test_restore import pink_noise
 
@@ -240,7 +245,7 @@ def test_learned_low_resolution_restoration_runs_on_the_frames_that_look_up_samp
             return list(model.restorer(torch.from_numpy(np.stack(arrays)[:, None]))[:, 0].numpy())
 
     def base(prompt):
-        return model.classical_base(stack, "vif", prompts=[prompt])[0, 0].numpy()
+        return ClassicalStage.of(model).fuse_base(stack, "vif", prompts=[prompt])[0, 0].numpy()
 
     only_shrunk = [detailed, learned([shrunk])[0]]
     np.testing.assert_allclose(base("the visible image is low resolution"), fuse_frames("pyramid-vif", only_shrunk), atol=1e-5)
@@ -248,14 +253,14 @@ def test_learned_low_resolution_restoration_runs_on_the_frames_that_look_up_samp
     np.testing.assert_allclose(base("fix the low resolution and the jpeg blocks"), fuse_frames("pyramid-vif", learned([detailed, shrunk])), atol=1e-5)
     # whole-image statistics decide for a tile: the shrunk frame said to be detailed stays as it is
     stats = [[{"downsample": {"upsampling": 0.0}}, {"downsample": {"upsampling": 0.0}}]]
-    kept = model.classical_base(stack, "vif", prompts=["the visible image is low resolution"], stats=stats)[0, 0].numpy()
+    kept = ClassicalStage.of(model).fuse_base(stack, "vif", prompts=["the visible image is low resolution"], stats=stats)[0, 0].numpy()
     np.testing.assert_allclose(kept, fuse_frames("pyramid-vif", [detailed, shrunk]), atol=1e-5)
     # and the run's notes say which frames it ran on
     measured = [restoration_stats(f, ["downsample"]) for f in (detailed, shrunk)]
-    assert model.describe_restorations("vif", "low resolution", measured) == ["downsample (learned restorer; on frame 2 of 2, which looks up-sampled)"]
-    assert model.describe_restorations("vif", "low resolution", stats[0]) == ["downsample (learned restorer; no frame looks up-sampled: none restored)"]
-    assert model.describe_restorations("vif", "low resolution and jpeg blocks", measured) == ["jpeg (learned restorer)", "downsample (learned restorer)"]
-    assert model.describe_restorations("vif", "low resolution", [{}, {}]) == ["downsample (learned restorer)"]  # not scored: not said
+    assert ClassicalStage.of(model).describe("vif", "low resolution", measured) == ["downsample (learned restorer; on frame 2 of 2, which looks up-sampled)"]
+    assert ClassicalStage.of(model).describe("vif", "low resolution", stats[0]) == ["downsample (learned restorer; no frame looks up-sampled: none restored)"]
+    assert ClassicalStage.of(model).describe("vif", "low resolution and jpeg blocks", measured) == ["jpeg (learned restorer)", "downsample (learned restorer)"]
+    assert ClassicalStage.of(model).describe("vif", "low resolution", [{}, {}]) == ["downsample (learned restorer)"]  # not scored: not said
 
 
 def small_flow_on_base(seed: int, **config) -> MMAIF:
@@ -274,12 +279,12 @@ def test_flow_on_a_base_starts_as_the_regression_it_is_fine_tuned_from():
     assert unexpected == [] and {key.split(".")[0] for key in missing} == {"state_proj", "time"}
     stack = torch.rand(1, 3, 1, 32, 32, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        expected = regression.fuse(stack, FuseOptions(task="mef", prompt="remove the noise")).image
+        expected = staged(regression, stack, FuseOptions(task="mef", prompt="remove the noise")).image
         for seed in (0, 1):
             options = FuseOptions(task="mef", prompt="remove the noise", steps=4, gamma=1.0, generator=torch.Generator().manual_seed(seed))
-            torch.testing.assert_close(flow.fuse(stack, options).image, expected, atol=1e-5, rtol=0)
+            torch.testing.assert_close(staged(flow, stack, options).image, expected, atol=1e-5, rtol=0)
         nn.init.normal_(flow.state_proj.weight, std=0.1)  # the state now matters: samples differ by seed
-        samples = [flow.fuse(stack, FuseOptions(task="mef", steps=4, generator=torch.Generator().manual_seed(seed))).image for seed in (0, 1)]
+        samples = [staged(flow, stack, FuseOptions(task="mef", steps=4, generator=torch.Generator().manual_seed(seed))).image for seed in (0, 1)]
     assert (samples[0] - samples[1]).abs().max() > 1e-3
 
 
@@ -290,7 +295,7 @@ def test_flow_target_prediction_is_trained_on_the_latent_from_a_start_near_the_b
     model = small_flow_on_base(8).train()
     nn.init.normal_(model.head.weight, std=0.05)
     clean = torch.rand(2, 2, 1, 32, 32)
-    target = model.classical_base(clean, "mef")
+    target = ClassicalStage.of(model).fuse_base(clean, "mef")
     terms = MMAIFObjective(model)(Batch("mef", clean, clean, target, [None, None]))
     assert "latent" in terms and "velocity" not in terms
     terms["latent"].backward()
@@ -301,47 +306,19 @@ def test_flow_target_prediction_is_trained_on_the_latent_from_a_start_near_the_b
     torch.testing.assert_close(velocity[1], (prediction[1] - state[1]) * 4)  # (Z1 - Z_t) / (1 - t)
 
 
-def test_old_flow_files_load_with_their_state_folded_into_its_projection(tmp_path):
-    """Flow files from before stop 23 merged [state, mean, max] in one layer; loading one must
-    give the same model (the same samples)."""
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
-    from fusecli.models.zoo import load_weights, save_weights
-
-    model = small_mmaif("flow").eval()
-    d = model.config.dim
-    mixing = torch.eye(d) + 0.1 * torch.randn(d, d, generator=torch.Generator().manual_seed(3))  # invertible
-    unmix = torch.linalg.inv(mixing)
-    old = {key: value.detach().clone() for key, value in model.state_dict().items()}
-    old["merge.weight"] = torch.cat([mixing, old["merge.weight"]], dim=1)  # (D, 3D): state first
-    old["state_proj.weight"] = torch.einsum("ij,jcpq->icpq", unmix, old["state_proj.weight"]).contiguous()
-    old["state_proj.bias"] = unmix @ old["state_proj.bias"]
-    path = save_weights(model, tmp_path / "new.safetensors")
-    with safe_open(str(path), "pt") as f:
-        metadata = f.metadata()
-    save_file(old, str(tmp_path / "old.safetensors"), metadata=metadata)
-    loaded = load_weights(tmp_path / "old.safetensors")
-    x = torch.rand(1, 2, 1, 32, 32, generator=torch.Generator().manual_seed(4))
-    with torch.no_grad():
-        options = lambda: FuseOptions(task="vif", steps=3, generator=torch.Generator().manual_seed(0))  # noqa: E731
-        torch.testing.assert_close(loaded.fuse(x, options()).image, model.fuse(x, options()).image, atol=1e-5, rtol=0)
-    assert loaded.merge.weight.shape == (d, 2 * d)
-
-
 def test_mmaif_detail_gate_passes_the_bases_lost_detail():
     model = small_regression(4, base=BASES, detail=True).eval()
     stack = torch.rand(1, 2, 1, 32, 32)
-    base = model.classical_base(stack, "mff")
+    base = ClassicalStage.of(model).fuse_base(stack, "mff")
     decoded = model.autoencoder.decode(model.autoencoder.encode(base))
     assert (base - decoded).abs().max() > 0.05  # an untrained autoencoder loses detail
     with torch.no_grad():
         nn.init.constant_(model.detail_gate.proj.bias, 30.0)  # gate open: the base itself comes out
-        torch.testing.assert_close(model.fuse(stack, FuseOptions(task="mff")).image, base.clamp(0, 1), atol=1e-5, rtol=0)
+        torch.testing.assert_close(staged(model, stack, FuseOptions(task="mff")).image, base.clamp(0, 1), atol=1e-5, rtol=0)
         nn.init.constant_(model.detail_gate.proj.bias, -30.0)  # gate shut: its reconstruction
-        torch.testing.assert_close(model.fuse(stack, FuseOptions(task="mff")).image, decoded.clamp(0, 1), atol=1e-5, rtol=0)
+        torch.testing.assert_close(staged(model, stack, FuseOptions(task="mff")).image, decoded.clamp(0, 1), atol=1e-5, rtol=0)
         nn.init.normal_(model.detail_gate.proj.weight, std=1.0)  # per-token gate from the network's tokens
-        model.fuse(stack, FuseOptions(task="mff"))
+        staged(model, stack, FuseOptions(task="mff"))
         gate = model.detail_gate.value
     assert gate.shape == (1, 1, 4, 4) and 0 <= float(gate.min()) and float(gate.max()) <= 1
     with pytest.raises(ValueError, match="needs a base"):
@@ -358,17 +335,17 @@ def test_mmaif_correction_gate_keeps_a_share_of_the_change_to_the_base():
     nn.init.normal_(gated.head.weight, std=0.05)
     plain.head.weight.data.copy_(gated.head.weight.data)
     stack = torch.rand(2, 2, 1, 32, 32, generator=torch.Generator().manual_seed(5))
-    base = gated.classical_base(stack, "mff")
+    base = ClassicalStage.of(gated).fuse_base(stack, "mff")
     options = FuseOptions(task="mff", prompt="fix the contrast")
     with torch.no_grad():
-        own = plain.fuse(stack, options).image
+        own = staged(plain, stack, options).image
         assert (own - base).abs().max() > 0.01
         nn.init.constant_(gated.correction_gate.proj.bias, 30.0)
-        torch.testing.assert_close(gated.fuse(stack, options).image, own, atol=1e-5, rtol=0)
+        torch.testing.assert_close(staged(gated, stack, options).image, own, atol=1e-5, rtol=0)
         nn.init.constant_(gated.correction_gate.proj.bias, -30.0)
-        torch.testing.assert_close(gated.fuse(stack, options).image, base.clamp(0, 1), atol=1e-5, rtol=0)
+        torch.testing.assert_close(staged(gated, stack, options).image, base.clamp(0, 1), atol=1e-5, rtol=0)
         nn.init.constant_(gated.correction_gate.proj.bias, 0.0)
-        torch.testing.assert_close(gated.fuse(stack, options).image, (0.5 * (base + own)).clamp(0, 1), atol=1e-4, rtol=0)
+        torch.testing.assert_close(staged(gated, stack, options).image, (0.5 * (base + own)).clamp(0, 1), atol=1e-4, rtol=0)
     gated.train()
     from fusecli.train.data import Batch
     from fusecli.train.objectives import MMAIFObjective
@@ -382,18 +359,20 @@ def test_mmaif_correction_gate_keeps_a_share_of_the_change_to_the_base():
     half = small_regression(4, base=BASES, detail=True, correction_gate=True, correction_gate_bias=0.0).eval()
     half.load_state_dict(plain.state_dict(), strict=False)
     with torch.no_grad():
-        torch.testing.assert_close(half.fuse(stack, options).image, (0.5 * (base + own)).clamp(0, 1), atol=1e-4, rtol=0)
+        torch.testing.assert_close(staged(half, stack, options).image, (0.5 * (base + own)).clamp(0, 1), atol=1e-4, rtol=0)
     with pytest.raises(ValueError, match="needs a base"):
         MMAIF(MMAIFConfig(variant="regression", correction_gate=True))
 
 
-def test_mmaif_named_correction_gate_reads_the_degradations_the_prompt_names():
-    """``correction_gate_named``: the gate gets 0/1 per degradation of PROMPT_PATTERNS that the
-    prompt names, so one weight can shut it for contrast prompts and leave it open for noise ones."""
+def test_mmaif_correction_gate_reads_the_degradations_the_prompt_names():
+    """The classical stage tells the gate 0/1 per degradation of PROMPT_PATTERNS that the prompt
+    names, so one weight can shut it for contrast prompts and leave it open for noise ones."""
     from fusecli.restore import PROMPT_PATTERNS
+    from fusecli.restore.stage import evidence
 
-    named = small_regression(4, base=BASES, correction_gate=True, correction_gate_named=True).eval()
-    assert named.named_degradations(["fix the contrast and the noise", None]).tolist() == [
+    named = small_regression(4, base=BASES, correction_gate=True).eval()
+    assert named.correction_gate.proj.in_features == 2 * named.config.dim + len(PROMPT_PATTERNS)
+    assert evidence(["fix the contrast and the noise", None]).tolist() == [
         [float(op in ("gaussian_noise", "low_contrast")) for op in PROMPT_PATTERNS], [0.0] * len(PROMPT_PATTERNS)]
     nn.init.normal_(named.head.weight, std=0.05)
     stack = torch.rand(1, 2, 1, 32, 32, generator=torch.Generator().manual_seed(6))
@@ -402,69 +381,30 @@ def test_mmaif_named_correction_gate_reads_the_degradations_the_prompt_names():
         named.correction_gate.proj.weight[0, -len(PROMPT_PATTERNS) + list(PROMPT_PATTERNS).index("low_contrast")] = -60.0
         noise = FuseOptions(task="mff", prompt="remove the noise")
         contrast = FuseOptions(task="mff", prompt="fix the contrast")
-        assert named.fuse(stack, noise).image.sub(named.classical_base(stack, "mff", prompts=["remove the noise"])).abs().max() > 0.01
-        torch.testing.assert_close(named.fuse(stack, contrast).image, named.classical_base(stack, "mff", prompts=["fix the contrast"]).clamp(0, 1), atol=1e-5, rtol=0)
+        assert staged(named, stack, noise).image.sub(ClassicalStage.of(named).fuse_base(stack, "mff", prompts=["remove the noise"])).abs().max() > 0.01
+        torch.testing.assert_close(staged(named, stack, contrast).image, ClassicalStage.of(named).fuse_base(stack, "mff", prompts=["fix the contrast"]).clamp(0, 1), atol=1e-5, rtol=0)
 
 
-def test_mmaif_hard_correction_gate_can_return_the_base_exactly():
-    """``correction_gate_hard``: clamp(0.5 + logit / 4, 0, 1) is half open at 0 like the sigmoid,
-    but shuts exactly, so the classical base comes out bit for bit (a sigmoid gate never reaches 0)."""
-    soft = small_regression(4, base=BASES, detail=True, correction_gate=True, correction_gate_bias=-8.0).eval()
-    hard = small_regression(4, base=BASES, detail=True, correction_gate=True, correction_gate_hard=True, correction_gate_bias=-8.0).eval()
-    nn.init.normal_(soft.head.weight, std=0.05)
-    hard.load_state_dict(soft.state_dict())
+def test_mmaif_correction_gate_can_return_the_base_exactly():
+    """The gate is clamp(0.5 + logit / 4, 0, 1): half open at 0, and it shuts exactly, so the
+    classical base comes out bit for bit; the network refuses to run without the stage's evidence."""
+    hard = small_regression(4, base=BASES, detail=True, correction_gate=True, correction_gate_bias=-8.0).eval()
+    nn.init.normal_(hard.head.weight, std=0.05)
     stack = torch.rand(1, 2, 1, 32, 32, generator=torch.Generator().manual_seed(7))
     options = FuseOptions(task="mff", prompt="fix the contrast")
     with torch.no_grad():
-        base = hard.classical_base(stack, "mff", prompts=[options.prompt]).clamp(0, 1)
-        assert torch.equal(hard.fuse(stack, options).image, base) and float(hard.correction_gate.value) == 0.0
-        assert not torch.equal(soft.fuse(stack, options).image, base) and float(soft.correction_gate.value) > 0
+        base = ClassicalStage.of(hard).fuse_base(stack, "mff", prompts=[options.prompt]).clamp(0, 1)
+        assert torch.equal(staged(hard, stack, options).image, base) and float(hard.correction_gate.value) == 0.0
         nn.init.constant_(hard.correction_gate.proj.bias, 1.0)
-        hard.fuse(stack, options)
+        staged(hard, stack, options)
         assert float(hard.correction_gate.value) == pytest.approx(0.75)
         nn.init.constant_(hard.correction_gate.proj.bias, 3.0)
-        hard.fuse(stack, options)
+        staged(hard, stack, options)
         assert float(hard.correction_gate.value) == 1.0
-
-
-def test_mmaif_gate_evidence_says_when_the_contrast_stretch_is_exact():
-    """``correction_gate_extremes``: for a contrast prompt, one more gate input, 1 when the frames
-    stretched have a pile of pixels at their lowest or highest value (the scene reached black or
-    white, so the stretch undoes the contrast loss exactly: every frame of a VIF pair, the frame
-    that sets a stack's shared gain), less when one has none; whole-image statistics
-    (tiles) give what the frames give; 0 without such a prompt. One weight on it shuts the gate."""
-    from fusecli.restore import PROMPT_PATTERNS, restoration_stats
-
-    model = small_regression(4, base=BASES, correction_gate=True, correction_gate_named=True, correction_gate_hard=True,
-                             correction_gate_extremes=True, restore={"mff": ["low_contrast"], "vif": ["low_contrast"]}).eval()
-    generator = torch.Generator().manual_seed(8)
-    scene = torch.rand(2, 1, 128, 128, generator=generator) * 0.8 + 0.1  # reaches neither black nor white
-    dark = scene.clone()
-    dark[:, :, :4] = 0.0  # a shadow: 1/32 of the pixels at black
-    flat = lambda x: (x.mean() + 0.4 * (x - x.mean())).clamp(0, 1)  # noqa: E731  (fusecli.degrade's low contrast)
-    frames = torch.stack([torch.stack([flat(f) for f in dark]), torch.stack([flat(f) for f in scene])])  # (2, 2, 1, 128, 128)
-    prompts = ["increase the contrast", "increase the contrast"]
-    evidence = model.gate_evidence(frames, "mff", prompts)
-    assert evidence.shape == (2, len(PROMPT_PATTERNS) + 1)
-    assert evidence[0, -1] == 1.0 and evidence[1, -1] < 0.2  # a pixel or two hold the flat frame's extremes
-    stats = [[restoration_stats(f[0].numpy(), ["low_contrast"]) for f in item] for item in frames]
-    torch.testing.assert_close(model.gate_evidence(frames, "mff", prompts, stats), evidence)
-    mixed = torch.stack([frames[0, 0], frames[1, 1]])[None]  # one frame with a pile, one without
-    assert model.gate_evidence(mixed, "vif", prompts[:1])[0, -1] < 0.2  # a VIF pair's frames are stretched each alone: one is not exact
-    assert model.gate_evidence(mixed, "mff", prompts[:1])[0, -1] == 1.0  # a stack's shared gain is set by the frame with the pile: exact
-    assert model.gate_evidence(frames, "mff", ["remove the noise", None])[:, -1].tolist() == [0.0, 0.0]
-    nn.init.normal_(model.head.weight, std=0.05)
-    with torch.no_grad():
-        nn.init.constant_(model.correction_gate.proj.bias, 3.0)  # open, unless the evidence says otherwise
-        model.correction_gate.proj.weight[0, -1] = -10.0
-        options = FuseOptions(task="mff", prompt=prompts[0])
-        shut = model.fuse(frames[:1], options).image
-        assert float(model.correction_gate.value) == 0.0
-        torch.testing.assert_close(shut, model.classical_base(frames[:1], "mff", prompts=prompts[:1]).clamp(0, 1))
-        model.fuse(frames[1:], options)
-        assert float(model.correction_gate.value) > 0.5
-    older = small_regression(4, base=BASES, correction_gate=True, correction_gate_named=True)  # a shipped file's gate: one input fewer
-    assert model.correction_gate.proj.in_features == older.correction_gate.proj.in_features + 1
+        with pytest.raises(ValueError, match="classical stage"):
+            hard.fuse(stack, options)  # no base, no evidence: the stage did not run
+        with pytest.raises(ValueError, match="evidence"):
+            hard.fuse(stack, dataclasses.replace(options, base=base))
 
 
 def test_padding_keeps_the_classical_base_the_unpadded_fusion():
@@ -472,13 +412,14 @@ def test_padding_keeps_the_classical_base_the_unpadded_fusion():
     change the whole fusion), and a fusion of the padded frames differs along the padded border;
     the base is the unpadded image's fusion, edge-padded (with the detail gate open and no
     correction, the output is that fusion exactly)."""
-    from fusecli.models.classical import exposure_fusion, exposure_levels, fuse_frames
+    from fusecli.methods.exposure import exposure_fusion
+    from fusecli.methods import exposure_levels, fuse_frames
 
     model = small_regression(4, base=BASES, detail=True).eval()
     with torch.no_grad():
         nn.init.constant_(model.detail_gate.proj.bias, 30.0)  # gate open: the output is the base exactly
         stack = torch.rand(1, 2, 1, 63, 64, generator=torch.Generator().manual_seed(1))
-        out = fuse_padded(model, stack, FuseOptions(task="mef")).image[0, 0].numpy()
+        out = fuse_network(model, stack, FuseOptions(task="mef")).image[0, 0].numpy()
     assert (exposure_levels((63, 64)), exposure_levels((64, 64))) == (4, 5)
     frames = [f[0].numpy() for f in stack[0]]
     np.testing.assert_allclose(out, fuse_frames("exposure-fusion", frames), atol=1e-5)
@@ -496,7 +437,7 @@ def test_training_objective_learns_the_detail_gate():
     nn.init.normal_(model.head.weight, std=0.05)
     clean = torch.rand(2, 2, 1, 32, 32)
     noisy = (clean + 0.1 * torch.randn_like(clean)).clamp(0, 1)
-    target = model.classical_base(clean, "mef")
+    target = ClassicalStage.of(model).fuse_base(clean, "mef")
     terms = MMAIFObjective(model)(Batch("mef", noisy, clean, target, [None, "remove the noise"]))
     loss, _ = weighted_sum(terms, {"latent": 1.0, "target_l1": 1.0, "gradient": 1.0})
     loss.backward()
@@ -506,9 +447,9 @@ def test_training_objective_learns_the_detail_gate():
 def test_mmaif_without_a_base_for_a_task_uses_the_mean_latent():
     model = small_regression(3, base={"mef": "exposure-fusion"}).eval()
     pair = torch.rand(1, 2, 1, 32, 32)
-    assert model.classical_base(pair, "vif") is None
+    assert ClassicalStage.of(model).fuse_base(pair, "vif") is None
     with torch.no_grad():
-        out = model.fuse(pair, FuseOptions(task="vif")).image
+        out = staged(model, pair, FuseOptions(task="vif")).image
         mean = model.autoencoder.decode(model.encode_sources(pair).mean(1)).clamp(0, 1)
     torch.testing.assert_close(out, mean)
 
@@ -519,7 +460,7 @@ def test_mmaif_flow_sampling_is_seeded():
 
     def sample(seed, sampler="sde"):
         with torch.no_grad():
-            return model.fuse(x, FuseOptions(task="vif", steps=3, sampler=sampler, gamma=1.0, generator=torch.Generator().manual_seed(seed))).image
+            return staged(model, x, FuseOptions(task="vif", steps=3, sampler=sampler, gamma=1.0, generator=torch.Generator().manual_seed(seed))).image
 
     assert torch.equal(sample(0), sample(0)) and not torch.equal(sample(0), sample(1))
     assert not torch.equal(sample(0), sample(0, "ode"))

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from fusecli.errors import EmptyInputError, InputMismatchError, ImageReadError
-from fusecli.io import write_image
-from fusecli.pairs import list_images, list_stacks, match_by_stem
+from fusecli.imaging import write_image
+from fusecli.batch.pairs import list_images, list_stacks, match_by_stem
 
 from conftest import smooth_image
 

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from fusecli.cli.main import cli
 from fusecli.errors import InputMismatchError
-from fusecli.fuse import fuse
-from fusecli.io import read_image, write_image
-from fusecli.registration import WarpFileError, common_box, parse_warp, project, register_infrared
+from fusecli.fusion import fuse
+from fusecli.imaging import read_image, write_image
+from fusecli.geometry.registration import WarpFileError, common_box, parse_warp, project, register_infrared
 
 from conftest import smooth_image
 

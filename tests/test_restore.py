@@ -8,10 +8,13 @@ from conftest import smooth_image
 
 from fusecli.degrade import prompts as P
 from fusecli.degrade.pipeline import sample
-from fusecli.models.base import FuseOptions, fuse_padded
-from fusecli.models.classical import exposure_fusion, fuse_frames
-from fusecli.models.mmaif import MMAIF, MMAIFConfig
-from fusecli.models.text_encoder import TextEncoderConfig
+from fusecli.models.base import FuseOptions
+from fusecli.methods.exposure import exposure_fusion
+from fusecli.methods import fuse_frames
+from fusecli.models.mmaif_arch import MMAIF, MMAIFConfig
+from fusecli.models.text_encoder_arch import TextEncoderConfig
+from fusecli.fusion.learned import fuse_network
+from fusecli.restore.stage import ClassicalStage
 from fusecli.restore import (
     CONTRAST_QUANTILE, PROMPT_PATTERNS, extreme_share, stretch, UPSAMPLED_BELOW, degradations_in_prompt, denoise, frame_stats, looks_upsampled, restoration_stats, restore,
     restore_stack, stack_restoration_stats, upsampling_score,
@@ -84,7 +87,7 @@ def test_up_sampled_frames_are_told_from_detailed_ones():
     by fusecli.degrade and resized back read as up-sampled (its heavy range, scale 2..3.5; milder
     ones keep too much fine detail to tell), a frame with natural images' 1/f spectrum does not,
     and a tile follows its whole frame."""
-    from fusecli.degrade.ops import downsample
+    from fusecli.degrade.camera import downsample
 
     for seed in range(3):
         clean = pink_noise(seed)
@@ -164,12 +167,12 @@ def test_the_base_stretches_a_stack_with_its_shared_contrast(scene):
     clean, flat = flat_focus_stack(scene)
     frames = torch.from_numpy(np.stack(flat))[None, :, None]
     model = restoring_model(restore={"mff": ["low_contrast"]})
-    base = model.classical_base(frames, "mff", prompts=["increase the contrast"])[0, 0].numpy()
+    base = ClassicalStage.of(model).fuse_base(frames, "mff", prompts=["increase the contrast"])[0, 0].numpy()
     np.testing.assert_allclose(base, fuse_frames("focus-fusion", restore_stack(flat, ["low_contrast"], "mff")), atol=1e-5)
     truth = fuse_frames("focus-fusion", clean)
     assert np.abs(base - truth).mean() < 1e-4
     assert np.abs(fuse_frames("focus-fusion", [restore(f, ["low_contrast"]) for f in flat]) - truth).mean() > 0.01  # each frame alone
-    padded = fuse_padded(model, frames[..., :-3, :-5], FuseOptions(task="mff", prompt="increase the contrast"))  # whole-image statistics
+    padded = fuse_network(model, frames[..., :-3, :-5], FuseOptions(task="mff", prompt="increase the contrast"))  # whole-image statistics
     assert padded.image.shape[-2:] == (flat[0].shape[0] - 3, flat[0].shape[1] - 5)
 
 
@@ -195,11 +198,11 @@ def test_the_base_restores_what_the_prompt_names_for_its_task():
     model = restoring_model(restore={"mff": ["haze", "gaussian_noise"], "vif": ["ir_stripes"]})
     frames = torch.rand(2, 2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
     arrays = [list(item[:, 0].numpy()) for item in frames]
-    base = model.classical_base(frames, "mff", prompts=["Remove the haze, then fix the contrast.", None])[:, 0].numpy()
+    base = ClassicalStage.of(model).fuse_base(frames, "mff", prompts=["Remove the haze, then fix the contrast.", None])[:, 0].numpy()
     np.testing.assert_allclose(base[0], fuse_frames("focus-fusion", [restore(f, ["haze"]) for f in arrays[0]]), atol=1e-5)
     np.testing.assert_allclose(base[1], fuse_frames("focus-fusion", arrays[1]), atol=1e-5)  # no prompt, no restoration
-    assert model.base_restorations("mef", "remove the haze") == []  # not configured for MEF
-    vif = model.classical_base(frames[:1], "vif", prompts=["Destripe the infrared frame."])[0, 0].numpy()
+    assert ClassicalStage.of(model).restorations("mef", "remove the haze") == []  # not configured for MEF
+    vif = ClassicalStage.of(model).fuse_base(frames[:1], "vif", prompts=["Destripe the infrared frame."])[0, 0].numpy()
     np.testing.assert_allclose(vif, fuse_frames("pyramid-vif", [restore(arrays[0][0], ["ir_stripes"]), arrays[0][1]]), atol=1e-5)
 
 
@@ -210,7 +213,7 @@ def test_the_base_restores_each_item_with_its_own_statistics():
     arrays = [list(item[:, 0].numpy()) for item in frames]
     identity = {"low_contrast": {"low": 0.0, "high": 1.0, "airlight": 1.0, "mean": 0.5}}  # a stretch that changes nothing
     prompts = ["increase the contrast"] * 2
-    base = model.classical_base(frames, "mef", prompts=prompts, stats=[[identity, identity], [restoration_stats(f, ['low_contrast']) for f in arrays[1]]])[:, 0].numpy()
+    base = ClassicalStage.of(model).fuse_base(frames, "mef", prompts=prompts, stats=[[identity, identity], [restoration_stats(f, ['low_contrast']) for f in arrays[1]]])[:, 0].numpy()
     np.testing.assert_allclose(base[0], fuse_frames("exposure-fusion", arrays[0]), atol=1e-5)
     np.testing.assert_allclose(base[1], fuse_frames("exposure-fusion", [restore(f, ["low_contrast"]) for f in arrays[1]]), atol=1e-5)
     assert np.abs(base[0] - fuse_frames("exposure-fusion", [restore(f, ["low_contrast"]) for f in arrays[0]])).max() > 0.05
@@ -219,8 +222,8 @@ def test_the_base_restores_each_item_with_its_own_statistics():
 def test_restore_needs_a_base_and_known_degradations():
     with pytest.raises(ValueError, match="needs a base"):
         MMAIF(MMAIFConfig(variant="regression", restore={"mff": ["haze"]}))
-    with pytest.raises(ValueError, match="degradations"):
-        restoring_model(restore={"mff": ["rain"]})
+    with pytest.raises(ValueError, match="no such degradations"):
+        ClassicalStage.of(restoring_model(restore={"mff": ["rain"]}))
 
 
 def test_padding_passes_the_unpadded_frames_statistics():
@@ -229,7 +232,7 @@ def test_padding_passes_the_unpadded_frames_statistics():
     torch.nn.init.constant_(model.detail_gate.proj.bias, 30.0)  # gate open: the output is the base exactly
     stack = 0.4 + 0.2 * torch.rand(1, 2, 1, 30, 32, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        out = fuse_padded(model, stack, FuseOptions(task="mef", prompt="boost the contrast")).image[0, 0].numpy()
+        out = fuse_network(model, stack, FuseOptions(task="mef", prompt="boost the contrast")).image[0, 0].numpy()
     frames = [f[0].numpy() for f in stack[0]]
     expected = exposure_fusion(restore_stack(frames, ["low_contrast"], "mef", stack_restoration_stats(frames, ["low_contrast"], "mef")))
     np.testing.assert_allclose(out, expected, atol=1e-4)
@@ -262,7 +265,7 @@ def test_a_pile_at_the_extreme_says_the_contrast_stretch_is_exact(rng):
 
 
 def test_tone_requests_are_read_from_every_sentence_that_makes_one():
-    """Brightening and dehazing requests (their colours follow the tones: fusecli.color.tone_gain);
+    """Brightening and dehazing requests (their colours follow the tones: fusecli.imaging.color.tone_gain);
     a rain request that says "brighten the scene" or "dim" is not a low-exposure one."""
     from fusecli.restore import tone_requests
 

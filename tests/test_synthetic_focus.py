@@ -10,16 +10,17 @@ import torch
 from click.testing import CliRunner
 
 from fusecli.cli.main import cli
-from fusecli.io import write_image
-from fusecli.models.base import FuseOptions, fuse_padded
-from fusecli.models.moe_fusion import MoEFusion, MoEFusionConfig
-from fusecli.models.zoo import load_weights
+from fusecli.imaging import write_image
+from fusecli.models.base import FuseOptions
+from fusecli.models.moe_fusion_arch import MoEFusion, MoEFusionConfig
+from fusecli.models.weights import load_weights
 from fusecli.train import load_config
 from fusecli.train.config import ConfigError
 from fusecli.train.data import load_scenes, make_batch
 from fusecli.train.synthetic_focus import defocus_pair, focus_mask, sharpest_frame
 
 from conftest import smooth_image
+from fusecli.fusion.learned import fuse_network
 
 
 def _textured(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -66,7 +67,7 @@ def test_weight_output_blends_source_pixels(rng):
         a = torch.from_numpy(smooth_image(rng, 32, 48))[None, None]
         b = torch.from_numpy(smooth_image(rng, 32, 48))[None, None]
         with torch.no_grad():
-            result = fuse_padded(model, torch.stack([a, b], 1), FuseOptions(task="mff"))
+            result = fuse_network(model, torch.stack([a, b], 1), FuseOptions(task="mff"))
         w = result.maps["weights"]
         assert w.shape == a.shape and float(w.min()) >= 0 and float(w.max()) <= 1
         torch.testing.assert_close(result.image, w * a + (1 - w) * b)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import json
 import os
 import subprocess
@@ -15,7 +17,7 @@ from click.testing import CliRunner
 from skimage.metrics import structural_similarity
 
 from fusecli.cli.main import cli
-from fusecli.io import read_image, write_image
+from fusecli.imaging import read_image, write_image
 from fusecli.train import load_config, train
 from fusecli.train import losses as L
 from fusecli.train.config import ConfigError
@@ -212,7 +214,7 @@ def test_raw_infrared_counts_are_trained_on_as_fuse_stretches_them(tmp_path, dat
 
     import tifffile
 
-    from fusecli.infrared import display_infrared
+    from fusecli.imaging.infrared import display_infrared
 
     root = tmp_path / "data"
     shutil.copytree(data_root, root)
@@ -284,9 +286,11 @@ def test_whole_frame_degradation_crops_clean_and_degraded_alike(tmp_path, data_r
     assert max(abs(a - c) for a, c in zip(whole_means, crop_means)) > 0.01
     config = load_config(path, ["degrade.whole_frames=true", 'model.base={mef="exposure-fusion",mff="focus-fusion",vif="pyramid-vif"}'])
     model, batch, seen = build_model(config), make_batch(scenes, config, 0, teacher=lambda task, frames: frames[0]), []
-    original = model.classical_base
-    model.classical_base = lambda *args: seen.append(args[3]) or original(*args)  # (frames, task, prompts, stats, ...)
-    terms = MMAIFObjective(model)(batch)
+    from fusecli.restore.stage import ClassicalStage
+
+    original = ClassicalStage.fuse_base
+    with mock.patch.object(ClassicalStage, "fuse_base", lambda self, *args: seen.append(args[3]) or original(self, *args)):  # (frames, task, prompts, stats)
+        terms = MMAIFObjective(model)(batch)
     assert torch.isfinite(terms["latent"]) and seen == [batch.restore_stats]  # the objective hands them to the base
 
 
@@ -313,7 +317,7 @@ def test_tiny_moe_fusion_run_through_the_cli_and_fuse_with_it(tmp_path, data_roo
     assert all(np.isfinite(r["loss"]) and {"pixel", "gradient", "load_local", "load_global"} <= set(r) for r in log if "val" not in r)
     assert [r["step"] for r in log if "val" in r] == [3, 6] and "Qabf" in log[-1]["val"]
     best = run / "checkpoints" / "best.safetensors"
-    from fusecli.models.zoo import read_metadata
+    from fusecli.models.weights import read_metadata
 
     meta = read_metadata(best)
     assert meta["arch"] == "moe-fusion" and meta["provenance"]["trained_by"].startswith("fusecli") and meta["provenance"]["steps"] in (3, 6)
@@ -329,7 +333,7 @@ def test_tiny_moe_fusion_run_through_the_cli_and_fuse_with_it(tmp_path, data_roo
 
 
 def test_plot_draws_negative_loss_terms_linearly_and_smooths_from_the_first_step(tmp_path):
-    from fusecli.io import read_image
+    from fusecli.imaging import read_image
     from fusecli.train.plot import _smooth, plot_run
 
     smoothed = _smooth([(10 * i, float(i)) for i in range(1, 41)])  # window 4
@@ -345,7 +349,7 @@ def test_plot_draws_negative_loss_terms_linearly_and_smooths_from_the_first_step
 
 
 def test_init_model_fine_tunes_a_whole_weights_file(tmp_path, data_root):
-    from fusecli.models.zoo import build, save_weights
+    from fusecli.models.weights import build, save_weights
     from fusecli.train.loop import build_model
 
     cfg = load_config(_config(tmp_path, data_root, MOE))
@@ -366,7 +370,7 @@ def test_init_model_fine_tunes_a_whole_weights_file(tmp_path, data_root):
 
 
 def test_init_model_with_an_added_part_and_a_reset_head(tmp_path, data_root):
-    from fusecli.models.zoo import save_weights
+    from fusecli.models.weights import save_weights
     from fusecli.train.loop import build_model
 
     body = MMAIF.format(variant="regression", first="latent", ae=TINY_AE)
@@ -419,7 +423,7 @@ validation = {{ every = 2, items = 2, metric = "PSNR-ref" }}
     expected = {"vif": "vif/PSNR-ref", "mef": "mef/MEF-SSIM", "mff": "mff/Qabf"}
     assert len({s.task for s in held_out}) >= 2
     assert {expected[s.task] for s in held_out} <= set(log[-1]["val"])
-    from fusecli.models.zoo import load_weights
+    from fusecli.models.weights import load_weights
 
     trained = load_weights(tmp_path / "run/checkpoints/last.safetensors")
     ae = load_weights(tmp_path / "ae/checkpoints/best.safetensors")
@@ -489,7 +493,7 @@ def test_data_parallel_two_processes_on_cpu(tmp_path, data_root):
            "-m", "fusecli", "-q", "train", str(path)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    from fusecli.models.zoo import read_metadata
+    from fusecli.models.weights import read_metadata
 
     meta = read_metadata(tmp_path / "run/checkpoints/last.safetensors")
     assert "x2 processes" in meta["provenance"]["hardware"] and meta["provenance"]["steps"] == 2
@@ -499,12 +503,12 @@ def test_data_parallel_two_processes_on_cpu(tmp_path, data_root):
 @pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "examples/train").glob("*.toml")), ids=lambda p: p.stem)
 def test_every_example_config_loads_and_builds_its_model(path):
     """The shipped configs stay valid as the config schema and the zoo change (their data is not needed)."""
-    from fusecli.models.zoo import ZOO, build_entry
+    from fusecli.models.weights import CATALOG, build_entry
     from fusecli.train.loop import build_model
 
     cfg = load_config(path)
     model = build_model(cfg)  # also loads the shipped weights named in init
-    assert cfg.name in ZOO and model.arch == ZOO.get(cfg.name).arch
+    assert cfg.name in CATALOG and model.arch == CATALOG.get(cfg.name).arch
     def architecture(config) -> dict:  # the latent scale is a data statistic training calibrates, and a
         from fusecli.models.base import config_to_dict  # gate's initial logit only where training began
 
@@ -555,7 +559,7 @@ def test_a_regression_model_on_a_base_fine_tunes_into_a_flow_from_that_base(tmp_
                                       "--set", 'model={variant="flow",prediction="target",start_noise=0.5}'])
     assert result.exit_code == 0, result.output
     assert all("latent" in r and "velocity" not in r for r in _log(tmp_path / "flow") if "val" not in r)
-    from fusecli.models.zoo import load_weights
+    from fusecli.models.weights import load_weights
 
     flow = load_weights(tmp_path / "flow/checkpoints/last.safetensors")
     assert (flow.config.variant, flow.config.prediction, flow.config.start_noise) == ("flow", "target", 0.5)
@@ -578,7 +582,7 @@ degrade = { enabled = true, n = [1], allowed = ["jpeg", "downsample"] }
 def test_tiny_restorer_run_and_its_insertion_into_the_all_in_one_model(tmp_path, data_root):
     """The restorer trains through the CLI on frames degraded only by its ops, and a later run
     loads it into an mmaif model (init.model + init.restorer), frozen, as the base's JPEG restorer."""
-    from fusecli.models.zoo import load_weights, save_weights
+    from fusecli.models.weights import load_weights, save_weights
     from fusecli.train.loop import build_model
 
     result = CliRunner().invoke(cli, ["-q", "train", str(_config(tmp_path, data_root, RESTORER)), "--out", str(tmp_path / "restorer")])
@@ -601,7 +605,7 @@ def test_tiny_restorer_run_and_its_insertion_into_the_all_in_one_model(tmp_path,
     clash = body + f'init = {{ model = "start.safetensors", autoencoder = "{tmp_path / "start.safetensors"}" }}\n'
     with pytest.raises(ConfigError, match="init.model already sets that part"):
         build_model(load_config(_config(tmp_path, data_root, clash)))
-    from fusecli.models.restorer import Restorer, RestorerConfig
+    from fusecli.models.restorer_arch import Restorer, RestorerConfig
 
     wider = Restorer(RestorerConfig(width=6, depth=4, ops=["jpeg", "downsample"]))
     save_weights(wider, tmp_path / "wider.safetensors")
@@ -619,7 +623,7 @@ def test_tiny_restorer_run_and_its_insertion_into_the_all_in_one_model(tmp_path,
 
 
 def test_restorer_objective_trains_only_on_the_frames_the_degradation_changed():
-    from fusecli.models.restorer import Restorer, RestorerConfig
+    from fusecli.models.restorer_arch import Restorer, RestorerConfig
     from fusecli.train.data import Batch
     from fusecli.train.objectives import OBJECTIVES
 

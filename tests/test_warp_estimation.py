@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from fusecli.cli.main import cli
-from fusecli.fuse import fuse
-from fusecli.io import read_image, write_image
-from fusecli.registration import corner_distance, read_warp
-from fusecli.warp_estimation import RegistrationError, estimate_ir_warp, resolve_warp
+from fusecli.fusion import fuse
+from fusecli.imaging import read_image, write_image
+from fusecli.geometry.registration import corner_distance, read_warp
+from fusecli.geometry.warp_estimation import RegistrationError, estimate_ir_warp, resolve_warp
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "vif"
 

@@ -10,14 +10,14 @@ import torch
 from click.testing import CliRunner
 
 from fusecli.cli.main import cli
-from fusecli.fuse import default_model
-from fusecli.io import read_image
-from fusecli.models.catalog import ZOO, weights_path
-from fusecli.models.zoo import load_model, read_metadata
-from fusecli.models.classical import fuse_frames
+from fusecli.fusion import default_model
+from fusecli.imaging import read_image
+from fusecli.catalog import CATALOG, weights_path
+from fusecli.models.weights import load_model, read_metadata
+from fusecli.methods import fuse_frames
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-LEARNED = [name for name in ZOO.names() if ZOO.get(name).kind in ("learned", "component")]
+LEARNED = [name for name in CATALOG.names() if CATALOG.get(name).kind in ("learned", "component")]
 INPUTS = {
     "vif": ["--ir", str(EXAMPLES / "vif/astronaut_ir.png"), "--vis", str(EXAMPLES / "vif/astronaut_vis.jpg")],
     "mef": [str(EXAMPLES / f"mef/coffee_{k}.jpg") for k in ("under", "normal", "over")],
@@ -27,7 +27,7 @@ INPUTS = {
 
 @pytest.mark.parametrize("name", LEARNED)
 def test_every_learned_model_ships_weights_trained_by_fusecli(name):
-    path = weights_path(ZOO.get(name))
+    path = weights_path(CATALOG.get(name))
     assert path is not None, f"weights/{name}.safetensors is missing"
     meta = read_metadata(path)
     assert meta["provenance"]["trained_by"].startswith("fusecli") and meta["provenance"]["steps"] > 0
@@ -45,9 +45,9 @@ def test_shipped_autoencoder_reconstructs_an_unseen_image():
     assert psnr > 26.0
 
 
-@pytest.mark.parametrize("name", [n for n in LEARNED if ZOO.get(n).kind == "learned"])
+@pytest.mark.parametrize("name", [n for n in LEARNED if CATALOG.get(n).kind == "learned"])
 def test_shipped_models_fuse_the_examples(tmp_path, name):
-    entry = ZOO.get(name)
+    entry = CATALOG.get(name)
     for task in entry.tasks:
         out = tmp_path / f"{name}-{task}.png"
         args = ["-q", "fuse", *INPUTS[task], "--task", task, "--model", name, "-o", str(out)]
@@ -69,7 +69,7 @@ def test_shipped_mmaif_reg_removes_infrared_stripes_when_the_prompt_asks():
     """The prompt makes the shipped model destripe the IR before its base fusion: the result is
     closer to the teacher fusion of the clean pair (the model card's PSNR-ref) than the same
     model's fusion without the prompt."""
-    from fusecli.fuse import fuse
+    from fusecli.fusion import fuse
 
     ir, _ = read_image(EXAMPLES / "vif/astronaut_ir.png", channels=1)
     vis, _ = read_image(EXAMPLES / "vif/astronaut_vis.jpg", channels=1)
@@ -86,9 +86,9 @@ def test_shipped_mmaif_reg_removes_infrared_stripes_when_the_prompt_asks():
 
 def test_shipped_mmaif_flow_samples_from_the_classical_base_close_to_mmaif_reg():
     """The shipped flow starts around mmaif-reg's classical base and was fine-tuned from it
-    (weights/MODEL_CARD.md, weights/HISTORY.md stop 23); on noisy frames with a prompt its samples depend on the seed, a
-    little; on clean frames its hard correction gate shuts and it returns the base exactly (stop 31)."""
-    from fusecli.fuse import fuse
+    (docs/models.md); on noisy frames with a prompt its samples depend on the seed, a
+    little; on clean frames its hard correction gate shuts and it returns the base exactly."""
+    from fusecli.fusion import fuse
     from fusecli.metrics.functional import psnr_reference
 
     flow = load_model("mmaif-flow")
@@ -110,7 +110,7 @@ def test_shipped_mmaif_flow_samples_from_the_classical_base_close_to_mmaif_reg()
     assert np.array_equal(first, again) and not np.array_equal(first, other)
     assert psnr(first, other) > 40.0  # seeds move it little
     assert psnr(first, reg) > 30.0  # and it stays close to the regression it started from
-    plain = fuse_frames("exposure-fusion", frames)  # the default exposure fusion, at its own depth (stop 45)
+    plain = fuse_frames("exposure-fusion", frames)  # the default exposure fusion, at its own depth
     assert np.array_equal(sample(0, frames, None), plain)
     assert np.array_equal(fuse(frames, task="mef", model="mmaif-reg").image, plain)  # mmaif-reg's gate shuts too
 
@@ -119,15 +119,15 @@ def test_shipped_all_in_one_models_undo_jpeg_with_the_shipped_restorer_when_the_
     """Both files carry the shipped restorer unchanged (it was frozen in their fine-tunes), and a
     JPEG prompt makes mmaif-reg restore the frames with it before its base: the result is closer
     to the clean frames' exposure fusion than without the prompt, and than plain exposure fusion
-    of the compressed frames (weights/HISTORY.md: MEF JPEG, stop 24)."""
+    of the compressed frames (docs/models.md: MEF JPEG)."""
     from fusecli.degrade.pipeline import sample
-    from fusecli.fuse import fuse
+    from fusecli.fusion import fuse
     from fusecli.metrics.functional import psnr_reference
 
     restorer = load_model("restorer").state_dict()
     for name in ("mmaif-reg", "mmaif-flow"):
         model = load_model(name)
-        assert model.config.learned_restore == ["jpeg", "downsample"]  # low resolution since stop 30
+        assert model.config.learned_restore == ["jpeg", "downsample"]  # JPEG and low resolution
         for key, value in restorer.items():
             assert torch.equal(model.restorer.state_dict()[key], value), (name, key)
     frames = [np.squeeze(read_image(path, channels=1)[0]).astype(np.float32) for path in INPUTS["mef"]]
@@ -148,9 +148,9 @@ def test_mmaif_reg_restores_the_low_resolution_frame_of_a_vif_pair_and_leaves_th
     """A prompt that names low resolution makes mmaif-reg run the shipped restorer on the frame
     that looks up-sampled (here the visible one) and not on the detailed infrared: closer to the
     clean pair's fusion than the same model without the prompt and than plain fusion of the pair
-    (weights/HISTORY.md: VIF down-sampling, stop 30)."""
-    from fusecli.degrade.ops import downsample
-    from fusecli.fuse import fuse
+    (docs/models.md: VIF down-sampling)."""
+    from fusecli.degrade.camera import downsample
+    from fusecli.fusion import fuse
     from fusecli.metrics.functional import psnr_reference
     from fusecli.restore import looks_upsampled
 
@@ -173,7 +173,7 @@ def test_mmaif_reg_restores_the_low_resolution_frame_of_a_vif_pair_and_leaves_th
 def test_batch_prompts_folder_gives_each_scene_its_own_prompt(tmp_path):
     """``fuse --prompts DIR`` (the prompts/ folder of ``fusecli degrade``): a scene with DIR/NAME.txt
     is fused as with ``--prompt`` that text, a scene without one as without a prompt (and is named)."""
-    from fusecli.io import write_image
+    from fusecli.imaging import write_image
 
     ir, _ = read_image(EXAMPLES / "vif/astronaut_ir.png", channels=1)
     vis, _ = read_image(EXAMPLES / "vif/astronaut_vis.jpg")
@@ -204,7 +204,7 @@ def test_batch_prompts_folder_gives_each_scene_its_own_prompt(tmp_path):
 
 def _chroma(image: np.ndarray) -> float:
     """Mean distance of an RGB image's Cb, Cr from neutral: how colourful it is."""
-    from fusecli.color import rgb_to_ycbcr
+    from fusecli.imaging.color import rgb_to_ycbcr
 
     return float(np.abs(rgb_to_ycbcr(image)[..., 1:] - 0.5).mean())
 
@@ -223,7 +223,7 @@ def test_a_contrast_request_restores_the_colours_with_the_tones():
     restoration's gain too. A flat colour bracket (every shot at contrast 0.5, as a flat profile
     gives) comes back as colourful as the clean bracket's fusion (measured before: half as)."""
     from fusecli.degrade.ops import apply
-    from fusecli.fuse import fuse
+    from fusecli.fusion import fuse
     from fusecli.restore import chroma_gain
 
     colour, rng = _chroma, np.random.default_rng(0)
@@ -246,9 +246,10 @@ def test_a_brightening_request_brings_the_colours_up_with_the_tones(monkeypatch)
     the local brightness gain over the plain fusion (MEF / MFF, only for such a request): an
     exposure change scales chroma as it scales brightness, which the local contrast gain, used
     for dehazing, reads less well."""
-    import fusecli.fuse as fusing
-    from fusecli.color import rgb_to_ycbcr, tone_gain
-    from fusecli.fuse import fuse
+    import fusecli.fusion.colour as colouring
+    import fusecli.fusion.learned as learned
+    from fusecli.imaging.color import rgb_to_ycbcr, tone_gain
+    from fusecli.fusion import fuse
 
     def chroma_error(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.abs(rgb_to_ycbcr(a)[..., 1:] - rgb_to_ycbcr(b)[..., 1:]).mean())
@@ -259,9 +260,10 @@ def test_a_brightening_request_brings_the_colours_up_with_the_tones(monkeypatch)
     asked = fuse(dark, task="mef", model="mmaif-reg", prompt=prompt).image
     tiled = fuse(dark, task="mef", model="mmaif-reg", prompt=prompt, tile=96, overlap=32).image
     assert chroma_error(tiled, asked) < 2e-3  # a local gain: the tiles agree (measured: 0.0011)
-    monkeypatch.setattr(fusing, "brightness_gain", tone_gain)  # the same run, colours by the contrast gain
+    monkeypatch.setattr(colouring, "brightness_gain", tone_gain)  # the same run, colours by the contrast gain
     by_contrast = fuse(dark, task="mef", model="mmaif-reg", prompt=prompt).image
-    monkeypatch.setattr(fusing, "tone_requests", lambda prompt: [])  # the same run, colours as stored
+    monkeypatch.setattr(learned, "tone_requests", lambda prompt: [])
+    monkeypatch.setattr(colouring, "tone_requests", lambda prompt: [])  # the same run, colours as stored
     stored = fuse(dark, task="mef", model="mmaif-reg", prompt=prompt).image
     assert colour(stored) < 0.5 * colour(clean)  # measured: 0.40
     assert colour(asked) > 0.82 * colour(clean)  # measured: 0.86 (0.79 by the contrast gain)
@@ -272,10 +274,11 @@ def test_a_brightening_request_brings_the_colours_up_with_the_tones(monkeypatch)
 def test_a_noise_request_removes_the_colour_noise_too(monkeypatch):
     """Sensor noise is per RGB channel, so in Cb/Cr too, which a luminance model never sees: for
     a noise request the inputs' chroma is smoothed along the denoised fused luminance's edges."""
-    import fusecli.fuse as fusing
-    from fusecli.color import rgb_to_ycbcr
+    import fusecli.fusion.colour as colouring
+    import fusecli.fusion.learned as learned
+    from fusecli.imaging.color import rgb_to_ycbcr
     from fusecli.degrade.ops import apply
-    from fusecli.fuse import fuse
+    from fusecli.fusion import fuse
 
     def chroma_error(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.abs(rgb_to_ycbcr(a)[..., 1:] - rgb_to_ycbcr(b)[..., 1:]).mean())
@@ -288,7 +291,7 @@ def test_a_noise_request_removes_the_colour_noise_too(monkeypatch):
     asked = [fuse(noisy, task="mef", model="mmaif-reg", prompt=prompt), fuse(pair, task="vif", model="mmaif-reg", prompt=prompt)]
     assert all(any("colour noise smoothed" in note for note in result.notes) for result in asked)
     asked = [result.image for result in asked]
-    monkeypatch.setattr(fusing, "degradations_in_prompt", lambda prompt: [])  # the same runs, colours as stored
+    monkeypatch.setattr(learned, "degradations_in_prompt", lambda prompt: [])  # the same runs, colours as stored
     stored = [fuse(noisy, task="mef", model="mmaif-reg", prompt=prompt).image, fuse(pair, task="vif", model="mmaif-reg", prompt=prompt).image]
     errors = [(chroma_error(a, c), chroma_error(s, c)) for a, s, c in zip(asked, stored, clean)]
     assert errors[0][0] < 0.65 * errors[0][1], errors  # MEF, measured: 0.0123 vs 0.0229
@@ -299,10 +302,11 @@ def test_vif_colours_follow_a_brightening_or_dehazing_request(monkeypatch):
     """VIF takes the visible frame's chroma, which a low exposure or haze squeezed; for such a
     request it is stretched by the median local contrast gain of the fused luminance over the
     visible frame's (a median: the infrared's own detail says nothing of the visible colours)."""
-    import fusecli.fuse as fusing
-    from fusecli.color import rgb_to_ycbcr
+    import fusecli.fusion.colour as colouring
+    import fusecli.fusion.learned as learned
+    from fusecli.imaging.color import rgb_to_ycbcr
     from fusecli.degrade.ops import DEGRADATIONS, apply
-    from fusecli.fuse import fuse
+    from fusecli.fusion import fuse
 
     def chroma_error(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.abs(rgb_to_ycbcr(a)[..., 1:] - rgb_to_ycbcr(b)[..., 1:]).mean())
@@ -313,7 +317,8 @@ def test_vif_colours_follow_a_brightening_or_dehazing_request(monkeypatch):
     cases = [("low_exposure", {"brightness": 0.4}, "The image is underexposed, please brighten it."), ("haze", haze, "Remove the haze.")]
     pairs = [([ir, apply(op, vis, np.random.default_rng(0), params)], prompt) for op, params, prompt in cases]
     asked = [fuse(pair, task="vif", model="mmaif-reg", prompt=prompt).image for pair, prompt in pairs]
-    monkeypatch.setattr(fusing, "tone_requests", lambda prompt: [])  # the same runs, colours as stored
+    monkeypatch.setattr(learned, "tone_requests", lambda prompt: [])
+    monkeypatch.setattr(colouring, "tone_requests", lambda prompt: [])  # the same runs, colours as stored
     stored = [fuse(pair, task="vif", model="mmaif-reg", prompt=prompt).image for pair, prompt in pairs]
     for (op, *_), a, s in zip(cases, asked, stored):
         assert _chroma(s) < _chroma(a) < 1.1 * _chroma(clean), (op, _chroma(s), _chroma(a), _chroma(clean))

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from fusecli.cli.main import cli
 from fusecli.errors import UnknownNameError, WeightsError
-from fusecli.models.zoo import ZOO, build, build_entry, load_model, load_weights, read_metadata, save_weights
+from fusecli.models.weights import CATALOG, build, build_entry, load_model, load_weights, read_metadata, save_weights
 
 
 @pytest.fixture
@@ -32,8 +32,8 @@ def test_round_trip_is_bit_exact_with_config_and_provenance(saved):
 
 
 def test_every_zoo_network_builds_and_round_trips(tmp_path):
-    for name in ZOO:
-        entry = ZOO.get(name)
+    for name in CATALOG:
+        entry = CATALOG.get(name)
         if entry.arch is None:
             continue
         model = build_entry(name)
@@ -71,7 +71,7 @@ def test_wrong_arch_and_mismatched_config(saved, tmp_path):
     small = build("moe-fusion", {"channels": 4})
     from safetensors.torch import save
 
-    from fusecli.models.zoo import FORMAT
+    from fusecli.models.weights import FORMAT
 
     meta = {"format": FORMAT, "arch": "moe-fusion", "config": json.dumps({"channels": 8}), "provenance": "{}"}
     lying = tmp_path / "lying.safetensors"
@@ -83,7 +83,7 @@ def test_wrong_arch_and_mismatched_config(saved, tmp_path):
 
 
 def test_missing_shipped_weights_name_the_file(monkeypatch, tmp_path):
-    monkeypatch.setattr("fusecli.models.catalog.weights_dirs", lambda: [tmp_path])
+    monkeypatch.setattr("fusecli.catalog.weights_dirs", lambda: [tmp_path])
     with pytest.raises(WeightsError, match="mmaif-flow.safetensors"):
         load_model("mmaif-flow")
     with pytest.raises(WeightsError, match="training-free"):
@@ -94,13 +94,13 @@ def test_missing_shipped_weights_name_the_file(monkeypatch, tmp_path):
 
 def test_models_cli_lists_and_shows(saved, monkeypatch, tmp_path):
     _, path = saved
-    monkeypatch.setattr("fusecli.models.catalog.weights_dirs", lambda: [tmp_path])
+    monkeypatch.setattr("fusecli.catalog.weights_dirs", lambda: [tmp_path])
     (tmp_path / "moefusion-vif.safetensors").write_bytes(path.read_bytes())
     runner = CliRunner()
     listing = runner.invoke(cli, ["models", "--json"])
     assert listing.exit_code == 0, listing.output
     rows = {r["name"]: r for r in json.loads(listing.output)}
-    assert set(rows) == set(ZOO.names())
+    assert set(rows) == set(CATALOG.names())
     assert rows["moefusion-vif"]["weights"] and rows["moefusion-vif"]["size_bytes"] == path.stat().st_size
     assert rows["mmaif-flow"]["weights"] is None and rows["mmaif-flow"]["parameters"] > 100_000
     table = runner.invoke(cli, ["models"])

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import click
 
-from .options import Settings
+from fusecli.cli.options import Settings
 
 if TYPE_CHECKING:
-    from ..batch import BatchItem
+    from fusecli.batch import BatchItem
 
 
 def run_batch_cli(
@@ -23,8 +23,8 @@ def run_batch_cli(
     dry_run: bool = False,
 ) -> int:
     """Run ``items`` with a progress bar and print a summary; returns the exit code."""
-    from ..batch import run_batch  # imported here: single-item commands start faster without
-    from .progress import progress_bar  # multiprocessing and rich
+    from fusecli.batch import run_batch  # imported here: single-item commands start faster without
+    from fusecli.cli.progress import progress_bar  # multiprocessing and rich
     if dry_run:
         for item in items:
             state = "skip (done)" if item.done() and not overwrite else "run"

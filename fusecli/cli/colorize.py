@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from .batching import run_batch_cli
-from .options import Settings, bit_depth_option, ext_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option
+from fusecli.cli.batching import run_batch_cli
+from fusecli.cli.options import Settings, bit_depth_option, ext_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option
 
 
 def _colorize_pair(paths: tuple[Path, Path, Path], *, resize: bool, denoise: bool, bit_depth: int | None, quality: int | None, overwrite: bool) -> None:
-    from ..color import colorize_file
+    from fusecli.imaging.color import colorize_file
 
     fused, color, out = paths
     colorize_file(fused, color, out, resize=resize, denoise=denoise, bit_depth=bit_depth, quality=quality, overwrite=overwrite)
@@ -42,8 +42,8 @@ def command(settings: Settings, fused, color_source, output, resize, denoise, ex
       fusecli colorize fused_gray.png visible.jpg -o fused_color.png
       fusecli colorize fused/ visible/ -o fused_color/ --jobs 2
     """
-    from ..errors import InputMismatchError
-    from ..io import output_suffix
+    from fusecli.errors import InputMismatchError
+    from fusecli.imaging import output_suffix
 
     depth = int(bit_depth) if bit_depth else None
     output = Path(output)
@@ -57,8 +57,8 @@ def command(settings: Settings, fused, color_source, output, resize, denoise, ex
             click.echo(f"wrote {output}", err=True)
         return
 
-    from ..batch import BatchItem
-    from ..pairs import match_by_stem
+    from fusecli.batch import BatchItem
+    from fusecli.batch.pairs import match_by_stem
 
     matched = match_by_stem(fused, color_source)
     for line in matched.describe_unmatched():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .batching import run_batch_cli
-from .options import Settings, jobs_option, overwrite_option, pass_settings, seed_option
+from fusecli.cli.batching import run_batch_cli
+from fusecli.cli.options import Settings, jobs_option, overwrite_option, pass_settings, seed_option
 
 
 def _int_list(ctx, param, value: str | None) -> tuple[int, ...] | None:
@@ -25,7 +25,7 @@ def _int_list(ctx, param, value: str | None) -> tuple[int, ...] | None:
 def _name_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
-    from ..degrade import DEGRADATIONS
+    from fusecli.degrade import DEGRADATIONS
 
     names = tuple(DEGRADATIONS.canonical(v.strip()) for v in value.split(",") if v.strip())
     if not names:
@@ -36,7 +36,7 @@ def _name_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
 def _aspect_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
-    from ..degrade.pipeline import ASPECTS
+    from fusecli.degrade.pipeline import ASPECTS
 
     aspects = tuple(v.strip() for v in value.split(",") if v.strip())
     bad = [a for a in aspects if a not in ASPECTS]
@@ -102,8 +102,8 @@ def command(settings: Settings, image, task, ir, vis, stacks, folder_a, folder_b
 
 
 def _preview(settings: Settings, image: Path, sheet: Path, seed: int, overwrite: bool) -> None:
-    from ..degrade.preview import contact_sheet
-    from ..io import read_image, write_image
+    from fusecli.degrade.preview import contact_sheet
+    from fusecli.imaging import read_image, write_image
 
     picture, _ = read_image(image)
     write_image(sheet, contact_sheet(picture, seed), bit_depth=8, overwrite=overwrite, inputs=[image])
@@ -114,8 +114,8 @@ def _preview(settings: Settings, image: Path, sheet: Path, seed: int, overwrite:
 def _single(settings, image, output, ops, counts, level, seed, overwrite) -> None:
     import numpy as np
 
-    from ..degrade.pipeline import degrade_image
-    from ..io import read_image, write_image
+    from fusecli.degrade.pipeline import degrade_image
+    from fusecli.imaging import read_image, write_image
 
     picture, meta = read_image(image)
     degraded, applied, prompt = degrade_image(
@@ -129,17 +129,19 @@ def _single(settings, image, output, ops, counts, level, seed, overwrite) -> Non
 
 
 def _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, gt_method, seed, jobs, overwrite, dry_run) -> None:
-    from ..degrade.dataset import DatasetConfig, collect_sources, plan_dataset, write_manifest, write_source_samples
-    from ..degrade.pipeline import available_ops
+    from fusecli.degrade.dataset import DatasetConfig, collect_sources, plan_dataset, write_manifest, write_source_samples
+    from fusecli.degrade.pipeline import available_ops
 
     if ops:
         unusable = [o for o in ops if o not in available_ops(task)]
         if unusable:
             raise click.UsageError(f"{', '.join(unusable)} cannot be used for --task {task}")
     if gt_method:
-        from ..models.classical import FUSION_METHODS
+        from fusecli.catalog import CATALOG
+        from fusecli.methods import get_method
 
-        gt_method = FUSION_METHODS.get_name(gt_method)
+        get_method(gt_method)  # a training-free method (a clear error otherwise)
+        gt_method = CATALOG.get_name(gt_method)
         if (gt_method == "pyramid-vif") != (task == "vif"):
             raise click.UsageError(f"--gt {gt_method} does not fit --task {task} (vif: pyramid-vif; mef: exposure-fusion; mff: focus-fusion)")
     sources, warnings = collect_sources(task, ir=ir, vis=vis, stacks=stacks, a=folder_a, b=folder_b)

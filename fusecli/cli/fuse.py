@@ -9,9 +9,9 @@ from typing import NamedTuple
 
 import click
 
-from .batching import run_batch_cli
-from .progress import working
-from .options import Settings, bit_depth_option, device_option, ext_option, ir_range_option, ir_warp_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option, seed_option
+from fusecli.cli.batching import run_batch_cli
+from fusecli.cli.progress import working
+from fusecli.cli.options import Settings, bit_depth_option, device_option, ext_option, ir_range_option, ir_warp_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option, seed_option
 
 
 class FuseJob(NamedTuple):
@@ -26,7 +26,7 @@ class FuseJob(NamedTuple):
 
 def _fuse_item(payload: FuseJob, *, settings, bit_depth, quality, overwrite, single_thread) -> None:
     """One batch item (module level so worker processes can run it)."""
-    from ..fuse import fuse_files
+    from fusecli.fusion import fuse_files
 
     if single_thread:
         import torch
@@ -53,9 +53,9 @@ def _scene_prompts(items: list, folder: Path) -> tuple[list, list[str]]:
 
 def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Path | None):
     """(items, warning lines) for a VIF folder pair or a stacks folder."""
-    from ..batch import BatchItem
-    from ..io import output_suffix
-    from ..pairs import list_stacks, match_by_stem
+    from fusecli.batch import BatchItem
+    from fusecli.imaging import output_suffix
+    from fusecli.batch.pairs import list_stacks, match_by_stem
 
     items, warnings = [], []
     if stacks is not None:
@@ -125,9 +125,8 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
       fusecli fuse --task vif --ir ir/ --vis vis/ -o fused/ --jobs 2
       fusecli fuse --task mef --stacks brackets/ -o fused/
     """
-    from ..errors import InputMismatchError
-    from ..fuse import FuseSettings, fuse_files
-    from ..io import check_not_input, check_output_free
+    from fusecli.errors import InputMismatchError
+    from fusecli.fusion import FuseSettings, fuse_files
 
     output = Path(output)
     fuse_settings = FuseSettings(
@@ -138,31 +137,13 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
     depth = int(bit_depth) if bit_depth else None
     batch = stacks is not None or (ir is not None and ir.is_dir())
     if save_ir_warp is not None:
-        if ir_warp != "auto":
-            raise click.UsageError("--save-ir-warp FILE saves the warp --ir-warp auto estimates; add --ir-warp auto")
-        if batch:
-            raise click.UsageError("--save-ir-warp is for one pair: estimate on one good pair, then fuse the folder with --ir-warp FILE")
-        check_output_free(save_ir_warp, overwrite)
-        check_not_input(save_ir_warp, [p for p in (*inputs, ir, vis, output) if p is not None])
+        _check_save_ir_warp(save_ir_warp, ir_warp, batch, overwrite, [p for p in (*inputs, ir, vis, output) if p is not None])
     if batch:
         if inputs:
             raise InputMismatchError("give either INPUTS or --ir/--vis folders or --stacks, not both")
-        if stacks is None and (vis is None or not vis.is_dir()):
-            raise InputMismatchError("--ir is a folder, so --vis must be a folder too")
-        if stacks is None:
-            fuse_settings.task = fuse_settings.task or "vif"
-        items, warnings = _batch_items(ir, vis, stacks, output, ext, routing_map)
-        for line in warnings:
-            click.secho(line, err=True, fg="yellow")
-        if boxes is not None:
-            items = [dataclasses.replace(i, payload=i.payload._replace(boxes=boxes)) for i in items]
-        if prompt_dir is not None:
-            items, missing = _scene_prompts(items, prompt_dir)
-            for line in missing:
-                click.secho(line, err=True, fg="yellow")
+        items = _folder_items(fuse_settings, ir, vis, stacks, output, ext, routing_map, boxes, prompt_dir)
         work = functools.partial(_fuse_item, settings=fuse_settings, bit_depth=depth, quality=quality, overwrite=overwrite, single_thread=jobs > 1)
-        code = run_batch_cli(settings, items, work, jobs=jobs, overwrite=overwrite, description="fuse", dry_run=dry_run)
-        raise SystemExit(code)
+        raise SystemExit(run_batch_cli(settings, items, work, jobs=jobs, overwrite=overwrite, description="fuse", dry_run=dry_run))
 
     if prompt_dir is not None:
         raise click.UsageError("--prompts DIR is for folders (--ir/--vis folders or --stacks); give one item's prompt with --prompt")
@@ -172,7 +153,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
             raise InputMismatchError("give both --ir and --vis (files), and no other inputs")
         paths, fuse_settings.task = [ir, vis], fuse_settings.task or "vif"
     elif len(paths) == 1 and paths[0].is_dir():
-        from ..pairs import list_images
+        from fusecli.batch.pairs import list_images
 
         paths = list_images(paths[0])
     if not paths:
@@ -182,7 +163,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
     with working(f"fusing {len(paths)} images", quiet=settings.quiet):
         result = fuse_files(paths, output, fuse_settings, bit_depth=depth, quality=quality, overwrite=overwrite, boxes=boxes, routing_map=routing_map)
     if save_ir_warp is not None:
-        from ..warp_estimation import write_warp
+        from fusecli.geometry.warp_estimation import write_warp
 
         write_warp(save_ir_warp, result.ir_warp)
     if not settings.quiet:
@@ -191,3 +172,36 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
         click.echo(f"wrote {output} ({result.task}, {result.model})", err=True)
         if save_ir_warp is not None:
             click.echo(f"wrote {save_ir_warp} (the estimated warp; reuse it with --ir-warp {save_ir_warp})", err=True)
+
+
+def _check_save_ir_warp(path: Path, ir_warp, batch: bool, overwrite: bool, inputs: list) -> None:
+    """``--save-ir-warp`` is for one pair fused with ``--ir-warp auto``; its file is checked before any work."""
+    from fusecli.imaging import check_not_input, check_output_free
+
+    if ir_warp != "auto":
+        raise click.UsageError("--save-ir-warp FILE saves the warp --ir-warp auto estimates; add --ir-warp auto")
+    if batch:
+        raise click.UsageError("--save-ir-warp is for one pair: estimate on one good pair, then fuse the folder with --ir-warp FILE")
+    check_output_free(path, overwrite)
+    check_not_input(path, inputs)
+
+
+def _folder_items(fuse_settings, ir, vis, stacks, output: Path, ext, routing_map, boxes, prompt_dir) -> list:
+    """The batch items of ``--ir/--vis`` folders or ``--stacks``, with their boxes and prompts;
+    unmatched names and scenes without a prompt are reported."""
+    from fusecli.errors import InputMismatchError
+
+    if stacks is None and (vis is None or not vis.is_dir()):
+        raise InputMismatchError("--ir is a folder, so --vis must be a folder too")
+    if stacks is None:
+        fuse_settings.task = fuse_settings.task or "vif"
+    items, warnings = _batch_items(ir, vis, stacks, output, ext, routing_map)
+    for line in warnings:
+        click.secho(line, err=True, fg="yellow")
+    if boxes is not None:
+        items = [dataclasses.replace(i, payload=i.payload._replace(boxes=boxes)) for i in items]
+    if prompt_dir is not None:
+        items, missing = _scene_prompts(items, prompt_dir)
+        for line in missing:
+            click.secho(line, err=True, fg="yellow")
+    return items

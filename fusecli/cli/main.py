@@ -8,9 +8,9 @@ import traceback
 
 import click
 
-from .. import __version__
-from ..errors import FusecliError
-from .options import Settings
+from fusecli import __version__
+from fusecli.errors import FusecliError
+from fusecli.cli.options import Settings
 
 
 class FusecliGroup(click.Group):
@@ -50,7 +50,7 @@ def _verbose(ctx: click.Context) -> bool:
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     from rich.logging import RichHandler
 
-    from .progress import stderr_console
+    from fusecli.cli.progress import stderr_console
 
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
     # the progress bars' and spinner's console: warnings print above them, not into their line
@@ -60,7 +60,7 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
-    # tifffile logs its view of a damaged file; fusecli.io turns it into an error or a warning
+    # tifffile logs its view of a damaged file; fusecli.imaging turns it into an error or a warning
     # that names the file, so it is printed only with -v
     tiff_logger = logging.getLogger("tifffile")
     tiff_logger.handlers[:] = [] if verbose else [logging.NullHandler()]
@@ -91,7 +91,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from . import colorize, degrade, fuse, metrics, models, train
+    from fusecli.cli import colorize, degrade, fuse, metrics, models, train
 
     for module in (degrade, fuse, train, metrics, colorize, models):
         cli.add_command(module.command)

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .options import Settings, ir_range_option, ir_warp_option, jobs_option, overwrite_option, pass_settings
-from .tables import print_table
+from fusecli.cli.options import Settings, ir_range_option, ir_warp_option, jobs_option, overwrite_option, pass_settings
+from fusecli.cli.tables import print_table
 
 
 class GreedyOptionsCommand(click.Command):
@@ -46,7 +46,7 @@ def _fmt(value: float) -> str:
 
 
 def _explain(name: str) -> None:
-    from ..metrics.conventions import get_preset
+    from fusecli.metrics.conventions import get_preset
 
     preset = get_preset(name)
     table = Table(title=f"preset {preset.name}: {preset.title}")
@@ -60,7 +60,7 @@ def _explain(name: str) -> None:
 
 
 def _list_metrics() -> None:
-    from ..metrics.table import METRICS
+    from fusecli.metrics.table import METRICS
 
     table = Table(title="metrics")
     for col in ("name", "better", "needs", "what"):
@@ -133,9 +133,9 @@ def command(settings: Settings, images, fused, sources, reference, metric_names,
         return
     from dataclasses import replace
 
-    from ..metrics.conventions import get_preset
-    from ..metrics.score import prepare_learned_metrics
-    from ..metrics.table import METRICS, default_metrics
+    from fusecli.metrics.conventions import get_preset
+    from fusecli.metrics.score import prepare_learned_metrics
+    from fusecli.metrics.table import METRICS, default_metrics
 
     convention = get_preset(preset)
     if per_channel:
@@ -179,18 +179,18 @@ def command(settings: Settings, images, fused, sources, reference, metric_names,
 
 
 def _score(settings, target, sources, reference, names, convention, boxes, regions, learned, task, ir_range, ir_warp, jobs):
-    from ..metrics.score import ScoreOptions, collect_items, score_items
+    from fusecli.metrics.score import ScoreOptions, collect_items, score_items
 
     items, warnings = collect_items(target, list(sources), reference)
     for line in warnings:
         click.secho(f"warning: {line}", err=True, fg="yellow")
     options = ScoreOptions(names, convention, boxes, regions, learned, task, ir_range, ir_warp)
-    from .progress import progress_bar  # rich: imported when needed (start-up time)
+    from fusecli.cli.progress import progress_bar  # rich: imported when needed (start-up time)
 
     with progress_bar(len(items), f"scoring {target.name}", quiet=settings.quiet or len(items) < 2) as advance:
         results = score_items(items, options, jobs=jobs, on_progress=advance)
     if not Path(target).is_dir() and results and results[0].error:  # one image: an input error (exit 2), not a table
-        from ..errors import FusecliError
+        from fusecli.errors import FusecliError
 
         raise FusecliError(results[0].error)
     for r in results:
@@ -200,8 +200,8 @@ def _score(settings, target, sources, reference, names, convention, boxes, regio
 
 
 def _single_output(results, columns, preset, csv_path, json_path) -> None:
-    from ..metrics.report import results_json, write_csv, write_json
-    from ..metrics.score import summarize
+    from fusecli.metrics.report import results_json, write_csv, write_json
+    from fusecli.metrics.score import summarize
 
     ok = [r for r in results if r.error is None]
     mean, std = summarize(results)
@@ -228,8 +228,8 @@ def _single_output(results, columns, preset, csv_path, json_path) -> None:
 
 
 def _compare_output(method_results, columns, preset, csv_path, json_path, plot, overwrite) -> None:
-    from ..metrics.report import best_index, comparison_chart, results_json, write_csv, write_json
-    from ..metrics.score import summarize
+    from fusecli.metrics.report import best_index, comparison_chart, results_json, write_csv, write_json
+    from fusecli.metrics.score import summarize
 
     means = {name: summarize(results)[0] for name, results in method_results.items()}
     shown = [c for c in columns if any(c in m for m in means.values())]

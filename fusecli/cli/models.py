@@ -32,11 +32,11 @@ def command(ctx: click.Context, as_json: bool) -> None:
         return
     from rich.table import Table
 
-    from .tables import print_table
+    from fusecli.cli.tables import print_table
 
-    from ..models.zoo import ZOO, describe
+    from fusecli.models.weights import CATALOG, describe
 
-    rows = [describe(ZOO.get(name)) for name in ZOO]
+    rows = [describe(CATALOG.get(name)) for name in CATALOG]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -60,14 +60,14 @@ def show(name: str) -> None:
     """Print the config and provenance of NAME (a zoo name or a weights file)."""
     from pathlib import Path
 
-    from ..models.base import config_to_dict
-    from ..models.zoo import ZOO, build_entry, describe, read_metadata, weights_path
+    from fusecli.models.base import config_to_dict
+    from fusecli.models.weights import CATALOG, build_entry, describe, read_metadata, weights_path
 
     if Path(name).is_file():
         meta = read_metadata(name)
         info: dict = {"weights": name, **meta}
     else:
-        entry = ZOO.get(name)
+        entry = CATALOG.get(name)
         info = describe(entry)
         path = weights_path(entry)
         if path is not None:
@@ -92,7 +92,7 @@ def export(source: str, target: str, half: bool, overwrite: bool) -> None:
 
     Put it in weights/ (or $FUSECLI_WEIGHTS) as NAME.safetensors to make it the zoo's NAME.
     """
-    from ..models.zoo import export_weights
+    from fusecli.models.weights import export_weights
 
     path = export_weights(source, target, half=half, overwrite=overwrite)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")

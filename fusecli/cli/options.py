@@ -8,6 +8,8 @@ from typing import Callable
 
 import click
 
+from fusecli.imaging.infrared import IR_RANGES
+
 F = Callable
 
 
@@ -98,7 +100,7 @@ def quality_option(f: F) -> F:
 def ir_range_option(f: F) -> F:
     return click.option(
         "--ir-range",
-        type=click.Choice(["auto", "stored"]),  # fusecli.infrared.IR_RANGES, spelled out: this module loads at every start, numpy-free
+        type=click.Choice(["auto", "stored"]),  # fusecli.imaging.infrared.IR_RANGES, spelled out: this module loads at every start, numpy-free
         default="auto",
         show_default=True,
         help="VIF infrared frames: auto stretches raw 16-bit camera counts (a gray 16-bit frame whose 0.1..99.9th "
@@ -108,12 +110,12 @@ def ir_range_option(f: F) -> F:
 
 
 def _read_ir_warp(ctx: click.Context, param: click.Parameter, value: str | None):
-    """``--ir-warp FILE|auto`` -> :class:`fusecli.registration.IrWarp`, or ``"auto"`` (a bad
+    """``--ir-warp FILE|auto`` -> :class:`fusecli.geometry.registration.IrWarp`, or ``"auto"`` (a bad
     file: one usage error, before any work)."""
     if value is None:
         return None
-    from ..errors import FusecliError
-    from ..registration import AUTO, read_warp
+    from fusecli.errors import FusecliError
+    from fusecli.geometry.registration import AUTO, read_warp
 
     if value == AUTO:
         return AUTO
@@ -139,7 +141,7 @@ def _extension(ctx: click.Context, param: click.Parameter, value: str | None) ->
     """``--ext``: an image extension fusecli writes, without the dot (checked before any work)."""
     if value is None:
         return None
-    from ..io import IMAGE_EXTENSIONS
+    from fusecli.imaging import IMAGE_EXTENSIONS
 
     ext = value.lower().lstrip(".")
     if "." + ext not in IMAGE_EXTENSIONS:

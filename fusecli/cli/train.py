@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .options import Settings
+from fusecli.cli.options import Settings
 
 
 @click.command("train")
@@ -30,18 +30,18 @@ def command(settings: Settings, config: Path | None, overrides: tuple[str, ...],
     Data parallel: torchrun --nproc_per_node 2 -m fusecli train CONFIG
     """
     if plot_run is not None:
-        from ..train.plot import plot_run as draw
+        from fusecli.train.plot import plot_run as draw
 
         click.echo(f"wrote {draw(plot_run)}")
         return
     if config is None:
         raise click.UsageError("give a CONFIG.toml (or --plot RUN)")
-    from ..train import load_config, train
+    from fusecli.train import load_config, train
 
     extra = list(overrides) + ([f"out={json.dumps(str(out.resolve()))}"] if out else [])
     extra += [f"device={json.dumps(device)}"] if device else []
     cfg = load_config(config, extra)
-    from .progress import progress_bar  # rich: imported when needed (start-up time)
+    from fusecli.cli.progress import progress_bar  # rich: imported when needed (start-up time)
 
     with progress_bar(cfg.steps, f"training {cfg.name}", quiet=settings.quiet, status=True) as advance:
         shown = 0  # a resumed run starts the bar at its checkpoint's step

@@ -6,9 +6,9 @@ On the fly (training)::
     s = sample([ir, vis], "vif", rng)          # s.degraded, s.clean, s.ops, s.prompt
 """
 
-from .ops import DEGRADATIONS, LEVELS, Degradation, apply, sample_params
-from .pipeline import DegradedSample, available_ops, degrade_frames, sample
-from .prompts import make_prompt, prompt_vocabulary
+from fusecli.degrade.ops import DEGRADATIONS, LEVELS, Degradation, apply, sample_params
+from fusecli.degrade.pipeline import DegradedSample, available_ops, degrade_frames, sample
+from fusecli.degrade.prompts import make_prompt, prompt_vocabulary
 
 __all__ = [
     "DEGRADATIONS",

@@ -25,11 +25,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..batch import BatchItem
-from ..errors import FusecliError, InputMismatchError
-from ..io import ImageMeta, check_not_input, encode_image, output_meta, read_image, read_stack, write_bytes_atomic
-from ..pairs import list_stacks, match_by_stem
-from .pipeline import check_same_size, sample
+from fusecli.batch import BatchItem
+from fusecli.errors import FusecliError, InputMismatchError
+from fusecli.imaging import ImageMeta, check_not_input, encode_image, output_meta, read_image, read_stack, write_bytes_atomic
+from fusecli.batch.pairs import list_stacks, match_by_stem
+from fusecli.degrade.pipeline import check_same_size, sample
 
 MANIFEST = "manifest.jsonl"
 
@@ -183,7 +183,7 @@ def write_source_samples(job: tuple[DatasetConfig, Path, Source]) -> None:
         if result.crop is not None:  # cropped frames differ per sample: free them
             encoded = {key: value for key, value in encoded.items() if any(value[0] is f for f in frames)}
         if config.gt:
-            from ..models.classical import fuse_frames
+            from fusecli.methods import fuse_frames
 
             files["gt"] = f"gt/{sid}.png"
             write_bytes_atomic(out / files["gt"], encode_image(fuse_frames(config.gt, result.clean), "png", depth))

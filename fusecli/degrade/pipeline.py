@@ -23,9 +23,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..errors import FusecliError, InputMismatchError
-from .ops import DEGRADATIONS, apply
-from .prompts import make_prompt
+from fusecli.errors import FusecliError, InputMismatchError
+from fusecli.degrade.ops import DEGRADATIONS, apply
+from fusecli.degrade.prompts import make_prompt
 
 TASKS = ("vif", "mef", "mff")
 ASPECTS = {"1:1": 1.0, "3:4": 3 / 4, "4:3": 4 / 3, "16:9": 16 / 9, "9:16": 9 / 16}

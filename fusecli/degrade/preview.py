@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .ops import DEGRADATIONS, LEVELS, apply, sample_params
+from fusecli.degrade.ops import DEGRADATIONS, LEVELS, apply, sample_params
 
 
 def _label(tile: np.ndarray, text: str) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import AppliedOp
+    from fusecli.degrade.pipeline import AppliedOp
 
 SENTENCES: dict[str, list[str]] = {
     "low_exposure": [

@@ -1,8 +1,8 @@
 """Fusion metrics: pure functions, a name table, presets reproducing public toolboxes, scoring."""
 
-from .conventions import PRESETS, STANDARD, Convention, get_preset
-from .score import ItemResult, ScoreItem, ScoreOptions, score_arrays, score_item, score_items, summarize
-from .table import METRICS, TASK_DEFAULTS, MetricSpec, default_metrics
+from fusecli.metrics.conventions import PRESETS, STANDARD, Convention, get_preset
+from fusecli.metrics.score import ItemResult, ScoreItem, ScoreOptions, score_arrays, score_item, score_items, summarize
+from fusecli.metrics.table import METRICS, TASK_DEFAULTS, MetricSpec, default_metrics
 
 __all__ = [
     "METRICS",

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import optimize
 from scipy.special import gamma as gamma_fn
 
-from .model_files import MissingModelError, find_model_file
+from fusecli.metrics.model_files import MissingModelError, find_model_file
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .model_files import MissingModelError
+from fusecli.metrics.model_files import MissingModelError
 
 WEIGHTS_DIR_ENV = "FUSECLI_METRIC_WEIGHTS"
 

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checkpoints import CheckpointError, check_keys, load_state_dict, weights_dir
-from .clip_tokenizer import ClipTokenizer
-from .model_files import MissingModelError
+from fusecli.metrics.checkpoints import CheckpointError, check_keys, load_state_dict, weights_dir
+from fusecli.metrics.clip_tokenizer import ClipTokenizer
+from fusecli.metrics.model_files import MissingModelError
 
 FILE_NAMES = ("RN50.pt", "clip-rn50.safetensors")
 WHERE = "OpenAI's CLIP ResNet-50 checkpoint"

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import scipy.fft
 
-from .functional import filter_same, freqspace
+from fusecli.metrics.functional import filter_same, freqspace
 
 Array = np.ndarray
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FusecliError, ImageReadError
+from fusecli.errors import FusecliError, ImageReadError
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels (x1, y1 exclusive)
 

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .functional import filter_valid, gaussian_window
+from fusecli.metrics.functional import filter_valid, gaussian_window
 
 Array = np.ndarray
 _EPS = np.finfo(np.float64).eps

@@ -7,7 +7,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from ..errors import FusecliError
+from fusecli.errors import FusecliError
 
 
 class MissingModelError(FusecliError):

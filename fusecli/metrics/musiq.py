@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checkpoints import CheckpointError, check_keys, load_state_dict
+from fusecli.metrics.checkpoints import CheckpointError, check_keys, load_state_dict
 
 FILE_NAMES = ("musiq_koniq_ckpt-e95806b9.pth", "musiq.safetensors", "musiq.pth")
 QUERY_CHUNK = 2048

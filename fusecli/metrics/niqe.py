@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from scipy.special import gamma as gamma_fn
 
-from .model_files import MissingModelError, find_model_file  # noqa: F401  (MissingModelError re-exported)
+from fusecli.metrics.model_files import MissingModelError, find_model_file  # noqa: F401  (MissingModelError re-exported)
 
 BLOCK = 96
 _GAMMAS = np.arange(0.2, 10, 0.001)

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .niqe import mscn
+from fusecli.metrics.niqe import mscn
 
 BLOCK = 16
 SEGMENT = 6

@@ -12,10 +12,10 @@ from typing import Mapping, Sequence
 import cv2
 import numpy as np
 
-from .. import __version__
-from ..io import write_bytes_atomic, write_image
-from .score import ItemResult, summarize
-from .table import METRICS
+from fusecli import __version__
+from fusecli.imaging import write_bytes_atomic, write_image
+from fusecli.metrics.score import ItemResult, summarize
+from fusecli.metrics.table import METRICS
 
 
 def _clean(value: float) -> float | None:

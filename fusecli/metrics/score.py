@@ -15,17 +15,17 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..batch import process_pool
-from ..errors import EmptyInputError, FusecliError, InputMismatchError
-from ..color import is_gray
-from ..infrared import display_infrared, infrared_index
-from ..io import as_float, frame_names, read_image, read_stack
-from ..pairs import list_images, list_stacks, match_by_stem
-from ..registration import IrWarp, register_pair
-from ..warp_estimation import resolve_warp
-from .conventions import STANDARD, Convention
-from .local import box_mask, find_boxes
-from .table import METRICS, Inputs
+from fusecli.batch import process_pool
+from fusecli.errors import EmptyInputError, FusecliError, InputMismatchError
+from fusecli.imaging.color import is_gray
+from fusecli.imaging.infrared import display_infrared, infrared_index
+from fusecli.imaging import as_float, frame_names, read_image, read_stack
+from fusecli.batch.pairs import list_images, list_stacks, match_by_stem
+from fusecli.geometry.registration import IrWarp, register_pair
+from fusecli.geometry.warp_estimation import resolve_warp
+from fusecli.metrics.conventions import STANDARD, Convention
+from fusecli.metrics.local import box_mask, find_boxes
+from fusecli.metrics.table import METRICS, Inputs
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def _read_sources(
 ) -> tuple[list[np.ndarray], list[str]]:
     """The source frames (a multi-page TIFF gives all its pages) and a name for each.
     A VIF pair's infrared is registered (``ir_warp``) and stretched (``ir_range``) as
-    :func:`fusecli.fuse.fuse` does, so the sources are scored as the frames that were fused."""
+    :func:`fusecli.fusion.fuse` does, so the sources are scored as the frames that were fused."""
     images, metas = [], []
     for path in paths:
         frames, meta = read_stack(path, keep_integers=True)
@@ -177,7 +177,7 @@ def prepare_learned_metrics(names: Iterable[str], weights: Mapping[str, Path]) -
 
     Returns metric name -> weights file for :class:`ScoreOptions`.
     """
-    from .checkpoints import resolve_weights
+    from fusecli.metrics.checkpoints import resolve_weights
 
     learned = [spec.name for _, spec in METRICS.items() if spec.learned]
     unknown = [k for k in weights if k.upper() not in {n.upper() for n in learned}]

@@ -15,15 +15,15 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..registry import Registry
-from . import fmi as _fmi
-from . import functional as fn
-from . import gradient as gr
-from . import mef_ssim as ms
-from . import brisque as _brisque
-from . import niqe as _niqe
-from . import piqe as _piqe
-from .conventions import Convention
+from fusecli.registry import Registry
+from fusecli.metrics import fmi as _fmi
+from fusecli.metrics import functional as fn
+from fusecli.metrics import gradient as gr
+from fusecli.metrics import mef_ssim as ms
+from fusecli.metrics import brisque as _brisque
+from fusecli.metrics import niqe as _niqe
+from fusecli.metrics import piqe as _piqe
+from fusecli.metrics.conventions import Convention
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ def _add_learned(name: str, module: str, summary: str, aliases: tuple[str, ...] 
     has ``FILE_NAMES``, ``WHERE``, ``load(path)`` and ``score(image, path)``."""
 
     def compute(x: Inputs, c: Convention) -> float:
-        from .checkpoints import resolve_weights
+        from fusecli.metrics.checkpoints import resolve_weights
 
         impl = importlib.import_module(module)
         return impl.score(x.fused_color, resolve_weights(name, x.weights, impl.FILE_NAMES, impl.WHERE))

@@ -1,5 +1,1 @@
-"""The model zoo. For now: the training-free fusion methods (``classical``)."""
-
-from .classical import FUSION_METHODS, fuse_frames
-
-__all__ = ["FUSION_METHODS", "fuse_frames"]
+"""Network architectures only: one ``*_arch`` module per model, pure tensor code; ``weights`` builds them from configs and stores them."""

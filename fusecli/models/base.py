@@ -19,8 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .catalog import TASKS  # noqa: F401  (re-exported)
-from ..restore import RestoreStats, stack_restoration_stats
+from fusecli.catalog import TASKS
 
 
 @dataclass
@@ -36,17 +35,12 @@ class FuseOptions:
     bridge: float = 0.0  # > 0: start the flow at this t, from a noised blend of the sources (or of the classical base)
     generator: torch.Generator | None = None
     foreground: Tensor | None = None  # (B, 1, H, W) soft foreground mask for MoE-Fusion
-    # (B, 1, h, w) the classical base of these frames, fused beforehand from the whole image's
-    # frames (a tile's crop of it: exposure fusion's pyramid spans the whole frame, so a tile's own
-    # fusion differs); unpadded (``valid_size`` or the frames' size). None: fused from the frames
+    # all-in-one models: what their classical stage (fusecli.restore.stage) gives the network.
+    # base: (B, 1, h, w) the classical fusion of the unpadded frames (or a tile's crop of the whole
+    # image's: exposure fusion's pyramid spans the whole frame), edge-padded by the model;
+    # evidence: (B, K) which degradations the prompt names, for the correction gate
     base: Tensor | None = None
-    # whole-image statistics per frame for a base that restores the frames (fusecli.restore);
-    # None: from the frames given. Set from the unpadded frames (or the whole image, for a tile)
-    restore_stats: list[RestoreStats] | None = None
-    # (H, W) of the image inside the padding (fuse_padded): a classical base is fused from that
-    # part and padded like the frames, so it is the unpadded fusion exactly (a pyramid fusion of
-    # the padded frames differs along the padded borders: 41 dB against 137 on a 384x251 frame)
-    valid_size: tuple[int, int] | None = None
+    evidence: Tensor | None = None
 
 
 @dataclass
@@ -61,17 +55,31 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Build dataclass ``cls`` from ``data``; unknown keys are an error (wrong architecture)."""
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(names))
+def config_from_dict(cls: type, data: dict[str, Any], where: str = "", error: type[Exception] = ValueError) -> Any:
+    """Build dataclass ``cls`` from ``data`` (a TOML table, or weights metadata), nested dataclasses
+    from nested tables. Unknown keys and values of the wrong type raise ``error`` naming the key
+    (``where``: the prefix of the keys, e.g. ``"model."``); a number becomes its field's type, a
+    single value a one-item list, a list a tuple where the field holds one."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
+        raise error(f"unknown key(s) in {where or 'the config'}: {', '.join(unknown)}; allowed: {', '.join(fields)}")
     values = {}
     for key, value in data.items():
-        default = names[key].default_factory() if names[key].default_factory is not dataclasses.MISSING else names[key].default  # type: ignore[misc]
-        if dataclasses.is_dataclass(default) and isinstance(value, dict):
-            value = config_from_dict(type(default), value)
+        f = fields[key]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise error(f"{where}{key} must be a table")
+            value = config_from_dict(type(default), value, f"{where}{key}.", error)
+        elif isinstance(default, bool) and not isinstance(value, bool):
+            raise error(f"{where}{key} must be true or false, got {value!r}")
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise error(f"{where}{key} must be a number, got {value!r}")
+            value = type(default)(value) if isinstance(default, float) or float(value).is_integer() else value
+        elif isinstance(default, list) and isinstance(value, (str, int, float)):
+            value = [value]
         elif isinstance(default, tuple) and isinstance(value, list):
             value = tuple(value)
         values[key] = value
@@ -101,16 +109,6 @@ class FusionModel(nn.Module):
         """Legend for the channels of ``maps["experts"]`` (empty: the model has no such map)."""
         return []
 
-    def base_restorations(self, task: str, prompt: str | None) -> list[str]:
-        """Degradations the prompt names that the model restores classically before fusing
-        (:mod:`fusecli.restore`); those need whole-image statistics (``FuseOptions.restore_stats``)."""
-        return []
-
-    def describe_restorations(self, task: str, prompt: str | None, stats: list[RestoreStats] | None = None) -> list[str]:
-        """:meth:`base_restorations` as the user is told them (a model may say how each is done,
-        and, from the frames' whole-image ``stats``, on which frames)."""
-        return self.base_restorations(task, prompt)
-
     @property
     def multiple(self) -> int:
         """Input sizes are padded to a multiple of this (downsampling / patching)."""
@@ -139,10 +137,6 @@ def fuse_padded(model: FusionModel, frames: Tensor, options: FuseOptions) -> Fus
         padded = F.pad(frames.reshape(b * n, c, h, w), (0, pw, 0, ph), mode="replicate").view(b, n, c, h + ph, w + pw)
         if options.foreground is not None:
             options = dataclasses.replace(options, foreground=F.pad(options.foreground, (0, pw, 0, ph), mode="replicate"))
-        options = dataclasses.replace(options, valid_size=(h, w))
-        ops = model.base_restorations(options.task, options.prompt)
-        if options.restore_stats is None and b == 1 and ops:
-            options = dataclasses.replace(options, restore_stats=stack_restoration_stats([f[0].float().cpu().numpy() for f in frames[0]], ops, options.task))
     result = model.fuse(padded, options)
     maps = {k: (v[..., :h, :w] if v.ndim >= 3 and v.shape[-2:] == (h + ph, w + pw) else v) for k, v in result.maps.items()}
     return FusionResult(result.image[..., :h, :w], maps)

@@ -1,5 +1,5 @@
 """Samplers for flow-matching models."""
 
-from .flow import GAMMA_SCHEDULES, gamma_schedule, sample_flow
+from fusecli.sampling.flow import GAMMA_SCHEDULES, gamma_schedule, sample_flow
 
 __all__ = ["GAMMA_SCHEDULES", "gamma_schedule", "sample_flow"]

@@ -1,6 +1,6 @@
 """Training: configs, data with on-the-fly degradation, losses, the loop, checkpoints, plots."""
 
-from .config import TrainConfig, load_config
-from .loop import TrainResult, train
+from fusecli.train.config import TrainConfig, load_config
+from fusecli.train.loop import TrainResult, train
 
 __all__ = ["TrainConfig", "TrainResult", "load_config", "train"]

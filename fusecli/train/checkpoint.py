@@ -19,9 +19,9 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 from torch import nn
 
-from ..errors import FusecliError
-from ..io import write_bytes_atomic
-from ..models.zoo import save_weights
+from fusecli.errors import FusecliError
+from fusecli.imaging import write_bytes_atomic
+from fusecli.models.weights import save_weights
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -61,7 +61,7 @@ def load_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optim
     state_json = folder / "last.state.json"
     if not state_json.is_file():
         raise FusecliError(f"nothing to resume: {state_json} not found (start without --resume)")
-    from ..models.zoo import load_weights
+    from fusecli.models.weights import load_weights
 
     data = json.loads(state_json.read_text(encoding="utf-8"))
     saved = load_weights(folder / "last.safetensors", arch=model.arch)  # type: ignore[attr-defined]

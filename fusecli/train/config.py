@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import FusecliError
-from ..models.base import TASKS
+from fusecli.errors import FusecliError
+from fusecli.catalog import TASKS
+from fusecli.models.base import config_from_dict
 
 
 class ConfigError(FusecliError):
@@ -115,31 +116,6 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown key(s) in {where or 'the config'}: {', '.join(unknown)}; allowed: {', '.join(fields)}")
-    values = {}
-    for key, value in data.items():
-        f = fields[key]
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
-        if dataclasses.is_dataclass(default):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}{key} must be a table")
-            value = _build(type(default), value, f"{where}{key}.")
-        elif isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigError(f"{where}{key} must be true or false, got {value!r}")
-        elif isinstance(default, (int, float)) and not isinstance(default, bool):
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ConfigError(f"{where}{key} must be a number, got {value!r}")
-            value = type(default)(value) if isinstance(default, float) or float(value).is_integer() else value
-        elif isinstance(default, list) and isinstance(value, (str, int, float)):
-            value = [value]
-        values[key] = value
-    return cls(**values)
-
-
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``a.b=value`` -> (["a", "b"], value); the value is read as TOML (bare words are strings)."""
     if "=" not in text:
@@ -178,8 +154,8 @@ def check(config: TrainConfig) -> TrainConfig:
         raise ConfigError("data.focus_synthetic_fraction must be in [0, 1]")
     if config.data.max_frames < 2:
         raise ConfigError("data.max_frames must be >= 2")
-    from ..degrade.ops import DEGRADATIONS
-    from .losses import LOSS_NAMES
+    from fusecli.degrade.ops import DEGRADATIONS
+    from fusecli.train.losses import LOSS_NAMES
 
     unknown = sorted(set(config.degrade.allowed) - set(DEGRADATIONS.names()))
     if unknown:
@@ -206,4 +182,4 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> Train
         base = path.resolve().parent
     data = apply_overrides(data, overrides)
     data.setdefault("base_dir", str(base))
-    return check(_build(TrainConfig, data, ""))
+    return check(config_from_dict(TrainConfig, data, "", ConfigError))

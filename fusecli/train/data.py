@@ -5,7 +5,7 @@ that is killed and resumed sees exactly the same batches, and data-parallel rank
 disjoint samples (the rank is part of the key) without a sampler object to keep in sync.
 
 Images are kept in memory as float16 luminance (the models fuse luminance; colour is put
-back by :mod:`fusecli.color` at fusion time), downscaled to ``data.max_side``.
+back by :mod:`fusecli.imaging.color` at fusion time), downscaled to ``data.max_side``.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..color import luminance
-from ..degrade.pipeline import sample as degrade_sample
-from ..errors import EmptyInputError
-from ..infrared import display_infrared
-from ..io import as_float, read_stack
-from ..pairs import list_images, list_stacks, match_by_stem
-from ..restore import RestoreStats, degradations_in_prompt, stack_restoration_stats
-from .config import ConfigError, TrainConfig
-from .synthetic_focus import defocus_pair, sharpest_frame
+from fusecli.imaging.color import luminance
+from fusecli.degrade.pipeline import sample as degrade_sample
+from fusecli.errors import EmptyInputError
+from fusecli.imaging.infrared import display_infrared
+from fusecli.imaging import as_float, read_stack
+from fusecli.batch.pairs import list_images, list_stacks, match_by_stem
+from fusecli.restore import RestoreStats, degradations_in_prompt, stack_restoration_stats
+from fusecli.train.config import ConfigError, TrainConfig
+from fusecli.train.synthetic_focus import defocus_pair, sharpest_frame
 
 log = logging.getLogger(__name__)
 

@@ -26,16 +26,16 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .. import __version__
-from ..errors import FusecliError
-from ..metrics.score import score_arrays
-from ..models.base import FuseOptions, config_to_dict
-from ..models.zoo import ARCHITECTURES, build, load_weights, read_metadata
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import ConfigError, TrainConfig
-from .data import Batch, batch_stream, load_scenes, make_batch, validation_items
-from .losses import weighted_sum
-from .objectives import OBJECTIVES, Objective, make_teacher
+from fusecli import __version__
+from fusecli.errors import FusecliError
+from fusecli.metrics.score import score_arrays
+from fusecli.models.base import FuseOptions, config_to_dict
+from fusecli.models.weights import ARCHITECTURES, build, load_weights, read_metadata
+from fusecli.train.checkpoint import load_checkpoint, save_checkpoint
+from fusecli.train.config import ConfigError, TrainConfig
+from fusecli.train.data import Batch, batch_stream, load_scenes, make_batch, validation_items
+from fusecli.train.losses import weighted_sum
+from fusecli.train.objectives import OBJECTIVES, Objective, make_teacher
 
 log = logging.getLogger(__name__)
 

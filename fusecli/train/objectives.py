@@ -15,12 +15,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..models.base import FuseOptions, fuse_padded
-from ..models.layers.moe import moe_losses
-from ..models.mmaif import source_roles
-from ..models.saliency import saliency_prior
-from . import losses as L
-from .data import Batch
+from fusecli.models.base import FuseOptions, fuse_padded
+from fusecli.models.layers.moe import moe_losses
+from fusecli.models.mmaif_arch import source_roles
+from fusecli.models.saliency import saliency_prior
+from fusecli.restore.stage import ClassicalStage, prepare
+from fusecli.restore.stage import evidence as stage_evidence
+from fusecli.train import losses as L
+from fusecli.train.data import Batch
 
 OBJECTIVES: dict[str, type["Objective"]] = {}
 
@@ -123,11 +125,13 @@ class MMAIFObjective(Objective):
         with torch.no_grad():
             latents = model.encode_sources(batch.sources)
             z1 = model.autoencoder.encode(batch.target)
-            base_image, base = model.base_inputs(batch.sources, batch.task, prompts=prompts, stats=batch.restore_stats)  # (None, None) without a base
-        cond, named = model.condition([batch.task] * b, prompts), model.gate_evidence(batch.sources, batch.task, prompts, batch.restore_stats)
+            stage = ClassicalStage.of(model)
+            given = None if stage is None else stage.fuse_base(batch.sources, batch.task, prompts, batch.restore_stats)
+            base_image, base = model.base_inputs(batch.sources, batch.task, given)  # (None, None) without a base
+        cond, evidence = model.condition([batch.task] * b, prompts), stage_evidence(prompts, batch.sources.device)
         terms: dict[str, Tensor] = {}
         if model.config.variant == "regression":
-            prediction = model.predict(latents, roles, cond, base=base, named=named)
+            prediction = model.predict(latents, roles, cond, base=base, evidence=evidence)
             terms["latent"] = L.latent_loss(prediction, z1)
             estimate = prediction
         else:
@@ -135,7 +139,7 @@ class MMAIFObjective(Objective):
             z0 = model.config.start_noise * torch.randn_like(z1) + (0.0 if base is None else base)
             tt = t[:, None, None, None]
             zt = tt * z1 + (1 - tt) * z0
-            output = model.predict(latents, roles, cond + model.time_embedding(t), zt, base, named)
+            output = model.predict(latents, roles, cond + model.time_embedding(t), zt, base, evidence)
             if model.predicts_target:  # the fused latent itself: the same loss as regression
                 terms["latent"] = L.latent_loss(output, z1)
                 estimate = output
@@ -149,7 +153,7 @@ class MMAIFObjective(Objective):
 
     def fuse(self, batch: Batch, options: FuseOptions) -> Tensor:
         options.prompt = batch.prompts[0]
-        return fuse_padded(self.model, batch.sources, options).image
+        return fuse_padded(self.model, batch.sources, prepare(self.model, batch.sources, options)).image
 
 
 @register("autoencoder")
@@ -205,20 +209,22 @@ class TeacherFusion:
         return {"spec": self.spec, "device": self.device, "learned": {}}  # models reload in the worker
 
     def __call__(self, task: str, frames: list[np.ndarray]) -> np.ndarray:
-        from ..models.classical import FUSION_METHODS, fuse_frames
+        from fusecli.catalog import is_training_free
+        from fusecli.methods import fuse_frames
 
         name = self.spec.get(task)
         if name is None:
             raise ValueError(f"no teacher for task {task} (config: teacher.{task})")
-        if name in FUSION_METHODS:
+        if is_training_free(name):
             return fuse_frames(name, frames)  # the fusion the all-in-one models' base is
         if name not in self.learned:
-            from ..models.zoo import load_model
+            from fusecli.models.weights import load_model
 
             self.learned[name] = load_model(name, self.device).eval()
         x = torch.from_numpy(np.stack(frames).astype(np.float32))[None, :, None].to(self.device)
         with torch.no_grad():
-            out = fuse_padded(self.learned[name], x, FuseOptions(task=task)).image
+            model = self.learned[name]
+            out = fuse_padded(model, x, prepare(model, x, FuseOptions(task=task))).image
         return out[0, 0].cpu().numpy()
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FusecliError
-from ..io import encode_image, image_format, write_bytes_atomic
-from .config import TrainConfig
-from .data import _load_luma, discover, discover_sharp
+from fusecli.errors import FusecliError
+from fusecli.imaging import encode_image, image_format, write_bytes_atomic
+from fusecli.train.config import TrainConfig
+from fusecli.train.data import _load_luma, discover, discover_sharp
 
 FORMATS = ("jpg", "png")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import FusecliError
-from ..io import write_image
+from fusecli.errors import FusecliError
+from fusecli.imaging import write_image
 
 _COLOURS = [(176, 114, 76), (82, 132, 221), (104, 168, 85), (82, 78, 196), (179, 114, 129), (96, 120, 147)]
 

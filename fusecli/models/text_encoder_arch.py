@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..degrade.prompts import prompt_vocabulary, tokenize
+from fusecli.degrade.prompts import prompt_vocabulary, tokenize
 
 PAD = 0
 

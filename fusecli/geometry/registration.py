@@ -8,7 +8,7 @@ images) and the same warp then serves every pair it records, so fusecli takes th
 file and applies it to each pair: the infrared frame is resampled onto the visible frame, and
 both are cropped to the largest upright rectangle that both cameras see.
 
-``--ir-warp auto`` estimates the warp from the pair itself instead (:mod:`fusecli.warp_estimation`).
+``--ir-warp auto`` estimates the warp from the pair itself instead (:mod:`fusecli.geometry.warp_estimation`).
 
 Warp files are plain text (``#`` comments; numbers separated by spaces, tabs or commas):
 
@@ -29,9 +29,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import FusecliError, InputMismatchError
+from fusecli.errors import FusecliError, InputMismatchError
 
-AUTO = "auto"  # --ir-warp auto: estimate each pair's warp from its frames (fusecli.warp_estimation)
+AUTO = "auto"  # --ir-warp auto: estimate each pair's warp from its frames (fusecli.geometry.warp_estimation)
 MIN_SIDE = 16  # a common region narrower than this is a wrong warp, not a picture
 SHRINK_FIRST = 0.5  # an infrared frame landing on under half its own area is shrunk by INTER_AREA first (no aliasing)
 
@@ -229,7 +229,7 @@ def register_pair(frames: list[np.ndarray], matrix: np.ndarray, task: str | None
 def pair_infrared_index(frames: Sequence[np.ndarray], task: str | None = None) -> int:
     """Which of a pair to register is the infrared frame (the gray one); errors for anything
     that is not one infrared + visible pair."""
-    from .infrared import infrared_index
+    from fusecli.imaging.infrared import infrared_index
 
     if task not in (None, "vif"):
         raise InputMismatchError(f"--ir-warp registers infrared + visible pairs (task vif), not {task}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Generic, Iterable, Sequence, TypeVar
 
-from .errors import FusecliError
+from fusecli.errors import FusecliError
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .errors import EmptyInputError, InputMismatchError, ImageReadError
-from .io import is_image_file
+from fusecli.errors import EmptyInputError, InputMismatchError, ImageReadError
+from fusecli.imaging import is_image_file
 
 
 def natural_key(name: str) -> list:

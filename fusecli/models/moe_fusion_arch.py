@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import FuseOptions, FusionModel, FusionResult, check_frames
-from .layers.moe import ImageMoE
-from .saliency import saliency_prior
+from fusecli.models.base import FuseOptions, FusionModel, FusionResult, check_frames
+from fusecli.models.layers.moe import ImageMoE
+from fusecli.models.saliency import saliency_prior
 
 
 @dataclass

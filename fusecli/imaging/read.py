@@ -1,11 +1,10 @@
-"""Reading and writing images: PNG, JPEG, BMP, WebP, TIFF (8/16-bit, float, multi-page).
+"""Reading images: PNG, JPEG, BMP, WebP, TIFF (8/16-bit, float, multi-page) and camera RAW.
 
 Inside fusecli every image is a float32 array in [0, 1], shaped ``(H, W)`` for gray or
 ``(H, W, C)`` with C = 3 (RGB) or 4 (RGBA). :class:`ImageMeta` remembers how the file was
 stored so outputs can follow the input's bit depth, colour profile and EXIF. Files are decoded
 by what their first bytes say they are (a JPEG named ``.png`` is read as a JPEG, with a
-warning). Writes are atomic (temporary file in the same folder, then rename), refuse to replace
-existing files unless asked, and never replace an input file.
+warning).
 """
 
 from __future__ import annotations
@@ -13,20 +12,18 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import threading
-from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator
 
 import cv2
 import numpy as np
 
-from .camera_raw import RAW_EXTENSIONS, is_camera_raw, read_camera_raw
-from .errors import ImageReadError, ImageWriteError, OutputExistsError
-from .metadata import Embedded, embed, fits, profile_color_space, read_embedded
+from fusecli.imaging.camera_raw import RAW_EXTENSIONS, is_camera_raw, read_camera_raw
+from fusecli.errors import ImageReadError, ImageWriteError
+from fusecli.imaging.metadata import Embedded, read_embedded
 
 log = logging.getLogger(__name__)
 
@@ -427,193 +424,3 @@ def read_stack(path: str | os.PathLike, channels: int | None = None, keep_intege
         frames.append(image if keep_integers else convert_channels(image, channels))
     assert meta is not None
     return frames, meta
-
-
-# ----------------------------------------------------------------------------- writing
-
-
-def _quantise(image: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Float [0, 1] (or stored uint8/uint16 pixels) -> uint8/uint16 (rounded, saturated) or
-    float32; NaN becomes 0."""
-    image = as_float(np.asarray(image))  # uint8 0..255 is 0..1, as everywhere in fusecli, not 0..255 saturated
-    if not np.isfinite(image).all():
-        image = np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0)
-    if bit_depth == 32:
-        return np.clip(image, 0.0, 1.0).astype(np.float32)
-    peak = 255.0 if bit_depth == 8 else 65535.0
-    if image.ndim == 3 and image.shape[2] > 4:  # OpenCV scalars have 4 entries
-        return (np.clip(image * np.float32(peak), 0, peak) + np.float32(0.5)).astype(np.uint8 if bit_depth == 8 else np.uint16)
-    # One saturating, rounding pass (10x faster than numpy's multiply/clip/round/astype on 24 MP).
-    out = cv2.multiply(image, (peak,) * 4, dtype=cv2.CV_8U if bit_depth == 8 else cv2.CV_16U)
-    return out.reshape(image.shape)  # OpenCV drops a trailing singleton channel
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def check_output_free(path: Path, overwrite: bool) -> None:
-    """Refuse an existing output unless ``overwrite`` (callers may check before long work)."""
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path}: already exists (use --overwrite to replace it)")
-
-
-def check_not_input(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
-    """Raise if ``path`` is (or links to) one of ``inputs``: outputs never replace inputs."""
-    for source in inputs:
-        if Path(source).resolve() == path.resolve() or _same_file(Path(source), path):
-            raise ImageWriteError(f"{path}: refusing to write over an input file")
-
-
-def tiff_compression(dtype: np.dtype) -> dict:
-    """tifffile's compression settings for TIFF output: zlib at level 1 with horizontal
-    differencing for integer pixels. Why: on 24 MP fused photos this is both smaller and faster
-    than zlib's default level without it, at 8 and 16 bits (`python bench/bench_tiff.py`,
-    bench/RESULTS.md); every TIFF reader decodes it. Float images get no predictor: tifffile's
-    floating-point predictor needs the optional imagecodecs package."""
-    return {"compression": "zlib", "compressionargs": {"level": 1}, "predictor": np.dtype(dtype).kind in "ui"}
-
-
-def encode_image(image: np.ndarray, fmt: str, bit_depth: int, quality: int | None = None, found: Embedded = Embedded()) -> bytes:
-    """Encode a float [0, 1] image to file bytes (no disk access).
-
-    ``quality`` (1..100) is for the lossy formats: JPEG (default 95) and WebP (default: lossless);
-    the lossless formats ignore it. ``found``: the ICC profile to embed (JPEG, PNG, TIFF) where
-    it describes the image's channels (an RGB profile is not put on a gray image), and the EXIF
-    block (JPEG, PNG)."""
-    if quality is not None and not 1 <= quality <= 100:
-        raise ImageWriteError(f"quality must be 1..100, not {quality}")
-    if bit_depth not in _DEPTHS[fmt]:
-        allowed = "/".join("float" if d == 32 else f"{d}-bit" for d in _DEPTHS[fmt])
-        raise ImageWriteError(f"{fmt.upper()} cannot store {bit_depth}-bit images (it holds {allowed})")
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
-        raise ImageWriteError(f"cannot write an array of shape {image.shape} as an image")
-    if fmt in ("jpeg", "bmp") and image.ndim == 3 and image.shape[2] == 4:
-        image = image[:, :, :3]  # these formats hold no alpha
-    pixels = _quantise(image, bit_depth)
-    if not fits(found.profile, 1 if pixels.ndim == 2 else pixels.shape[2]):
-        found = found._replace(profile=None)
-    if fmt == "tiff":
-        import io as _io
-
-        import tifffile
-
-        buffer = _io.BytesIO()
-        photometric = "rgb" if pixels.ndim == 3 else "minisblack"
-        extra = ("unassalpha",) if pixels.ndim == 3 and pixels.shape[2] == 4 else None
-        tifffile.imwrite(buffer, pixels, photometric=photometric, extrasamples=extra, iccprofile=found.profile, **tiff_compression(pixels.dtype))
-        return buffer.getvalue()
-    if pixels.ndim == 3:
-        code = cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
-        pixels = cv2.cvtColor(pixels, code)
-    params: list[int] = []
-    if fmt == "jpeg":
-        # 4:4:4 chroma: fused colour edges stay crisp (the default 4:2:0 halves chroma resolution).
-        params = [
-            cv2.IMWRITE_JPEG_QUALITY,
-            int(quality or DEFAULT_JPEG_QUALITY),
-            cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
-            cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
-        ]
-    elif fmt == "png":
-        # zlib level 1 with the "up" filter: ~4x faster than OpenCV's default (level 3,
-        # adaptive filters) for files about 10% larger; batch speed matters more here.
-        params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
-    elif fmt == "webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality or 101)]  # above 100: lossless
-    ok, encoded = cv2.imencode("." + ("jpg" if fmt == "jpeg" else fmt), pixels, params)
-    if not ok:
-        raise ImageWriteError(f"OpenCV could not encode a {fmt.upper()} image of shape {image.shape}")
-    return embed(encoded.tobytes(), fmt, found) if any(found) else encoded.tobytes()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
-
-
-def write_image(
-    path: str | os.PathLike,
-    image: np.ndarray,
-    *,
-    bit_depth: int | None = None,
-    meta: ImageMeta | None = None,
-    overwrite: bool = False,
-    inputs: Iterable[str | os.PathLike] = (),
-    quality: int | None = None,
-) -> Path:
-    """Write an image (float in [0, 1], or uint8/uint16 stored pixels) atomically.
-
-    The bit depth is ``bit_depth`` if given, else the input's (``meta``) where the output
-    format can hold it, else 8; the input's colour profile and EXIF are embedded where the format
-    holds them. Refuses an existing ``path`` unless ``overwrite``, and refuses
-    to replace any of ``inputs`` even with ``overwrite``. ``quality``: see :func:`encode_image`.
-    """
-    path = Path(path)
-    fmt = image_format(path)
-    check_not_input(path, inputs)
-    check_output_free(path, overwrite)
-    if path.is_dir():
-        raise ImageWriteError(f"{path}: is a folder")
-    if bit_depth is None:
-        wanted = meta.bit_depth if meta is not None else 8
-        bit_depth = wanted if wanted in _DEPTHS[fmt] else max(d for d in _DEPTHS[fmt] if d <= 16)
-        if wanted not in _DEPTHS[fmt]:
-            log.info("%s: %s holds no %d-bit data; writing %d-bit", path, fmt.upper(), wanted, bit_depth)
-    data = encode_image(image, fmt, bit_depth, quality, Embedded(meta.profile, meta.exif) if meta is not None else Embedded())
-    try:
-        write_bytes_atomic(path, data)
-    except OSError as exc:
-        raise ImageWriteError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    return path
-
-
-def frame_names(metas: Sequence[ImageMeta]) -> list[str]:
-    """Each frame's file as given, with its page for a multi-page TIFF's frames."""
-    pages, seen = Counter(m.path for m in metas), Counter()
-    names = []
-    for meta in metas:
-        seen[meta.path] += 1
-        names.append(f"{meta.path} page {seen[meta.path]}" if pages[meta.path] > 1 else str(meta.path))
-    return names
-
-
-def output_meta(metas: Sequence[ImageMeta]) -> ImageMeta:
-    """The storage to follow for an output made from several inputs: the deepest bit depth, the
-    colour profile of the first input with an RGB one (else with any: a gray output's), and the
-    first EXIF block (the capture date and camera of the scene)."""
-    if not metas:
-        raise ValueError("no input metadata")
-    deepest = max(metas, key=lambda m: m.bit_depth)
-    profiles = [m.profile for m in metas if m.profile]
-    rgb = [p for p in profiles if profile_color_space(p) == "RGB"]
-    if len(set(rgb)) > 1:
-        log.warning("the inputs carry different colour profiles; the output keeps the first one's (fusecli does not convert colour spaces)")
-    exif = next((m.exif for m in metas if m.exif), None)
-    return replace(deepest, path=None, profile=(rgb or profiles or [None])[0], exif=exif)

@@ -13,8 +13,8 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from .errors import InputMismatchError
-from .io import as_float
+from fusecli.errors import InputMismatchError
+from fusecli.imaging import as_float
 
 # Rows give Y, Cb, Cr from R, G, B; chroma is offset by 0.5.
 _RGB_TO_YCBCR = np.array(
@@ -224,9 +224,9 @@ def colorize_file(
     """Read a fused gray image and a colour source, write the coloured result atomically.
 
     The output follows the fused image's bit depth unless ``bit_depth`` is given; ``quality``
-    is for JPEG/WebP outputs (:func:`fusecli.io.encode_image`); ``denoise``: :func:`colorize`'s.
+    is for JPEG/WebP outputs (:func:`fusecli.imaging.encode_image`); ``denoise``: :func:`colorize`'s.
     """
-    from .io import read_image, write_image
+    from fusecli.imaging import read_image, write_image
 
     fused, fused_meta = read_image(fused_path)
     source, source_meta = read_image(color_path)

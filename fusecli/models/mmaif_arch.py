@@ -19,13 +19,12 @@ base the network only has to learn what the classical method gets wrong on degra
 base's fine detail that the ×4 autoencoder cannot hold is added back through a learned per-token
 gate (open for clean detail, shut for noise); with ``correction_gate = True`` a per-image gate
 weighs the network's whole change to the base, so a base that is already right can be kept.
-With ``restore = {task: [degradations]}`` the frames are first cleaned by the classical
-restorations (:mod:`fusecli.restore`) that the prompt asks for ("remove the haze": dark-channel dehazing), so a prompt also hands the network a better
-starting point; without a prompt the base is the plain fusion. Degradations listed under
-``learned_restore`` (JPEG and low resolution in the shipped files) are undone by a small full-resolution
-:class:`~fusecli.models.restorer.Restorer` inside the model instead, which does better than
-their classical restoration on detail the ×4 latent cannot hold; low resolution alone only on
-the frames that look up-sampled (:func:`fusecli.restore.looks_upsampled`). ``variant="flow"`` learns the flow
+The base comes from the model's classical stage (:mod:`fusecli.restore.stage`), which runs
+before the network: it restores the frames for what the prompt names (``restore``; JPEG and low
+resolution through the learned :class:`~fusecli.models.restorer_arch.Restorer`, a frozen
+submodule, under ``learned_restore``) and fuses them with the ``base`` method; the network gets
+that base and, for its correction gate, which degradations the prompt names (``evidence``).
+``variant="flow"`` learns the flow
 ``Z_t = t Z1 + (1 - t) Z0`` and is sampled with :func:`fusecli.sampling.sample_flow`; it predicts
 the velocity ``v = Z1 - Z0`` or (``prediction = "target"``) ``Z1`` itself, as the same residual
 on the base as regression, from which ``v = (Z1 - Z_t) / (1 - t)``. With a base, the flow starts
@@ -39,22 +38,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..sampling.flow import sample_flow
-from .autoencoder import Autoencoder, AutoencoderConfig
-from .restorer import Restorer, RestorerConfig
-from ..restore import (
-    CONTRAST_QUANTILE, FRAME_DECISIONS, PROMPT_PATTERNS, RESTORATIONS, STACK_TASKS, RestoreStats, contrast_of, degradations_in_prompt, looks_upsampled,
-    restoration_stats, restore, restore_stack,
-)
-from .classical import FUSION_METHODS, fuse_frames
-from .base import TASKS, FuseOptions, FusionModel, FusionResult, check_frames
-from .layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
-from .text_encoder import TextEncoder, TextEncoderConfig
+from fusecli.sampling.flow import sample_flow
+from fusecli.models.autoencoder_arch import Autoencoder, AutoencoderConfig
+from fusecli.models.restorer_arch import Restorer, RestorerConfig
+from fusecli.catalog import TASKS, entries, is_training_free
+from fusecli.models.base import FuseOptions, FusionModel, FusionResult, check_frames
+from fusecli.models.layers.dit import DiTBlock, LowRankAdaLN, modulate, sinusoidal_embedding
+from fusecli.models.text_encoder_arch import TextEncoder, TextEncoderConfig
 
 ROLES = {"infrared": 0, "visible": 1, "frame": 2}
 
@@ -87,27 +81,16 @@ class MMAIFConfig:
     # that is already right (a flat frame stretched back exactly) instead of adding a typical correction
     correction_gate: bool = False
     # its initial logit (5: nearly open, so adding it to a trained model changes nothing); a gate
-    # trained on its own from a re-set start wants a lower one (0: half open), where the sigmoid
-    # is not saturated and its gradient not ~40x smaller
+    # trained on its own from a re-set start wants a lower one (0: half open), where its
+    # hard sigmoid clamp(0.5 + logit / 4, 0, 1) is not saturated
     correction_gate_bias: float = 5.0
-    # the gate also sees which degradations the prompt names, and its inputs are layer-normalised
-    # (stop 29); False: the stop-28 gate, on the raw mean token and condition
-    correction_gate_named: bool = False
-    # the gate's shape: False, a sigmoid (never exactly 0 or 1); True, the hard sigmoid
-    # clamp(0.5 + logit / 4, 0, 1) (stop 31), which can shut exactly: a base that is exactly right
-    # (a flat frame stretched back, 124..137 dB on some scenes) is then returned as it is, where
-    # any share of a correction at all (0.1 of one: ~40 dB) loses to it
-    correction_gate_hard: bool = False
-    # the gate also sees, for a prompt that names low contrast, whether the contrast stretch of
-    # every frame is exact: the share of the frame's pixels piled at its lowest or highest value
-    # (fusecli.restore.extreme_share, over CONTRAST_QUANTILE, clipped to 1; the least of the frames).
-    # A scene that reached black or white is stretched back exactly and wants no correction; one
-    # that did not stays flat and wants one, which the text and tokens do not tell apart (stop 36)
-    correction_gate_extremes: bool = False
+    # width of the gate's evidence: one column per degradation the prompt can name
+    # (fusecli.restore.stage.evidence)
+    gate_evidence: int = 6
     # with a base: task -> degradations whose classical restoration (fusecli.restore) is applied to
     # the frames before the base's fusion when the prompt names them ("remove the haze")
     restore: dict[str, list[str]] = field(default_factory=dict)
-    # of those, the degradations the learned full-resolution restorer (fusecli.models.restorer)
+    # of those, the degradations the learned full-resolution restorer (fusecli.models.restorer_arch)
     # undoes instead of the classical restoration (a submodule, trained on its own: init.restorer)
     learned_restore: list[str] = field(default_factory=list)
     restorer: RestorerConfig = field(default_factory=RestorerConfig)
@@ -141,48 +124,31 @@ class DetailGate(nn.Module):
         return self.value
 
 
-# The correction gate's initial weight on "every frame's contrast stretch is exact" (a hard gate
-# moves by a quarter of it: -8 shuts a gate that was open up to a logit of 6).
-EXACT_STRETCH_LOGIT = -8.0
-
-
 class CorrectionGate(nn.Module):
     """Per-image share in 0..1 of the network's change to its classical base that is kept, from
-    the condition and the mean token; starts nearly open (bias 5, weights 0), so a fine-tune that
-    adds it begins where the loaded model left off (``bias``: another initial logit). ``value`` holds the last forward's, ``(B, 1, 1, 1)``."""
+    the condition, the mean token and the evidence (which degradations the prompt names). A hard
+    sigmoid ``clamp(0.5 + logit / 4, 0, 1)`` that can shut exactly: a base that is exactly right
+    (a flat frame stretched back) is returned as it is. Starts nearly open (bias 5, weights 0), so
+    a fine-tune that adds it begins where the loaded model left off (``bias``: another initial
+    logit). ``value`` holds the last forward's, ``(B, 1, 1, 1)``."""
 
-    def __init__(self, dim: int, bias: float = 5.0, named: bool = True, hard: bool = False, extremes: bool = False) -> None:
+    def __init__(self, dim: int, evidence: int, bias: float = 5.0) -> None:
         super().__init__()
-        self.named = named
-        self.hard = hard
-        self.evidence = (len(PROMPT_PATTERNS) + int(extremes)) if named else 0
-        self.proj = nn.Linear(2 * dim + self.evidence, 1)
+        self.evidence = evidence
+        self.proj = nn.Linear(2 * dim + evidence, 1)
         nn.init.zeros_(self.proj.weight)
         nn.init.constant_(self.proj.bias, bias)
-        if extremes and named:  # starts shutting for a base whose contrast stretch is exact; training tunes it
-            nn.init.constant_(self.proj.weight[:, -1], EXACT_STRETCH_LOGIT)
         self.value: Tensor | None = None
 
-    def forward(self, tokens: Tensor, cond: Tensor, named: Tensor | None = None) -> Tensor:
-        """``(B, h, w, D)`` tokens, ``(B, D)`` condition and ``(B, K)`` degradations the prompt
-        names and evidence on the base (:meth:`MMAIF.gate_evidence`; None: none) -> gate ``(B, 1, 1, 1)``.
-
-        The named degradations come in as such because how far a restored base can be trusted
-        depends on which restoration made it (a contrast stretch is exact, a down-sampled frame's
-        detail is not there), which the prompt's text embedding does not separate linearly.
-        A gate built with ``named=False`` (the stop-28 gate) ignores them. ``hard``: the gate is
-        ``clamp(0.5 + logit / 4, 0, 1)`` (the sigmoid's value and slope at 0), which reaches 0 and 1."""
+    def forward(self, tokens: Tensor, cond: Tensor, evidence: Tensor) -> Tensor:
+        """``(B, h, w, D)`` tokens, ``(B, D)`` condition and ``(B, K)`` evidence -> gate ``(B, 1, 1, 1)``.
+        Tokens and condition are layer-normalised: the residual stream's token mean has norms in
+        the hundreds, on which a raw linear gate saturates within a few steps."""
         b, d = cond.shape
-        if not self.named:  # the stop-28 gate
-            features = torch.cat([tokens.mean((1, 2)), cond], dim=-1)
-        else:
-            # layer-normalised: the residual stream's token mean has norms in the hundreds, on
-            # which a raw linear gate saturates (open or shut for every image) within a few steps
-            if named is None:
-                named = cond.new_zeros(b, self.evidence)
-            features = torch.cat([F.layer_norm(tokens.mean((1, 2)), (d,)), F.layer_norm(cond, (d,)), named.to(cond.dtype)], dim=-1)
-        logit = self.proj(features)
-        self.value = (0.5 + logit / 4).clamp(0, 1)[:, :, None, None] if self.hard else torch.sigmoid(logit)[:, :, None, None]
+        if evidence.shape != (b, self.evidence):
+            raise ValueError(f"expected gate evidence of shape ({b}, {self.evidence}), got {tuple(evidence.shape)}")
+        features = torch.cat([F.layer_norm(tokens.mean((1, 2)), (d,)), F.layer_norm(cond, (d,)), evidence.to(cond.dtype)], dim=-1)
+        self.value = (0.5 + self.proj(features) / 4).clamp(0, 1)[:, :, None, None]
         return self.value
 
 
@@ -208,18 +174,17 @@ class MMAIF(FusionModel):
             raise ValueError("correction_gate weighs the change to the classical base; it needs a base")
         if config.restore and not config.base:
             raise ValueError("restore cleans the frames of the classical base; it needs a base")
-        for task, names in config.restore.items():
-            unknown = sorted(set(names) - set(PROMPT_PATTERNS))
-            if task not in TASKS or unknown:
-                raise ValueError(f"restore: {task!r} -> {names}: tasks are {', '.join(TASKS)}, degradations {', '.join(PROMPT_PATTERNS)}")
+        for task in config.restore:
+            if task not in TASKS:
+                raise ValueError(f"restore: unknown task {task!r}; tasks are {', '.join(TASKS)}")
         untrained = sorted(set(config.learned_restore) - set(config.restorer.ops))
         if untrained:
             raise ValueError(f"learned_restore: the restorer is not trained for {', '.join(untrained)} (restorer.ops: {', '.join(config.restorer.ops)})")
         if config.learned_restore and not config.restore:
             raise ValueError("learned_restore replaces some of the base's restorations; it needs restore")
         for method in config.base.values():
-            if method not in FUSION_METHODS:  # a clear error now, not at the first fusion
-                raise ValueError(f"base: unknown fusion method {method!r}; choose from {', '.join(FUSION_METHODS.names())}")
+            if not is_training_free(method):  # a clear error now, not at the first fusion
+                raise ValueError(f"base: unknown fusion method {method!r}; choose from {', '.join(e.name for e in entries('training-free'))}")
         c, d, p = config.autoencoder.latent_channels, config.dim, config.patch
         self.autoencoder = Autoencoder(config.autoencoder)
         self.text = TextEncoder(config.text)
@@ -235,11 +200,7 @@ class MMAIF(FusionModel):
                 nn.init.zeros_(extra.weight)
                 nn.init.zeros_(extra.bias)
         self.detail_gate = DetailGate(d) if config.detail else None
-        self.correction_gate = (
-            CorrectionGate(d, config.correction_gate_bias, config.correction_gate_named, config.correction_gate_hard, config.correction_gate_extremes)
-            if config.correction_gate
-            else None
-        )
+        self.correction_gate = CorrectionGate(d, config.gate_evidence, config.correction_gate_bias) if config.correction_gate else None
         self.restorer = Restorer(config.restorer) if config.learned_restore else None
         self.merge = nn.Linear(2 * d, d)  # mean and max over the source frames
         self.task = nn.Embedding(len(TASKS), d)
@@ -258,23 +219,6 @@ class MMAIF(FusionModel):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def upgrade_state_dict(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Files of flow models from before stop 23 merged ``[state, mean, max]`` in one linear
-        layer (``merge.weight`` of ``(D, 3D)``); now the state's projection is added to the merged
-        sources. ``W_s (P z + b) = (W_s P) z + W_s b``, so the old weights fold exactly into
-        ``state_proj``."""
-        merge = tensors.get("merge.weight")
-        d = self.config.dim
-        if self.state_proj is None or merge is None or merge.shape[1] != 3 * d:
-            return tensors
-        tensors = dict(tensors)
-        w_state = merge[:, :d].float()
-        weight, bias = tensors["state_proj.weight"], tensors["state_proj.bias"]
-        tensors["state_proj.weight"] = torch.einsum("ij,jcpq->icpq", w_state, weight.float())  # float32: no rounding
-        tensors["state_proj.bias"] = w_state @ bias.float()
-        tensors["merge.weight"] = merge[:, d:].contiguous()
-        return tensors
-
     @property
     def multiple(self) -> int:
         return self.autoencoder.factor * self.config.patch
@@ -290,111 +234,19 @@ class MMAIF(FusionModel):
         z = self.autoencoder.encode(frames.flatten(0, 1))
         return z.view(b, n, *z.shape[1:])
 
-    def base_restorations(self, task: str, prompt: str | None) -> list[str]:
-        """Degradations the prompt names that the base restores for ``task`` (config ``restore``)."""
-        wanted = self.config.restore.get(task, [])
-        return [name for name in degradations_in_prompt(prompt) if name in wanted]
-
-    def describe_restorations(self, task: str, prompt: str | None, stats: list[RestoreStats] | None = None) -> list[str]:
-        """The base's restorations for ``prompt``, those of the learned restorer marked so; with
-        the frames' whole-image ``stats``, which frames a low-resolution restoration runs on."""
-        learned = set(self.config.learned_restore) if self.restorer is not None else set()
-        ops = self.base_restorations(task, prompt)
-        learned_ops = [op for op in ops if op in learned]
-        where = ""
-        scored = stats is not None and all("downsample" in frame for frame in stats)  # scored for this decision
-        if scored and learned_ops and self._only_frame_decisions(learned_ops):
-            chosen = self._restorer_frames(learned_ops, [None] * len(stats), stats)
-            numbers = " and ".join(str(i + 1) for i in chosen)
-            where = (f"; on frame {numbers} of {len(stats)}, which looks up-sampled" if len(chosen) == 1
-                     else f"; on frames {numbers} of {len(stats)}, which look up-sampled" if chosen else "; no frame looks up-sampled: none restored")
-        return [op + (f" (learned restorer{where})" if op in learned else "") for op in ops]
-
-    @staticmethod
-    def _only_frame_decisions(learned_ops: list[str]) -> bool:
-        """True when every learned restoration asked for runs only on the frames that need it."""
-        return all(op in FRAME_DECISIONS for op in learned_ops)
-
-    def _restorer_frames(self, learned_ops: list[str], sources: list[np.ndarray | None], stats: list[RestoreStats] | None) -> list[int]:
-        """Indices of the frames the learned restorer runs on for ``learned_ops``: all of them,
-        but for low resolution alone only those that look up-sampled (whole-image ``stats`` when given)."""
-        if not self._only_frame_decisions(learned_ops):
-            return list(range(len(sources)))
-        return [i for i, f in enumerate(sources) if looks_upsampled(f, None if stats is None else stats[i].get("downsample"))]
-
-    def classical_base(
-        self, frames: Tensor, task: str, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None,
-        valid_size: tuple[int, int] | None = None,
-    ) -> Tensor | None:
-        """The configured training-free fusion of ``(B, N, 1, H, W)`` frames, ``(B, 1, H, W)`` in 0..1,
-        at the method's own pyramid depth for the fused size (None when the model has no base for
-        ``task``: the mean source latent is used). ``prompts`` (one per item):
-        the frames are first restored for what each names (:meth:`base_restorations`), with the
-        whole image's ``stats`` (per item, per frame) when given (tiles, training crops).
-        VIF stripes are fixed in the infrared only. ``valid_size``: fuse only the top-left
-        ``(H, W)`` (the image inside :func:`~fusecli.models.base.fuse_padded`'s padding) and
-        edge-pad the fusion back to the frames' size."""
-        method = self.config.base.get(task)
-        if method is None:
-            return None
-        arrays = frames.detach().float().cpu().numpy()
-        height, width = arrays.shape[-2:]
-        if valid_size is not None:
-            arrays = arrays[..., : valid_size[0], : valid_size[1]]
-        fused = []
-        for index, (item, prompt) in enumerate(zip(arrays, prompts or [None] * len(arrays))):
-            sources = list(item[:, 0])
-            ops = self.base_restorations(task, prompt)
-            if ops:
-                sources = self._restore_frames(sources, task, ops, None if stats is None else stats[index])
-            fused.append(fuse_frames(method, sources))
-        fused = np.stack(fused)[:, None]
-        if fused.shape[-2:] != (height, width):
-            fused = np.pad(fused, [(0, 0), (0, 0), (0, height - fused.shape[-2]), (0, width - fused.shape[-1])], mode="edge")
-        return torch.from_numpy(fused).to(device=frames.device, dtype=frames.dtype).clamp(0, 1)
-
-    def _restore_frames(self, sources: list[np.ndarray], task: str, ops: list[str], stats: list[RestoreStats] | None) -> list[np.ndarray]:
-        """``sources`` ``(H, W)`` with the restorations ``ops`` applied in :data:`fusecli.restore.RESTORATIONS`
-        order: the classical ones (a stack's frames with one contrast gain: :func:`fusecli.restore.restore_stack`),
-        and the learned restorer where it takes over (``learned_restore``)."""
-        infrared_only = {"ir_stripes"} if task == "vif" else set()  # VIF frame 0 is the infrared
-
-        def classical(frames: list[np.ndarray], names: list[str]) -> list[np.ndarray]:
-            if not names:
-                return frames
-            if task != "vif":
-                return restore_stack(frames, names, task, stats)
-            return [restore(f, [op for op in names if i == 0 or op not in infrared_only], None if stats is None else stats[i]) for i, f in enumerate(frames)]
-
-        ordered = [op for op in RESTORATIONS if op in ops]
-        learned = [i for i, op in enumerate(ordered) if op in self.config.learned_restore] if self.restorer is not None else []
-        if not learned:
-            return classical(sources, ordered)
-        sources = list(classical(sources, ordered[: learned[0]]))  # a copy: frames are replaced below
-        # Low resolution alone: only the frames that look up-sampled (a VIF prompt does not say
-        # which of the two frames it means, and the restorer sharpens a clean frame too)
-        chosen = self._restorer_frames([ordered[i] for i in learned], sources, stats)
-        if chosen:
-            with torch.no_grad():
-                frames = torch.from_numpy(np.stack([sources[i] for i in chosen])[:, None]).to(next(self.restorer.parameters()).device)
-                for i, restored in zip(chosen, self.restorer.restore_in_tiles(frames)[:, 0].float().cpu().numpy()):
-                    sources[i] = restored
-        return classical(sources, [op for op in ordered[learned[0] + 1 :] if op not in self.config.learned_restore])
-
-    def base_inputs(
-        self, frames: Tensor, task: str, prompts: list[str | None] | None = None, stats: list[list[RestoreStats]] | None = None,
-        valid_size: tuple[int, int] | None = None, given: Tensor | None = None,
-    ) -> tuple[Tensor | None, Tensor | None]:
-        """:meth:`classical_base` of the frames and its latent (both None without a base for ``task``).
-        ``given``: that base fused beforehand (``FuseOptions.base``, unpadded), edge-padded to the frames."""
-        if given is not None and self.config.base.get(task) is not None:
-            height, width = frames.shape[-2:]
-            pad = (0, width - given.shape[-1], 0, height - given.shape[-2])
-            image = F.pad(given, pad, mode="replicate") if any(pad) else given
-            image = image.to(device=frames.device, dtype=frames.dtype)
-        else:
-            image = self.classical_base(frames, task, prompts, stats, valid_size)
-        return image, (None if image is None else self.autoencoder.encode(image))
+    def base_inputs(self, frames: Tensor, task: str, given: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
+        """The classical base ``given`` by the classical stage (``(B, 1, h, w)``, fused from the
+        unpadded frames; :mod:`fusecli.restore.stage`), edge-padded to the ``(B, N, 1, H, W)``
+        frames, and its latent; (None, None) without a base for ``task``."""
+        if self.config.base.get(task) is None:
+            return None, None
+        if given is None:
+            raise ValueError(f"this model corrects a classical base for {task}: run its classical stage first (fusecli.restore.stage.prepare)")
+        height, width = frames.shape[-2:]
+        pad = (0, width - given.shape[-1], 0, height - given.shape[-2])
+        image = F.pad(given, pad, mode="replicate") if any(pad) else given
+        image = image.to(device=frames.device, dtype=frames.dtype)
+        return image, self.autoencoder.encode(image)
 
     def drop_prompts(self, prompts: list[str | None]) -> list[str | None]:
         """In training, each prompt replaced by None with probability ``prompt_dropout`` (the
@@ -403,43 +255,6 @@ class MMAIF(FusionModel):
             return list(prompts)
         drop = torch.rand(len(prompts), device=self.head.weight.device) < self.config.prompt_dropout
         return [None if d else p for p, d in zip(prompts, drop.tolist())]
-
-    def named_degradations(self, prompts: list[str | None]) -> Tensor:
-        """``(B, K)``: 1 where a prompt names degradation k of :data:`fusecli.restore.PROMPT_PATTERNS`."""
-        found = [set(degradations_in_prompt(p)) for p in prompts]  # each prompt parsed once
-        rows = [[float(op in names) for op in PROMPT_PATTERNS] for names in found]
-        return torch.tensor(rows, device=self.head.weight.device).reshape(len(prompts), len(PROMPT_PATTERNS))
-
-    def gate_evidence(
-        self, frames: Tensor, task: str, prompts: list[str | None], stats: list[list[RestoreStats]] | None = None,
-        valid_size: tuple[int, int] | None = None,
-    ) -> Tensor:
-        """What the correction gate is told besides the image: :meth:`named_degradations` and, with
-        ``correction_gate_extremes``, one more column, how sure it is that the contrast stretch is
-        exact: of every frame of a VIF pair, of the frame that sets a stack's shared gain
-        (``(B, K)`` or ``(B, K + 1)``). ``frames`` ``(B, N, 1, H, W)``; ``stats``
-        and ``valid_size`` as for :meth:`classical_base` (the whole image's statistics in tiles)."""
-        named = self.named_degradations(prompts)
-        if not self.config.correction_gate_extremes:
-            return named
-        column = named.new_zeros(len(prompts), 1)
-        for index, prompt in enumerate(prompts):
-            ops = self.base_restorations(task, prompt)
-            if "low_contrast" not in ops:
-                continue
-            if stats is not None:
-                seen = [frame["low_contrast"] for frame in stats[index]]
-            else:  # the frames as the stretch sees them (after the restorations before it)
-                arrays = frames[index, :, 0].detach().float().cpu().numpy()
-                if valid_size is not None:
-                    arrays = arrays[:, : valid_size[0], : valid_size[1]]
-                seen = [restoration_stats(f, ops)["low_contrast"] for f in arrays]
-            if task in STACK_TASKS:  # one shared gain, set by one frame: is that frame's stretch exact?
-                share = max(seen, key=contrast_of)["extreme"]
-            else:
-                share = min(frame["extreme"] for frame in seen)
-            column[index, 0] = min(1.0, share / CONTRAST_QUANTILE)
-        return torch.cat([named, column], dim=1)
 
     def condition(self, tasks: list[str], prompts: list[str | None]) -> Tensor:
         """Task + prompt -> ``(B, dim)`` (training drops prompts first: :meth:`drop_prompts`)."""
@@ -460,11 +275,11 @@ class MMAIF(FusionModel):
 
     def predict(
         self, source_latents: Tensor, roles: list[int], cond: Tensor, state: Tensor | None = None, base: Tensor | None = None,
-        named: Tensor | None = None,
+        evidence: Tensor | None = None,
     ) -> Tensor:
         """Network output in latent space ``(B, C, h, w)``: the fused latent (:attr:`predicts_target`)
-        or the flow's velocity. ``state``: the flow's ``Z_t``; ``base``: the latent of :meth:`classical_base`;
-        ``named``: :meth:`named_degradations` of the prompts (for the correction gate)."""
+        or the flow's velocity. ``state``: the flow's ``Z_t``; ``base``: the latent of the classical base;
+        ``evidence``: ``(B, K)`` the degradations the prompts name (for the correction gate)."""
         b, n, c, h, w = source_latents.shape
         tokens = self.source_proj(source_latents.flatten(0, 1))  # (B*N, D, h/p, w/p)
         tokens = tokens.view(b, n, *tokens.shape[1:]).permute(0, 1, 3, 4, 2)
@@ -485,7 +300,9 @@ class MMAIF(FusionModel):
         if self.detail_gate is not None:
             self.detail_gate(x)
         if self.correction_gate is not None:
-            self.correction_gate(x, cond, named)
+            if evidence is None:
+                raise ValueError("the correction gate needs the classical stage's evidence (fusecli.restore.stage.evidence)")
+            self.correction_gate(x, cond, evidence)
         shift, scale = self.adaln_out(cond)
         x = self.head(modulate(self.norm_out(x), shift, scale))  # (B, h/p, w/p, C*p*p)
         out = F.pixel_shuffle(x.permute(0, 3, 1, 2), self.config.patch)
@@ -540,16 +357,15 @@ class MMAIF(FusionModel):
         roles = source_roles(options.task, n)
         latents = self.encode_sources(frames)
         tasks, prompts = [options.task] * b, [options.prompt] * b
-        stats = None if options.restore_stats is None else [options.restore_stats] * b  # the same image's tiles
-        cond, named = self.condition(tasks, prompts), self.gate_evidence(frames, options.task, prompts, stats, options.valid_size)
-        base_image, base = self.base_inputs(frames, options.task, prompts, stats, options.valid_size, options.base)
+        cond, evidence = self.condition(tasks, prompts), options.evidence
+        base_image, base = self.base_inputs(frames, options.task, options.base)
         if self.config.variant == "regression":
-            fused = self.predict(latents, roles, cond, base=base, named=named)
+            fused = self.predict(latents, roles, cond, base=base, evidence=evidence)
         else:
 
             def velocity(z: Tensor, t: float) -> Tensor:
                 times = torch.full((b,), t, device=z.device)
-                return self.velocity_of(self.predict(latents, roles, cond + self.time_embedding(times), z, base, named), z, times)
+                return self.velocity_of(self.predict(latents, roles, cond + self.time_embedding(times), z, base, evidence), z, times)
 
             # Z0 = centre + start_noise * N(0, I): the base latent (or 0) blurred by noise
             scale = self.config.start_noise

@@ -16,8 +16,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .color import luminance
-from .io import as_float
+from fusecli.imaging.color import luminance
+from fusecli.imaging import as_float
 
 PALETTE = np.array([[0.95, 0.35, 0.2], [0.2, 0.55, 0.95], [0.3, 0.85, 0.35], [0.95, 0.8, 0.2], [0.75, 0.35, 0.9], [0.2, 0.85, 0.85], [0.9, 0.5, 0.7]], np.float32)
 

@@ -1,4 +1,4 @@
-"""Classical single-frame restorations, and which ones a prompt asks for.
+"""Classical single-frame restorations (denoise, deblock, destripe, dehaze, stretch, ...).
 
 Two users: the "classical restoration + classical fusion" baseline of the model card (told the
 degradations, an oracle), and ``mmaif-reg``'s classical base, which restores the frames the
@@ -12,7 +12,6 @@ of a large image are restored alike.
 
 from __future__ import annotations
 
-import re
 from typing import Callable, Sequence
 
 import cv2
@@ -231,7 +230,7 @@ def share_stack_contrast(stats: Sequence[RestoreStats]) -> list[RestoreStats]:
     Why: each frame's estimate can only fall short of the stack's true ``c`` (it reaches it where
     that frame's scene reached black or white: the dark shot of a bracket, the sharp frame of a
     focus stack), so the largest is the closest, and every frame gets the same gain, which keeps
-    the stack's frames consistent for the fusion (measured in weights/HISTORY.md, stop 37)."""
+    the stack's frames consistent for the fusion (``bench/restoration_colour.py``)."""
     contrasts = [contrast_of(frame["low_contrast"]) for frame in stats if "low_contrast" in frame]
     if not contrasts:
         return [dict(frame) for frame in stats]
@@ -282,46 +281,3 @@ def _check_ops(ops: Sequence[str]) -> None:
     unknown = sorted(set(ops) - set(RESTORATIONS))
     if unknown:
         raise ValueError(f"no restoration for {', '.join(unknown)}; known: {', '.join(RESTORATIONS)}")
-
-
-# Words that name a degradation in a request ("remove the haze and the noise"), for the
-# degradations whose classical restoration the all-in-one model's base can use. Checked against
-# every sentence and clause of fusecli.degrade.prompts (tests): "stripe noise" / "compression
-# noise" are not Gaussian noise, and "recover the contrast" is a dehazing phrase.
-PROMPT_PATTERNS: dict[str, re.Pattern[str]] = {
-    name: re.compile(pattern, re.IGNORECASE)
-    for name, pattern in {
-        "gaussian_noise": r"\b(noisy|denois\w*|grain\w*|speckle\w*)\b|(?<!stripe )(?<!compression )\bnoise\b",
-        "jpeg": r"\b(jpe?g|compress\w*|block\w*)\b",
-        "ir_stripes": r"\b(stripe\w*|destripe\w*|striping|banding)\b|\bline artifacts\b",
-        "haze": r"\b(haz\w*|dehaz\w*|fog\w*|defog\w*|mist\w*)\b",
-        "low_contrast": r"(?<!recover the )\bcontrast\b|\b(washed out|faded|dull|flat)\b",
-        "downsample": r"\b(resolution|upscal\w*|super-resolv\w*|pixelated|downsampled|lost details)\b",
-    }.items()
-}
-
-
-def degradations_in_prompt(prompt: str | None) -> list[str]:
-    """The degradations of :data:`PROMPT_PATTERNS` that a text request mentions ([] for None)."""
-    if not prompt:
-        return []
-    return [name for name, pattern in PROMPT_PATTERNS.items() if pattern.search(prompt)]
-
-
-# Requests to brighten an under-exposed scene (every low-exposure sentence and clause of
-# fusecli.degrade.prompts; a rain request's "brighten the scene" is not one). Kept apart from
-# PROMPT_PATTERNS, which are what the models' gates read: the base has no restoration for it.
-BRIGHTEN_PATTERN = re.compile(
-    r"\b(under-?expos\w*|too dark|too dim|dark image|dark regions|low[- ]light|low exposure|lack\w* light|lighten|"
-    r"lift the (dark|shadows)|illumination|(increase|correct) the exposure|normal brightness|bring up the brightness|"
-    r"make it brighter|brighten (it|this|the dark))\b",
-    re.IGNORECASE,
-)
-
-
-def tone_requests(prompt: str | None) -> list[str]:
-    """Which of low exposure and haze ``prompt`` asks to undo: the requests that change a scene's
-    tones, whose colours the fusion has to follow (:func:`fusecli.color.tone_gain`)."""
-    if not prompt:
-        return []
-    return [name for name, pattern in (("low_exposure", BRIGHTEN_PATTERN), ("haze", PROMPT_PATTERNS["haze"])) if pattern.search(prompt)]

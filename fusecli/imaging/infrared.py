@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .color import is_gray
+from fusecli.imaging.color import is_gray
 
 IR_RANGES = ("auto", "stored")  # --ir-range choices
 RAW_SHARE = 0.25  # a 16-bit gray frame spanning less of 0..65535 than this holds raw counts

@@ -1,6 +1,6 @@
 """Estimating a rig's infrared → visible warp from one of its pairs (``--ir-warp auto``).
 
-Why: :mod:`fusecli.registration` applies a rig's warp, but a warp needs a calibration (a heated
+Why: :mod:`fusecli.geometry.registration` applies a rig's warp, but a warp needs a calibration (a heated
 checkerboard, or points picked by hand in both images) that many users never made. A thermal
 and a visible camera side by side see the same edges (a car's outline, a window frame, a
 person) though not the same intensities: a warm object may be bright in one and dark in the
@@ -35,10 +35,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .color import luminance
-from .errors import FusecliError
-from .io import as_float, write_bytes_atomic
-from .registration import AUTO, IrWarp, check_matrix, common_box, pair_infrared_index, resize_map
+from fusecli.imaging.color import luminance
+from fusecli.errors import FusecliError
+from fusecli.imaging import as_float, write_bytes_atomic
+from fusecli.geometry.registration import AUTO, IrWarp, check_matrix, common_box, pair_infrared_index, resize_map
 
 LEVELS = ((320, 1.5), (640, 1.0))  # (long side, edge blur in px): the coarse search and first refinement, then the last one
 SCALES = np.exp(np.linspace(np.log(0.5), np.log(1.6), 23))  # coarse grid: infrared size on the visible frame / the size that just fits, per side
@@ -249,7 +249,7 @@ def _checked(matrix: np.ndarray, correlation: float, ir_shape: tuple[int, ...], 
 
 
 def resolve_warp(warp: IrWarp | str, frames: Sequence[np.ndarray], task: str | None = None) -> IrWarp:
-    """``warp`` itself, or for :data:`fusecli.registration.AUTO` the warp estimated from this
+    """``warp`` itself, or for :data:`fusecli.geometry.registration.AUTO` the warp estimated from this
     infrared + visible pair (either order)."""
     if not isinstance(warp, str):
         return warp

@@ -22,9 +22,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .color import luminance
-from .errors import InputMismatchError
-from .io import as_float
+from fusecli.imaging.color import luminance
+from fusecli.errors import InputMismatchError
+from fusecli.imaging import as_float
 
 BINS = 1024
 # A shot disagrees with the reference where a channel lies outside its predicted range by more

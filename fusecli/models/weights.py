@@ -19,17 +19,17 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 from torch import nn
 
-from .. import __version__
-from ..errors import WeightsError
-from ..io import write_bytes_atomic
-from ..registry import Registry
-from . import catalog
-from .catalog import ZOO, ZooEntry, register, weights_path  # noqa: F401  (re-exported)
-from .autoencoder import Autoencoder
-from .base import config_from_dict, config_to_dict
-from .mmaif import MMAIF
-from .moe_fusion import MoEFusion
-from .restorer import Restorer
+from fusecli import __version__
+from fusecli.errors import WeightsError
+from fusecli.imaging import write_bytes_atomic
+from fusecli.registry import Registry
+from fusecli import catalog
+from fusecli.catalog import CATALOG, Entry, weights_path
+from fusecli.models.autoencoder_arch import Autoencoder
+from fusecli.models.base import config_from_dict, config_to_dict
+from fusecli.models.mmaif_arch import MMAIF
+from fusecli.models.moe_fusion_arch import MoEFusion
+from fusecli.models.restorer_arch import Restorer
 
 ARCHITECTURES: Registry[type[nn.Module]] = Registry("architecture")
 for _cls in (MoEFusion, MMAIF, Autoencoder, Restorer):
@@ -49,7 +49,7 @@ def build(arch: str, config: dict[str, Any] | None = None) -> nn.Module:
 
 
 def build_entry(name: str) -> nn.Module:
-    entry = ZOO.get(name)
+    entry = CATALOG.get(name)
     if entry.arch is None:
         raise WeightsError(f"{entry.name!r} is a training-free method, not a network")
     return build(entry.arch, entry.config)
@@ -77,7 +77,7 @@ def save_weights(model: nn.Module, path: str | os.PathLike, provenance: dict[str
 
 def export_weights(source: str | os.PathLike, target: str | os.PathLike, half: bool = False, overwrite: bool = False) -> Path:
     """Copy a checkpoint (e.g. ``RUN/checkpoints/best.safetensors``) to a shippable weights file."""
-    from ..io import check_output_free
+    from fusecli.imaging import check_output_free
 
     target = Path(target)
     check_output_free(target, overwrite)
@@ -123,9 +123,6 @@ def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu", ar
         tensors = load_safetensors_bytes(path.read_bytes())
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{path} is corrupt ({exc})") from None
-    upgrade = getattr(model, "upgrade_state_dict", None)  # older files of an architecture, converted exactly
-    if upgrade is not None:
-        tensors = upgrade(tensors)
     missing, unexpected = _state_mismatch(model, tensors)
     if missing or unexpected:
         raise WeightsError(f"{path} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}")
@@ -147,7 +144,7 @@ def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cp
     text = str(name_or_path)
     if text.endswith(".safetensors") or os.sep in text or Path(text).is_file():
         return load_weights(text, device)
-    entry = ZOO.get(text)
+    entry = CATALOG.get(text)
     if entry.kind == "training-free":
         raise WeightsError(f"{entry.name!r} is a training-free method; it has no weights to load")
     path = weights_path(entry)
@@ -160,7 +157,7 @@ def load_model(name_or_path: str | os.PathLike, device: str | torch.device = "cp
     return load_weights(path, device, arch=entry.arch)
 
 
-def describe(entry: ZooEntry) -> dict[str, Any]:
+def describe(entry: Entry) -> dict[str, Any]:
     """What ``fusecli models`` shows for one entry."""
     path = weights_path(entry)
     params = None

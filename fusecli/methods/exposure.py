@@ -1,36 +1,18 @@
-"""Training-free fusion methods: exposure fusion, focus fusion and a pyramid VIF method.
-
-Each method is ``method(frames) -> fused`` on float32 images in [0, 1] (``(H, W)`` or
-``(H, W, 3)``, all the same size) and is registered by name in :data:`FUSION_METHODS`.
-They share one Laplacian-pyramid blend (Burt & Adelson), so weights chosen per pixel blend
-without seams or halos. Working in float keeps 16-bit inputs exact.
-"""
+"""Exposure fusion (Mertens et al.): contrast, saturation and well-exposedness weights, blended in a deep pyramid."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
-from ..color import colorize, luminance, stored_luminance
-from ..deghost import DeghostPlan, consistency, plan_deghost
-from ..errors import InputMismatchError
-from ..io import as_float
-from ..registry import Registry
-
-Frames = Sequence[np.ndarray]
-FusionMethod = Callable[[Frames], np.ndarray]
-
-FUSION_METHODS: Registry[FusionMethod] = Registry("fusion method")
-
-
-def pyramid_levels(shape: tuple[int, int]) -> int:
-    """Levels for an image of ``shape``: down to 16-31 px, at most 8 (tiles use the whole image's).
-    The depth of focus-fusion and pyramid-vif (deeper does not score better there)."""
-    return max(1, min(8, int(np.log2(max(1, min(shape)))) - 3))
+from fusecli.geometry.deghost import DeghostPlan, consistency, plan_deghost
+from fusecli.errors import InputMismatchError
+from fusecli.imaging import as_float
+from fusecli.imaging.color import luminance
+from fusecli.methods.pyramid import Frames, _check, _in_order, _weighted_laplacian, collapse, pyramid_blend
 
 
 def exposure_levels(shape: tuple[int, int]) -> int:
@@ -40,82 +22,6 @@ def exposure_levels(shape: tuple[int, int]) -> int:
     does, blends them patch by patch: flat, blotchy skies and halos. On 138 real brackets,
     mean MEF-SSIM 0.9719 -> 0.9828, better on 127 (``python bench/mef_depth.py``)."""
     return max(1, int(np.log2(max(1, min(shape)))) - 1)
-
-
-# Methods whose depth is not :func:`pyramid_levels` (canonical names).
-_DEPTHS: dict[str, Callable[[tuple[int, int]], int]] = {"exposure-fusion": exposure_levels}
-
-
-def method_levels(method: str, shape: tuple[int, int]) -> int:
-    """The pyramid depth ``method`` uses on a whole image of ``shape``; its tiles are given the
-    same, so they blend alike."""
-    return _DEPTHS.get(FUSION_METHODS.canonical(method), pyramid_levels)(shape)
-
-
-def _levels(shape: tuple[int, int], requested: int | None = None) -> int:
-    return requested if requested else pyramid_levels(shape)
-
-
-def gaussian_pyramid(image: np.ndarray, levels: int) -> list[np.ndarray]:
-    pyramid = [image]
-    for _ in range(levels - 1):
-        pyramid.append(cv2.pyrDown(pyramid[-1]))
-    return pyramid
-
-
-def laplacian_pyramid(image: np.ndarray, levels: int) -> list[np.ndarray]:
-    gauss = gaussian_pyramid(image, levels)
-    pyramid = []
-    for fine, coarse in zip(gauss[:-1], gauss[1:]):
-        up = cv2.pyrUp(coarse, dstsize=(fine.shape[1], fine.shape[0]))
-        pyramid.append(np.subtract(fine, up, out=up))  # into the fresh array: no new 24 MP allocation
-    pyramid.append(gauss[-1])
-    return pyramid
-
-
-def collapse(pyramid: list[np.ndarray]) -> np.ndarray:
-    image = pyramid[-1]
-    for detail in reversed(pyramid[:-1]):
-        image = cv2.pyrUp(image, dstsize=(detail.shape[1], detail.shape[0])) + detail
-    return image
-
-
-def _weighted_laplacian(frame: np.ndarray, weight: np.ndarray, levels: int) -> list[np.ndarray]:
-    """``frame``'s Laplacian pyramid, each level times the Gaussian pyramid of ``weight`` ``(H, W)``."""
-    frame = np.asarray(frame, np.float32)
-    lap = laplacian_pyramid(frame, levels)
-    gw = gaussian_pyramid(weight, levels)
-    # in place but for a one-level pyramid, whose only level is the caller's frame
-    return [np.multiply(l, g[..., None] if l.ndim == 3 else g, out=None if l is frame else l) for l, g in zip(lap, gw)]
-
-
-def pyramid_blend(frames: Frames, weights: np.ndarray, levels: int | None = None) -> np.ndarray:
-    """Blend ``frames`` with per-pixel ``weights`` ``(N, H, W)`` (normalised here) in a Laplacian pyramid."""
-    weights = np.asarray(weights, np.float32)
-    weights = weights / np.maximum(weights.sum(0, keepdims=True), 1e-12)
-    blend = _StreamingBlend(_levels(frames[0].shape[:2], levels))
-    for frame, weight in zip(frames, weights):
-        blend.add(np.asarray(frame), weight)
-    return blend.result()
-
-
-def _in_order(pool: ThreadPoolExecutor, workers: int, work: Callable, *items: Sequence) -> Iterator:
-    """``pool.map(work, *items)`` in order, but with only ``workers`` (the pool's) calls in
-    flight: their results (full-resolution arrays) are not computed ahead and held."""
-    for start in range(0, len(items[0]), workers):
-        yield from pool.map(work, *(seq[start : start + workers] for seq in items))
-
-
-def _check(frames: Frames, keep_integers: bool = False) -> list[np.ndarray]:
-    """Frames of one size and layout, as float32 in 0..1 (uint8/uint16 kept with ``keep_integers``)."""
-    frames = [f if keep_integers and f.dtype in (np.uint8, np.uint16) else as_float(f) for f in map(np.asarray, frames)]
-    if len(frames) < 2:
-        raise InputMismatchError(f"fusion needs at least 2 images, got {len(frames)}")
-    if len({f.shape[:2] for f in frames}) > 1:
-        raise InputMismatchError("all images to fuse must have the same size")
-    if len({f.ndim for f in frames}) > 1:  # mixed gray and colour: promote to RGB
-        frames = [np.repeat(f[..., None], 3, 2) if f.ndim == 2 else f[..., :3] for f in frames]
-    return frames
 
 
 def mertens_weights(frame: np.ndarray, contrast: float = 1.0, saturation: float = 1.0, exposedness: float = 1.0) -> np.ndarray:
@@ -161,7 +67,6 @@ class CoarseBlend:
         return CoarseBlend(self.level, self.residual[top // step :, left // step :])
 
 
-@FUSION_METHODS.register("exposure-fusion", aliases=("mertens",))
 def exposure_fusion(
     frames: Frames,
     contrast: float = 1.0,
@@ -176,7 +81,7 @@ def exposure_fusion(
     as deep as :func:`exposure_levels` (or ``levels``).
 
     ``deghost``: leave each shot out where it disagrees with a reference shot (something moved;
-    :mod:`fusecli.deghost`); ``True`` plans it from these frames, a :class:`DeghostPlan` (from
+    :mod:`fusecli.geometry.deghost`); ``True`` plans it from these frames, a :class:`DeghostPlan` (from
     the whole frames, when these are a tile) is used as given. ``coarse``: when these frames
     are a tile, the whole image's blend from some level down (:func:`exposure_coarse`, cropped
     to the tile), which replaces the tile's own there.
@@ -276,18 +181,6 @@ def exposure_coarse(
     return CoarseBlend(level, collapse(total))
 
 
-def tile_plan(method: str, frames: Frames, levels: int, overlap: int, options: dict) -> tuple[dict, int]:
-    """What the tiles of ``frames`` (overlapping by ``overlap``) need from the whole image, added
-    to ``method``'s ``options``, and the grid their starts must keep. Exposure fusion's pyramid
-    reaches across the whole frame: its tiles take the levels coarser than an eighth of the
-    overlap (finer ones' border effects fade inside it) from one blend of the whole frames."""
-    if FUSION_METHODS.canonical(method) != "exposure-fusion" or levels < 2:
-        return options, 1
-    level = max(1, min(levels - 1, int(np.log2(max(overlap, 16))) - 3))
-    coarse = exposure_coarse(frames, level, levels, deghost=options.get("deghost", False))
-    return {**options, "coarse": coarse}, 2**level
-
-
 def _prepared_shots(pool: ThreadPoolExecutor, frames: list[np.ndarray], half: tuple[int, int], exponents: tuple[float, float, float], deghost: bool | DeghostPlan, luma_level: int = 0):
     """Per shot: stored full-size luma, stored half-size shot, their scale (:func:`_luma_and_half`)
     and its normalised Mertens weight at half size (times its agreement with the reference,
@@ -350,109 +243,3 @@ def _scaled(stored: np.ndarray, scale: np.float32) -> np.ndarray:
     if stored.dtype == np.float32 and scale == 1:
         return stored
     return np.multiply(stored, scale, dtype=np.float32)
-
-
-@FUSION_METHODS.register("focus-fusion", aliases=("focus-stack",))
-def focus_fusion(frames: Frames, window: int = 9, levels: int | None = None) -> np.ndarray:
-    """All-in-focus: local energy of the Laplacian as focus measure, the sharpest frame per
-    pixel, a majority (median) filter for consistency, softened weights, pyramid blending.
-
-    Streams over the stack, one frame at a time (8/16-bit frames stay integers until their
-    turn), so memory does not grow with the number of frames: a focus stack of 7 or 50 shots
-    needs one accumulating pyramid, the running best focus and the choice map, besides the
-    stored frames. The result is the same as blending all weights at once (:func:`pyramid_blend`).
-    """
-    frames = _check(frames, keep_integers=True)
-    n_levels = _levels(frames[0].shape[:2], levels)
-
-    def focus(frame: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(cv2.Laplacian(stored_luminance(frame), cv2.CV_32F) ** 2, -1, (window, window))
-
-    best = choice = None
-    workers = max(1, min(2, cv2.getNumThreads()))  # OpenCV releases the GIL
-    with ThreadPoolExecutor(workers) as pool:
-        for k, energy in enumerate(_in_order(pool, workers, focus, frames)):
-            if best is None:
-                best, choice = energy, np.zeros(energy.shape, np.uint8 if len(frames) <= 255 else np.uint16)
-            else:  # strictly sharper: ties go to the earlier frame, as argmax
-                choice[energy > best] = k
-                np.maximum(best, energy, out=best)
-    del best
-    choice = cv2.medianBlur(choice, 5 if min(choice.shape) >= 5 else 1)  # consistency filtering
-
-    def weight(k: int) -> np.ndarray:
-        return cv2.GaussianBlur((choice == k).astype(np.float32), (0, 0), 1.0) + np.float32(1e-6)
-
-    total = weight(0)
-    for k in range(1, len(frames)):  # summed in frame order, as pyramid_blend normalises
-        total += weight(k)
-    np.maximum(total, 1e-12, out=total)
-    blend = _StreamingBlend(n_levels)
-    for k, frame in enumerate(frames):
-        blend.add(frame, weight(k) / total)
-    return blend.result()
-
-
-class _StreamingBlend:
-    """:func:`pyramid_blend` one frame at a time: the sum of each frame's Laplacian pyramid
-    times its (already normalised) weight's Gaussian pyramid, added level by level in frame
-    order, so the result is the same. Its full-resolution scratch arrays are reused from frame
-    to frame: on a 24 MP frame, fresh 300 MB arrays cost as much in page faults as the arithmetic."""
-
-    def __init__(self, levels: int):
-        self.levels = levels
-        self.sum: list[np.ndarray] | None = None
-        self._float: np.ndarray | None = None  # the frame as float32 (8/16-bit frames)
-        self._detail: np.ndarray | None = None  # its finest Laplacian level, weighted
-
-    def add(self, frame: np.ndarray, weight: np.ndarray) -> None:
-        """Add ``frame`` (stored pixels, ``(H, W)`` or ``(H, W, C)``) with ``weight`` ``(H, W)``."""
-        stored = frame.dtype in (np.uint8, np.uint16)  # converted into the reused buffer
-        if stored and (self._float is None or self._float.shape != frame.shape):
-            self._float = np.empty(frame.shape, np.float32)
-        image = as_float(frame, out=self._float if stored else None)
-        if self.levels < 2 or min(image.shape[:2]) < 2:
-            terms = _weighted_laplacian(image, weight, self.levels)
-        else:
-            h, w = image.shape[:2]
-            down = cv2.pyrDown(image)
-            if self._detail is None or self._detail.shape != image.shape:
-                self._detail = np.empty(image.shape, np.float32)
-            detail = cv2.pyrUp(down, dst=self._detail, dstsize=(w, h))
-            np.subtract(image, detail, out=detail)
-            np.multiply(detail, weight[..., None] if detail.ndim == 3 else weight, out=detail)
-            terms = [detail, *_weighted_laplacian(down, cv2.pyrDown(weight), self.levels - 1)]
-        if self.sum is None:  # the first frame's terms become the sum (the scratch is handed over)
-            self.sum, self._detail = terms, None
-        else:
-            for total, term in zip(self.sum, terms):
-                cv2.add(total, term, dst=total)
-
-    def result(self) -> np.ndarray:
-        assert self.sum is not None, "no frame added"
-        out = collapse(self.sum)
-        return np.clip(out, 0.0, 1.0, out=out)
-
-
-@FUSION_METHODS.register("pyramid-vif")
-def pyramid_vif(frames: Frames, levels: int | None = None) -> np.ndarray:
-    """Infrared + visible ``[ir, vis]``: Laplacian pyramids of the luminances, details chosen
-    by larger magnitude (per pixel, per level), bases averaged; colour from the visible image."""
-    frames = [as_float(np.asarray(f)) for f in frames]
-    if len(frames) != 2:
-        raise InputMismatchError(f"pyramid-vif fuses one infrared and one visible image, got {len(frames)}")
-    ir, vis = luminance(frames[0]), luminance(frames[1])
-    if ir.shape != vis.shape:
-        raise InputMismatchError("infrared and visible images must have the same size")
-    n_levels = _levels(ir.shape, levels)
-    a, b = laplacian_pyramid(ir, n_levels), laplacian_pyramid(vis, n_levels)
-    fused = [np.where(np.abs(x) >= np.abs(y), x, y) for x, y in zip(a[:-1], b[:-1])]
-    fused.append(0.5 * (a[-1] + b[-1]))
-    y = np.clip(collapse(fused), 0.0, 1.0).astype(np.float32)
-    return colorize(y, frames[1][..., :3]) if frames[1].ndim == 3 else y
-
-
-def fuse_frames(method: str, frames: Frames, levels: int | None = None) -> np.ndarray:
-    """Fuse ``frames`` with the registered training-free method ``method`` (``levels``: its
-    pyramid depth; default: the method's own, :func:`method_levels`)."""
-    return FUSION_METHODS.get(method)(frames, levels=levels)

@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 from skimage.exposure import match_histograms
 
-from .color import stored_luminance
-from .errors import InputMismatchError
+from fusecli.imaging.color import stored_luminance
+from fusecli.errors import InputMismatchError
 
 
 @dataclass

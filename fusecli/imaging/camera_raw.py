@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageReadError
+from fusecli.errors import ImageReadError
 
 # Reading only: fusecli writes PNG, JPEG, TIFF, … (a RAW input's fusion defaults to 16-bit TIFF).
 RAW_EXTENSIONS = (

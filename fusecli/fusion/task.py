@@ -1,0 +1,52 @@
+"""Which task a set of frames is, and which model fuses it by default."""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+
+from fusecli.imaging import as_float
+from fusecli.catalog import CATALOG, weights_path
+
+from fusecli.imaging.color import is_gray, luminance
+
+log = logging.getLogger(__name__)
+
+
+# Preferred model per task: the first whose weights are present wins, the training-free
+# method being the fallback. Chosen by the held-out validation of docs/models.md: the
+# shipped MoE-Fusion beats pyramid-vif on 5 of 6 VIF metrics; for MEF and MFF the shipped
+# all-in-one models do not yet beat exposure-fusion / focus-fusion on clean inputs.
+DEFAULTS: dict[str, tuple[str, ...]] = {
+    "vif": ("moefusion-vif", "pyramid-vif"),
+    "mef": ("exposure-fusion",),
+    "mff": ("focus-fusion",),
+}
+
+
+def default_model(task: str) -> str:
+    for name in DEFAULTS[task]:
+        entry = CATALOG.get(name)
+        if entry.kind == "training-free" or weights_path(entry) is not None:
+            return name
+    return DEFAULTS[task][-1]
+
+
+def mean_brightness(frame: np.ndarray) -> float:
+    sample = as_float(frame[:: max(1, frame.shape[0] // 256), :: max(1, frame.shape[1] // 256)])
+    return float(luminance(sample).mean())
+
+
+def infer_task(frames: Sequence[np.ndarray], model: str | None) -> tuple[str, str]:
+    """Guess the task: from a single-task model, else from the frames. Returns (task, reason)."""
+    if model is not None and model in CATALOG and len(CATALOG.get(model).tasks) == 1:
+        return CATALOG.get(model).tasks[0], f"model {CATALOG.get_name(model)} only does it"
+    gray = [is_gray(f) for f in frames]
+    if len(frames) == 2 and gray[0] != gray[1]:
+        return "vif", "one gray (infrared) and one colour (visible) frame"
+    means = [mean_brightness(f) for f in frames]
+    if max(means) - min(means) > 0.12 or min(means) > 0 and max(means) / min(means) > 1.6:
+        return "mef", f"mean brightness differs between frames ({', '.join(f'{m:.2f}' for m in means)})"
+    return "mff", "frames have similar brightness"
