@@ -1,6 +1,6 @@
 """How well `--align` puts a hand-held exposure bracket back together, and what it costs.
 
-1. Accuracy: brackets from the first 12 DeepFuse-ICCV17 sequences (`../shared/data/mef`), the
+1. Accuracy: brackets from the first 12 DeepFuse-ICCV17 sequences (`$FUSECLI_DATA/mef`), the
    middle shot kept as the reference and each other shot moved as a hand-held camera moves it
    (a rotation of up to +-0.6 degree about the centre and a shift of up to +-15 px, seed 0), or
    left as it is. Two kinds of bracket: the sequence's real shots, and the middle shot re-exposed

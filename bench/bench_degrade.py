@@ -1,7 +1,7 @@
 """Benchmark: write a 1,000-sample VIF degradation dataset of 640x480 pairs.
 
 Target (issue "fusecli degrade"): under 60 s on the 2-core dev machine with ``--jobs 2``.
-Inputs: 250 IR/visible pairs at 640x480. Taken from RoadScene under ../shared/data when it is
+Inputs: 250 IR/visible pairs at 640x480. Taken from RoadScene under $FUSECLI_DATA when it is
 there (resized to 640x480), else rendered from scikit-image's photos. ``--per-image 4`` gives
 1,000 samples with n drawn from {1, 2, 3}. Timed end to end through the CLI (process start,
 reading, degrading, writing 4 PNGs per sample, manifest).
@@ -23,8 +23,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from data_root import DATA_ROOT
 
-ROADSCENE = Path(__file__).resolve().parents[2] / "shared" / "data" / "vif" / "RoadScene"
+ROADSCENE = DATA_ROOT / "vif" / "RoadScene"
 
 
 def make_inputs(root: Path, pairs: int) -> str:

@@ -1,6 +1,6 @@
 """Benchmark focus stacking: `fusecli fuse` against `align_image_stack` + `enfuse`, in one run.
 
-1. Hand-held focus stacks (`../shared/data/mff/focus-stack/stacks`: `pcb`, 7 shots, and
+1. Hand-held focus stacks (`$FUSECLI_DATA/mff/focus-stack/stacks`: `pcb`, 7 shots, and
    `depthmap`, 10 shots, 1024x768 JPEGs that need alignment), end to end (read, align, fuse,
    write a JPEG): `fusecli fuse --align` against `align_image_stack -m -a` (hugin-tools) then
    `enfuse` with its manual's focus-stacking weights. At the stacks' size and upscaled to

@@ -11,7 +11,7 @@
    them (320x256 infrared frames with a narrower, rolled view) registered with `--ir-warp`.
 4. The all-in-one model at 24 MP (`--sections learned`): the 2-frame bracket through
    `fusecli fuse --model mmaif-reg`, without and with a restoring prompt; wall and peak memory.
-5. Quality on the real brackets (`../shared/data/mef/DeepFuse-ICCV17`, full size): MEF-SSIM
+5. Quality on the real brackets (`$FUSECLI_DATA/mef/DeepFuse-ICCV17`, full size): MEF-SSIM
    of each tool's output via `fusecli metrics`.
 
 The bracket is made by upscaling a real DeepFuse sequence (Seq_11) to 6000x4000 (cubic).
@@ -33,8 +33,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from data_root import DATA_ROOT
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = DATA_ROOT
 MERTENS = """
 import sys, cv2, numpy as np
 frames = [cv2.imread(p) for p in sys.argv[2:]]

@@ -29,8 +29,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.signal import convolve2d  # noqa: E402
 from skimage.metrics import structural_similarity  # noqa: E402
+from data_root import DATA_ROOT
 
-ROADSCENE = Path(__file__).resolve().parents[2] / "shared" / "data" / "vif" / "RoadScene"
+ROADSCENE = DATA_ROOT / "vif" / "RoadScene"
 
 
 # ----------------------------------------------------------------------------- straightforward baseline

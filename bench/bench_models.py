@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 from fusecli.fusion import fuse
+from fusecli.fusion.learned import fuse_network
+from fusecli.restore.stage import ClassicalStage
 from fusecli.models.base import FuseOptions
 from fusecli.models.weights import CATALOG, build_entry
 
@@ -73,7 +75,7 @@ def main() -> None:
 
         def run(steps: int) -> None:
             with torch.no_grad():
-                model.fuse(frames, FuseOptions(task=entry.tasks[0], steps=steps, sampler="ode"))
+                fuse_network(model, frames, FuseOptions(task=entry.tasks[0], steps=steps, sampler="ode"))
 
         if entry.flow:
             one, five = best_time(lambda: run(1), args.repeat), best_time(lambda: run(5), args.repeat)
@@ -97,7 +99,7 @@ def main() -> None:
     print("|---|---|---|---|")
     model = build_entry("mmaif-reg").eval()
     for task, prompt in PROMPTS:
-        restorations = ", ".join(model.describe_restorations(task, prompt)) or "none"
+        restorations = ", ".join(ClassicalStage.of(model).describe(task, prompt)) or "none"
         seconds = best_time(lambda: fuse(pair, task=task, model="mmaif-reg", prompt=prompt or None), args.repeat)
         print(f"| {prompt or '(none)'} | {task} | {restorations} | {seconds:.3f} s |")
     # the visible frame shrunk 3x and resized back: the restorer runs on it alone

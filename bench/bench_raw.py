@@ -1,9 +1,9 @@
 """Camera RAW inputs: how long LibRaw takes to develop a 24 MP shot, and a 3-shot RAW bracket
 fused end to end, against the same bracket as 16-bit TIFFs.
 
-A real DeepFuse-ICCV17 shot (``../shared/data/mef``), linearised from sRGB and resized to
+A real DeepFuse-ICCV17 shot (``$FUSECLI_DATA/mef``), linearised from sRGB and resized to
 6000x4000, is written as an RGGB DNG at 1/4, 1 and 4 times its exposure (the tests' DNG writer,
-``tests/test_camera_raw.py``). Seconds are the best of ``--repeat`` runs.
+``tests/unit/imaging/test_camera_raw.py``). Seconds are the best of ``--repeat`` runs.
 
     python bench/bench_raw.py            # ~1.5 min on 2 CPU cores
 """
@@ -20,14 +20,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests"))  # conftest, imported by the test module below
+sys.path.insert(0, str(ROOT / "tests" / "unit" / "imaging"))
 from bench_metrics import best_of  # noqa: E402
 from test_camera_raw import write_dng  # noqa: E402
 
 from fusecli.fusion import FuseSettings, fuse_files  # noqa: E402
 from fusecli.imaging import read_image, write_image  # noqa: E402
+from data_root import DATA_ROOT
 
-SHOT = ROOT.parent / "shared" / "data" / "mef" / "DeepFuse-ICCV17" / "Seq_11"
+SHOT = DATA_ROOT / "mef" / "DeepFuse-ICCV17" / "Seq_11"
 
 
 def main() -> None:

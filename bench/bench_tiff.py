@@ -1,7 +1,7 @@
 """TIFF output: file size and encode time of fusecli's compression against the alternatives.
 
 A 24 MP (6000x4000) fused photo: a 5 x 5 mosaic of real DeepFuse-ICCV17 brackets
-(``../shared/data/mef``), each exposure level resized to 1200 px wide, fused with fusecli's
+(``$FUSECLI_DATA/mef``), each exposure level resized to 1200 px wide, fused with fusecli's
 ``exposure-fusion``, then encoded as fusecli writes TIFFs (``fusecli.imaging.encode_image``) at 8 and
 16 bits and as 32-bit float (its seconds include quantising the float image), and by tifffile
 directly with the other settings for comparison. Seconds are the best of ``--repeat`` runs.
@@ -25,9 +25,10 @@ from bench_metrics import best_of  # noqa: E402
 from fusecli.imaging.write import _quantise
 
 from fusecli.imaging import encode_image, read_image, tiff_compression  # noqa: E402
-from fusecli.methods import exposure_fusion  # noqa: E402
+from fusecli.methods.exposure import exposure_fusion  # noqa: E402
+from data_root import DATA_ROOT
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mef" / "DeepFuse-ICCV17"
+DATA = DATA_ROOT / "mef" / "DeepFuse-ICCV17"
 SETTINGS = {
     "zlib (level 6, no predictor)": lambda dtype: {"compression": "zlib"},
     "zlib level 6 + predictor": lambda dtype: {"compression": "zlib", "predictor": np.dtype(dtype).kind in "ui"},

@@ -1,4 +1,4 @@
-"""`--deghost` on the real brackets of ../shared/data/mef: what it leaves out, and what it costs
+"""`--deghost` on the real brackets of $FUSECLI_DATA/mef: what it leaves out, and what it costs
 on MEF-SSIM.
 
 Most of these brackets were shot on a tripod of a still scene, where deghosting should change
@@ -23,8 +23,9 @@ from fusecli.fusion.task import mean_brightness as _mean_brightness
 from fusecli.imaging import is_image_file, read_image
 from fusecli.metrics.score import score_arrays
 from fusecli.methods.exposure import exposure_fusion
+from data_root import DATA_ROOT
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mef"
+DATA = DATA_ROOT / "mef"
 
 
 def brackets():

@@ -32,13 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_weights import classical_columns, degraded_case, learned, setting_study  # noqa: E402
 
 from fusecli.metrics.score import score_arrays  # noqa: E402
+from fusecli.restore.stage import ClassicalStage  # noqa: E402
 
 
 def base_image(model, inputs, task, prompt) -> np.ndarray | None:
     """The model's classical base for these (degraded) frames and prompt, ``(H, W)``; None without one."""
     x = torch.from_numpy(np.stack(inputs))[None, :, None]
     with torch.no_grad():
-        base = model.classical_base(x, task, prompts=[prompt])
+        stage = ClassicalStage.of(model)
+        base = None if stage is None else stage.fuse_base(x, task, prompts=[prompt])
     return None if base is None else base[0, 0].numpy()
 
 

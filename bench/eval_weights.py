@@ -12,7 +12,7 @@ luminance with ``fusecli.metrics`` (standard convention).
   Learned models also get, per setting, the number of scenes where their PSNR-ref beats the
   better of the two classical columns (``ahead``): a mean of PSNRs can hang on one easy scene.
 
-    python bench/eval_weights.py --out bench/eval_weights.json     # ~10 min on 2 CPU cores
+    python bench/eval_weights.py                                  # -> runs/eval_weights.json, ~4 min on 2 CPU cores
     python bench/eval_weights.py --tasks mff --clean-only --out /tmp/mff.json   # one quick table
 
 ``--split train`` scores the training split instead: only meaningful for a model that never saw
@@ -34,7 +34,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 from fusecli.degrade.pipeline import available_ops, sample
 from fusecli.metrics.score import score_arrays
-from fusecli.models.base import FuseOptions, fuse_padded
+from fusecli.fusion.learned import fuse_network
+from fusecli.models.base import FuseOptions
 from fusecli.methods import fuse_frames
 from fusecli.models.weights import load_weights
 from fusecli.restore import restore_stack
@@ -59,7 +60,7 @@ def learned(model, frames, task, prompt=None, steps=8):
     x = torch.from_numpy(np.stack(frames).astype(np.float32))[None, :, None]
     options = FuseOptions(task=task, prompt=prompt, steps=steps, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        return fuse_padded(model, x, options).image[0, 0].numpy()
+        return fuse_network(model, x, options).image[0, 0].numpy()
 
 
 def setting_study(parser: argparse.ArgumentParser, weights: str):
@@ -165,7 +166,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "examples/train/mmaif-reg.toml")
     parser.add_argument("--scenes", type=int, default=6, help="held-out scenes per task for the degraded tables")
     parser.add_argument("--max-side", type=int, default=384)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/eval_weights.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs/eval_weights.json")
     parser.add_argument("--tasks", nargs="+", choices=("vif", "mef", "mff"), default=["vif", "mef", "mff"])
     parser.add_argument("--clean-only", action="store_true", help="skip the degraded-input tables")
     parser.add_argument("--split", choices=("val", "train"), default="val",

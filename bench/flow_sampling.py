@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_weights import degraded_case, setting_study  # noqa: E402
 
 from fusecli.metrics.score import score_arrays  # noqa: E402
-from fusecli.models.base import FuseOptions, fuse_padded  # noqa: E402
+from fusecli.fusion.learned import fuse_network  # noqa: E402
+from fusecli.models.base import FuseOptions  # noqa: E402
 
 # (label, sampler, steps, seed)
 RUNS = [("SDE 8, seed 0", "sde", 8, 0), ("SDE 8, seed 1", "sde", 8, 1), ("SDE 8, seed 2", "sde", 8, 2), ("SDE 8, seed 3", "sde", 8, 3),
@@ -45,7 +46,7 @@ def main() -> None:
             for _, sampler, steps, seed in RUNS:
                 options = FuseOptions(task=task, prompt=made.prompt, steps=steps, sampler=sampler, generator=torch.Generator().manual_seed(seed))
                 with torch.no_grad():
-                    fused = fuse_padded(model, x, options).image[0, 0].numpy()
+                    fused = fuse_network(model, x, options).image[0, 0].numpy()
                 row.append(score_arrays(fused, frames, ("PSNR-ref",), reference=reference)["PSNR-ref"])
             table.append(row)
         t = np.array(table)

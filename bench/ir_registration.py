@@ -30,9 +30,10 @@ from fusecli.imaging.color import luminance
 from fusecli.imaging import read_image
 from fusecli.geometry.registration import corner_distance
 from fusecli.geometry.warp_estimation import RegistrationError, estimate_ir_warp
+from data_root import DATA_ROOT
 
 ROOT = Path(__file__).resolve().parents[1]
-ROADSCENE = ROOT.parent / "shared" / "data" / "vif" / "RoadScene"
+ROADSCENE = DATA_ROOT / "vif" / "RoadScene"
 
 
 def rig_warp(shape: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, tuple[int, int]]:

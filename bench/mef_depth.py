@@ -1,4 +1,4 @@
-"""Exposure fusion's pyramid depth on the real brackets of ../shared/data/mef, against OpenCV's
+"""Exposure fusion's pyramid depth on the real brackets of $FUSECLI_DATA/mef, against OpenCV's
 Mertens and enfuse.
 
 How deep the Laplacian pyramid goes decides how large-scale tones are blended: a shallow one
@@ -44,6 +44,7 @@ from fusecli.metrics.score import score_arrays
 from fusecli.methods.exposure import exposure_fusion
 from fusecli.methods import exposure_levels, pyramid_levels
 from fusecli.fusion.tiling import run_tiled
+from data_root import DATA_ROOT
 
 DEPTHS = {
     "16-31 px": pyramid_levels,
@@ -97,7 +98,7 @@ def depths() -> None:
 
 
 def tiles() -> None:
-    seq = sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "mef" / "DeepFuse-ICCV17" / "Seq_11").iterdir())
+    seq = sorted((DATA_ROOT / "mef" / "DeepFuse-ICCV17" / "Seq_11").iterdir())
     frames = [(np.clip(cv2.resize(read_image(p)[0], (9000, 6000), interpolation=cv2.INTER_CUBIC), 0, 1) * 255 + 0.5).astype(np.uint8) for p in seq]
     whole = exposure_fusion(frames)
     settings = FuseSettings()

@@ -23,8 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_weights import frames_of, held_out  # noqa: E402
 
 from fusecli.metrics.score import score_arrays  # noqa: E402
-from fusecli.models.base import FuseOptions, fuse_padded  # noqa: E402
-from fusecli.methods import fuse_frames, pyramid_blend  # noqa: E402
+from fusecli.fusion.learned import fuse_network  # noqa: E402
+from fusecli.models.base import FuseOptions  # noqa: E402
+from fusecli.methods import fuse_frames  # noqa: E402
+from fusecli.methods.pyramid import pyramid_blend  # noqa: E402
 from fusecli.models.weights import load_model  # noqa: E402
 
 METRICS = ("Qabf", "Qcb", "SSIM")
@@ -33,7 +35,7 @@ METRICS = ("Qabf", "Qcb", "SSIM")
 def variants(model, frames: list[np.ndarray]) -> dict[str, np.ndarray]:
     x = torch.from_numpy(np.stack(frames).astype(np.float32))[None, :, None]
     with torch.no_grad():
-        result = fuse_padded(model, x, FuseOptions(task="mff"))
+        result = fuse_network(model, x, FuseOptions(task="mff"))
     h, w = frames[0].shape
     soft = result.maps["weights"][0, 0].numpy()[:h, :w]
     choice = cv2.medianBlur((soft > 0.5).astype(np.uint8), 5)

@@ -1,13 +1,13 @@
-"""The model card's quality bar, clause by clause, from the scores ``bench/eval_weights.py`` wrote.
+"""The quality bar of docs/models.md, clause by clause, from the scores ``bench/eval_weights.py`` wrote.
 
 Why: the bar has four clauses (clean VIF / MFF defaults beat the training-free methods on most of
 their task's metrics, the MEF default is on par with exposure fusion on MEF-SSIM, the all-in-one
 models beat classical restoration + fusion on every degradation family, prompts help), and the
-card's verdict should be read off the same JSON as its tables, not re-typed. Scores nothing
+verdict should be read off the same JSON as the tables, not re-typed. Scores nothing
 itself: it only compares the means already in the file.
 
-    python bench/quality_bar.py                      # bench/eval_weights.json
-    python bench/quality_bar.py --scores bench/eval_weights.json bench/eval_weights_mff_train.json
+    python bench/quality_bar.py                      # runs/eval_weights.json
+    python bench/quality_bar.py --scores runs/eval_weights.json runs/eval_weights_mff_train.json
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def verdict(files: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scores", type=Path, nargs="+", default=[ROOT / "bench/eval_weights.json"])
+    parser.add_argument("--scores", type=Path, nargs="+", default=[ROOT / "runs/eval_weights.json"])
     args = parser.parse_args()
     files = [json.loads(path.read_text()) for path in args.scores]
     for path, scores in zip(args.scores, files):

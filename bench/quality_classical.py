@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fusecli.imaging import read_image
 from fusecli.metrics import score_arrays
-from fusecli.models import fuse_frames
+from fusecli.methods import fuse_frames
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from contextlib import ExitStack, contextmanager
 from unittest import mock
 
 import numpy as np
@@ -29,6 +30,7 @@ from fusecli.imaging.color import rgb_to_ycbcr
 from fusecli.degrade.ops import DEGRADATIONS, apply
 from fusecli.degrade.prompts import SENTENCES
 from fusecli.imaging import read_image
+from data_root import DATA_ROOT
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CASES = {
@@ -62,9 +64,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def real_scenes(count: int) -> dict[str, list[list[Path]]]:
-    """``count`` colour scenes per task from ``../shared/data`` (Ma-MEF brackets, MFI-WHU pairs,
+    """``count`` colour scenes per task from ``$FUSECLI_DATA`` (Ma-MEF brackets, MFI-WHU pairs,
     RoadScene pairs), in name order."""
-    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    data = DATA_ROOT
     brackets = [sorted(p for p in d.iterdir() if p.suffix.lower() in (".png", ".jpg")) for d in sorted((data / "mef/Ma-MEF").iterdir()) if d.is_dir()]
     focus = [[a, data / "mff/MFI-WHU/B" / a.name] for a in sorted((data / "mff/MFI-WHU/A").iterdir())]
     pairs = [[data / "vif/RoadScene/ir" / v.name, v] for v in sorted((data / "vif/RoadScene/vi").iterdir())]
@@ -74,7 +76,7 @@ def real_scenes(count: int) -> dict[str, list[list[Path]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="mmaif-reg")
-    parser.add_argument("--real", type=int, default=0, help="N real scenes per task from ../shared/data instead of the examples; prints means")
+    parser.add_argument("--real", type=int, default=0, help="N real scenes per task from $FUSECLI_DATA instead of the examples; prints means")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     scenes = real_scenes(args.real) if args.real else {task: [[EXAMPLES / name for name in names]] for task, names in CASES.items()}
@@ -113,7 +115,7 @@ def cost(model: str, prompt: str, switch: str, repeat: int = 5) -> tuple[float, 
         return min(times)
 
     with_colour = best()
-    with mock.patch.object(fusing, switch, lambda prompt: []):
+    with patched(switch, lambda prompt: []):
         return with_colour, best()
 
 
@@ -133,7 +135,7 @@ def gain_choice(op: str, prompt: str, task: str, paths, model: str) -> dict[str,
     clean = fusing.fuse(frames, task=task, model=model).image
     errors = {}
     for gain, forced in {"brightness": brightness_gain, "contrast": tone_gain}.items():
-        with mock.patch.object(fusing, "_tone_colour_gain", lambda requests, y, reference: forced(y, reference)):
+        with patched("tone_colour_gain", lambda requests, y, reference: forced(y, reference)):
             errors[gain] = chroma_error(fusing.fuse(degraded, task=task, model=model, prompt=prompt).image, clean)
     return errors
 
@@ -146,12 +148,25 @@ def score(op, params, prompt, task, paths, model, rng) -> list[float]:
     clean = fusing.fuse(frames, task=task, model=model).image
     now = fusing.fuse(degraded, task=task, model=model, prompt=prompt).image
     with (
-        mock.patch.object(fusing, "chroma_gain", lambda stats: 1.0),
-        mock.patch.object(fusing, "tone_requests", lambda prompt: []),
-        mock.patch.object(fusing, "degradations_in_prompt", lambda prompt: []),
+        patched("chroma_gain", lambda stats: 1.0),
+        patched("tone_requests", lambda prompt: []),
+        patched("degradations_in_prompt", lambda prompt: []),
     ):
         stored = fusing.fuse(degraded, task=task, model=model, prompt=prompt).image
     return [colour(clean), colour(stored), chroma_error(stored, clean), psnr(stored, clean), colour(now), chroma_error(now, clean), psnr(now, clean)]
+
+
+@contextmanager
+def patched(name: str, value):
+    """``name`` replaced by ``value`` in the fusion modules that use it (the learned tiles and the colour step)."""
+    import fusecli.fusion.colour as colouring
+    import fusecli.fusion.learned as learned
+
+    with ExitStack() as stack:
+        for module in (learned, colouring):
+            if hasattr(module, name):
+                stack.enter_context(mock.patch.object(module, name, value))
+        yield
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from fusecli.cli.options import Settings, ir_range_option, ir_warp_option, jobs_option, overwrite_option, pass_settings
@@ -55,7 +56,7 @@ def _explain(name: str) -> None:
     if preset.name != "standard":
         table.add_column("standard (fusecli default)")
     for what, this, standard in preset.differences:
-        table.add_row(what, this, *([standard] if preset.name != "standard" else []))
+        table.add_row(escape(what), escape(this), *([escape(standard)] if preset.name != "standard" else []))
     print_table(table)
 
 
@@ -67,7 +68,7 @@ def _list_metrics() -> None:
         table.add_column(col)
     for name, spec in METRICS.items():
         needs = f"{spec.needs} + weights" if spec.learned else spec.needs
-        table.add_row(spec.name, "higher" if spec.higher_better else "lower", needs, spec.summary)
+        table.add_row(spec.name, "higher" if spec.higher_better else "lower", needs, escape(spec.summary))
     print_table(table)
 
 
@@ -211,7 +212,7 @@ def _single_output(results, columns, preset, csv_path, json_path) -> None:
     for c in shown:
         table.add_column(c, justify="right")
     for r in ok:
-        table.add_row(r.name, *(_fmt(r.metrics.get(c, math.nan)) for c in shown))
+        table.add_row(escape(r.name), *(_fmt(r.metrics.get(c, math.nan)) for c in shown))
     if len(ok) > 1:
         table.add_section()
         table.add_row("[bold]mean", *(f"[bold]{_fmt(mean[c])}" for c in shown))
@@ -244,7 +245,7 @@ def _compare_output(method_results, columns, preset, csv_path, json_path, plot, 
         for c in shown:
             text = _fmt(means[m].get(c, math.nan))
             cells.append(f"[bold green]{text}" if best[c] == i else text)
-        table.add_row(m, *cells)
+        table.add_row(escape(m), *cells)
     print_table(table, min_width=max(120, 12 * (len(shown) + 2)))
     if json_path:
         write_json(json_path, {"methods": {m: results_json(r, preset) for m, r in method_results.items()}, "preset": preset})

@@ -30,10 +30,10 @@ def command(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from fusecli.cli.tables import print_table
-
     from fusecli.models.weights import CATALOG, describe
 
     rows = [describe(CATALOG.get(name)) for name in CATALOG]
@@ -49,7 +49,7 @@ def command(ctx: click.Context, as_json: bool) -> None:
         else:
             present = "[green]present[/]" if row["weights"] else "[red]missing[/]"
         table.add_row(
-            row["name"], row["kind"], ", ".join(row["tasks"]) or "-", _params(row["parameters"]), _size(row["size_bytes"]), present, row["description"]
+            escape(row["name"]), row["kind"], ", ".join(row["tasks"]) or "-", _params(row["parameters"]), _size(row["size_bytes"]), present, escape(row["description"])
         )
     print_table(table)
 

@@ -4,6 +4,7 @@ import logging
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import tifffile
@@ -385,17 +386,36 @@ def test_outputs_get_the_usual_permissions_not_private_temp_ones(tmp_path, rng):
 @pytest.mark.parametrize("depth", [8, 16])
 @pytest.mark.parametrize("channels", [None, 1, 3, 4])
 def test_quantisation_rounds_and_saturates(depth, channels, rng):
-    from fusecli.imaging.write import _quantise
-
+    """Written PNG pixels are round(clip(x, 0, 1) * peak), NaN as 0, whatever the channel layout."""
     shape = (9, 11) if channels is None else (9, 11, channels)
     image = (rng.random(shape) * 1.4 - 0.2).astype(np.float32)
     image.flat[:3] = [np.nan, np.inf, -np.inf]
-    out = _quantise(image, depth)
+    out = _decoded_png(image, depth)
     peak = 2**depth - 1
     expected = np.round(np.clip(np.nan_to_num(image.astype(np.float64), nan=0, posinf=1, neginf=0), 0, 1) * peak)
-    assert out.dtype == (np.uint8 if depth == 8 else np.uint16) and out.shape == shape
+    expected = expected[..., 0] if channels == 1 else expected
+    assert out.dtype == (np.uint8 if depth == 8 else np.uint16) and out.shape == expected.shape
     assert np.abs(out - expected).max() <= 0.5 + 1e-6
     assert out.flat[0] == 0 and out.flat[1] == peak and out.flat[2] == 0
+
+
+def test_quantisation_rounds_halves_up_exactly():
+    """Rounding is half up on the exact product, so the bytes do not depend on a library's
+    rounding mode: 0.5 is a tie at both depths, and 0.72911423 * 65535 = 47782.5014 (a float32
+    product would land on the tie 47782.5 and round to even)."""
+    image = np.array([[0.5, np.float32(0.72911423), 1 / 255, 254.5 / 255]], np.float32)
+    assert _decoded_png(image, 8)[0, :2].tolist() == [128, 186]
+    assert _decoded_png(image, 16)[0, :2].tolist() == [32768, 47783]
+
+
+def _decoded_png(image: np.ndarray, depth: int) -> np.ndarray:
+    """``image`` written as fusecli writes a PNG (``encode_image``), decoded back in RGB order."""
+    from fusecli.imaging import encode_image
+
+    decoded = cv2.imdecode(np.frombuffer(encode_image(image, "png", depth), np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded.ndim == 3:
+        decoded = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB if decoded.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
+    return decoded
 
 
 def _srgb_profile() -> bytes:

@@ -14,8 +14,8 @@ from fusecli.fusion import fuse
 from fusecli.fusion.pipeline import TRAINING_FREE_TILE_SCALE
 from fusecli.imaging import read_image, write_image
 from fusecli.methods.exposure import exposure_fusion
+from conftest import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GAINS = (0.35, 1.0, 2.8)  # a 3-shot bracket, -1.5 / 0 / +1.5 EV
 HOME, AWAY = (60, 250), ((330, 240), (180, 60))  # (x, y) of the object in the middle shot; in the other two
 

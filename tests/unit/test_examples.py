@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from fusecli.imaging import read_image
+from conftest import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def _load_script():

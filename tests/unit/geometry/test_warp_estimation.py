@@ -14,8 +14,9 @@ from fusecli.fusion import fuse
 from fusecli.imaging import read_image, write_image
 from fusecli.geometry.registration import corner_distance, read_warp
 from fusecli.geometry.warp_estimation import RegistrationError, estimate_ir_warp, resolve_warp
+from conftest import EXAMPLES as EXAMPLES_ROOT
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "vif"
+EXAMPLES = EXAMPLES_ROOT / "vif"
 
 
 def similarity(scale: float, roll: float, shift: tuple[float, float]) -> np.ndarray:

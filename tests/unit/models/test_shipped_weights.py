@@ -1,4 +1,4 @@
-"""The shipped weights: every learned zoo model has a file that loads and fuses the examples."""
+"""The shipped weights: every learned catalog model has a file that loads and fuses the examples."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from fusecli.imaging import read_image
 from fusecli.catalog import CATALOG, weights_path
 from fusecli.models.weights import load_model, read_metadata
 from fusecli.methods import fuse_frames
+from conftest import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+pytestmark = pytest.mark.weights  # these tests need the files in weights/
+
 LEARNED = [name for name in CATALOG.names() if CATALOG.get(name).kind in ("learned", "component")]
 INPUTS = {
     "vif": ["--ir", str(EXAMPLES / "vif/astronaut_ir.png"), "--vis", str(EXAMPLES / "vif/astronaut_vis.jpg")],

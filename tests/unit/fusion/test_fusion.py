@@ -12,7 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import smooth_image
+from conftest import smooth_image, EXAMPLES
 from fusecli.cli.main import cli
 from fusecli.fusion import fuse
 from fusecli.fusion.pipeline import TRAINING_FREE_TILE_SCALE
@@ -371,7 +371,7 @@ def test_frames_are_named_by_file_and_page():
 def test_align_recovers_shift_and_scale(scene):
     from fusecli.geometry.align import align_exposures, align_focus
 
-    photo, _ = read_image(Path(__file__).parents[1] / "examples" / "mef" / "coffee_normal.jpg")
+    photo, _ = read_image(EXAMPLES / "mef" / "coffee_normal.jpg")
     big = cv2.resize(photo, (384, 288), interpolation=cv2.INTER_AREA)
     dark = np.roll(np.clip(big * 0.5, 0, 1), (3, -5), axis=(0, 1))
     aligned, motions = align_exposures([big, dark], reference=0)
@@ -399,7 +399,7 @@ def test_align_turns_a_hand_held_bracket_back():
     the rotation, so the shot lands on the reference to a fraction of a pixel."""
     from fusecli.geometry.align import align_exposures
 
-    photo, _ = read_image(Path(__file__).parents[1] / "examples" / "mef" / "coffee_normal.jpg")
+    photo, _ = read_image(EXAMPLES / "mef" / "coffee_normal.jpg")
     scene = cv2.resize(photo, (480, 360), interpolation=cv2.INTER_AREA)
     dark = np.round(np.clip((scene**2.2 * 0.25) ** (1 / 2.2), 0, 1) * 255).astype(np.uint8)
     turn = cv2.getRotationMatrix2D((240, 180), 1.0, 1.0)
@@ -449,7 +449,7 @@ def test_align_follows_focus_breathing_through_a_deep_stack():
     converged to a wrong scale (43 % off), silently."""
     from fusecli.geometry.align import align_focus
 
-    photo, _ = read_image(Path(__file__).parents[1] / "examples" / "mef" / "coffee_normal.jpg")
+    photo, _ = read_image(EXAMPLES / "mef" / "coffee_normal.jpg")
     big = cv2.resize(photo, (384, 288), interpolation=cv2.INTER_AREA)
     shots = [cv2.warpAffine(big, cv2.getRotationMatrix2D((192, 144), 0, 1.08**k), (384, 288), borderMode=cv2.BORDER_REFLECT) for k in range(8)]
     aligned, motions = align_focus(shots)
@@ -466,7 +466,7 @@ def test_python_api_returns_arrays(scene):
 def test_task_inference_and_alignment_on_8bit_files(focus_pair, tmp_path):
     inferred = invoke("fuse", *focus_pair, "-o", tmp_path / "mff.png")
     assert inferred.exit_code == 0 and "task mff inferred" in inferred.output, inferred.output
-    photo, _ = read_image(Path(__file__).parents[1] / "examples" / "mef" / "coffee_normal.jpg")
+    photo, _ = read_image(EXAMPLES / "mef" / "coffee_normal.jpg")
     dark = write_image(tmp_path / "dark.jpg", np.roll(np.clip(photo * 0.45, 0, 1), (2, 4), axis=(0, 1)))
     bright = write_image(tmp_path / "bright.jpg", np.clip(photo * 1.6, 0, 1))
     result = invoke("fuse", dark, bright, "--align", "-o", tmp_path / "mef.jpg", "--routing-map", tmp_path / "map.png")
@@ -505,7 +505,7 @@ def test_raw_infrared_counts_are_stretched_like_a_camera_gain_control(scene, rng
     mef = fuse(dark, task="mef")
     assert not any("raw" in n for n in mef.notes) and mef.image.max() < 0.5  # not stretched (a stretch would reach 1)
     # the command line, and metrics scoring against the infrared that was fused
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     tifffile.imwrite(tmp_path / "ir.tif", counts)
     write_image(tmp_path / "vis.png", scene)
     scores = {}

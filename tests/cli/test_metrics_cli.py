@@ -212,6 +212,17 @@ def test_cli_explain_and_list():
     assert run("metrics", "--explain", "nope").exit_code == 2
     listing = run("metrics", "--list")
     assert listing.exit_code == 0 and "MEF-SSIM" in listing.output
+    assert "fusecli[niqe]" in listing.output  # the install hint, not read as terminal markup
+
+
+def test_image_names_with_brackets_are_shown_as_named(tmp_path, rng):
+    """File names are text, not terminal markup: ``scene[bold]`` is printed as it is."""
+    scene = smooth_image(rng, 32, 32)
+    for folder in ("fused", "a", "b"):
+        write_image(tmp_path / folder / "scene[bold].png", scene)
+    out = run("metrics", "--fused", tmp_path / "fused", "--sources", tmp_path / "a", tmp_path / "b", "--metrics", "SSIM")
+    assert out.exit_code == 0, out.output
+    assert "scene[bold]" in out.output
 
 
 def test_cli_mef_stacks(tmp_path, rng):

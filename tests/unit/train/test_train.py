@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+
 from unittest import mock
 
 import json
@@ -23,7 +25,7 @@ from fusecli.train import losses as L
 from fusecli.train.config import ConfigError
 from fusecli.train.data import is_validation, load_scenes, make_batch, validation_items
 
-from conftest import smooth_image
+from conftest import smooth_image, EXAMPLES
 
 
 # ----------------------------------------------------------------------------- losses
@@ -500,7 +502,13 @@ def test_data_parallel_two_processes_on_cpu(tmp_path, data_root):
     assert [r["step"] for r in _log(tmp_path / "run") if "val" not in r] == [1, 2]
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "examples/train").glob("*.toml")), ids=lambda p: p.stem)
+def _example_configs() -> list:
+    """Every example config; those that start from shipped weights (``init``) need them."""
+    return [pytest.param(path, marks=pytest.mark.weights, id=path.stem) if "init" in tomllib.loads(path.read_text()) else pytest.param(path, id=path.stem)
+            for path in sorted((EXAMPLES / "train").glob("*.toml"))]
+
+
+@pytest.mark.parametrize("path", _example_configs())
 def test_every_example_config_loads_and_builds_its_model(path):
     """The shipped configs stay valid as the config schema and the zoo change (their data is not needed)."""
     from fusecli.models.weights import CATALOG, build_entry

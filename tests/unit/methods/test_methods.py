@@ -17,9 +17,8 @@ from fusecli.metrics import score_arrays
 from fusecli.methods import fuse_frames, method_names
 from fusecli.methods.pyramid import collapse, laplacian_pyramid, pyramid_blend
 
-from conftest import smooth_image
+from conftest import smooth_image, EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def test_registry_names():
