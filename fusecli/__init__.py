@@ -10,8 +10,7 @@ names below load their modules (OpenCV, torch) when first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fusecli.registry import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -30,10 +29,4 @@ _LAZY = {
 
 __all__ = ["__version__", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fusecli' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

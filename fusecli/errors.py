@@ -40,3 +40,7 @@ class UnknownNameError(FusecliError):
 
 class WeightsError(FusecliError):
     """A weights file is missing, corrupt, or does not match its architecture."""
+
+
+class LabelError(FusecliError):
+    """A box-label file (YOLO, Pascal VOC, COCO) cannot be read or holds malformed entries."""

@@ -75,3 +75,19 @@ class Registry(Generic[T]):
 
     def items(self) -> list[tuple[str, T]]:
         return list(self._items.items())
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], object]:
+    """A module ``__getattr__`` for ``package`` that imports ``exports[name]`` (a module path) the
+    first time ``name`` is asked for, so importing the package stays cheap (PEP 562)."""
+    import importlib
+    import sys
+
+    def getattr_(name: str) -> object:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(exports[name]), name)
+        setattr(sys.modules[package], name, value)  # later look-ups skip this function
+        return value
+
+    return getattr_

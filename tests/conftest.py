@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,3 +32,21 @@ def staged(model, frames, options):
     from fusecli.restore.stage import prepare
 
     return model.fuse(frames, prepare(model, frames, options))
+
+
+def png_bomb(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header declares ``width`` × ``height`` gray pixels, with a few bytes of data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return path
+
+
+def jpeg_bomb(path: Path, width: int, height: int) -> Path:
+    """A JPEG whose start-of-frame declares ``width`` × ``height`` (after an APP0 segment)."""
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    path.write_bytes(b"\xff\xd8" + app0 + sof + b"\xff\xd9")
+    return path

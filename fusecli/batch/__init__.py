@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from fusecli.batch.runner import BatchItem, BatchReport, process_pool, run_batch  # noqa: F401
+from fusecli.batch.runner import BatchItem, BatchReport, process_pool, run_batch, select_shard, shard_of  # noqa: F401

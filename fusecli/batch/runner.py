@@ -9,9 +9,16 @@ or a ``functools.partial`` of one).
 
 from __future__ import annotations
 
+import glob
 import logging
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 import traceback
+import zlib
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +56,82 @@ class BatchReport:
 
 def process_pool(jobs: int) -> ProcessPoolExecutor:
     """Worker processes started by a fork server, not plain ``fork``: forking a process whose
-    OpenCV/torch thread pools are running can deadlock the child."""
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver"))
+    OpenCV/torch thread pools are running can deadlock the child. Each worker ends itself when
+    the process that made the pool is gone (:func:`_end_with`), however that process ended."""
+    context = multiprocessing.get_context("forkserver")
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_end_with, initargs=(os.getpid(),))
+
+
+WATCH_SECONDS = 0.5  # how often a worker checks that the batch's process is alive
+
+
+def _end_with(owner: int) -> None:
+    """In a worker: exit as soon as process ``owner`` (the batch's) is gone. Its parent is the fork
+    server, not ``owner``, so the parent-death signal alone (Linux) does not cover a killed owner;
+    a daemon thread polls ``owner`` as well."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the fork server's end ends us
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid now belongs to another user's process: ours is gone
+                os._exit(1)
+
+    threading.Thread(target=watch, name="fusecli-owner-watch", daemon=True).start()
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Interrupted: drop the queued items and end the workers now, rather than wait for their items.
+    (``ProcessPoolExecutor`` keeps its processes in ``_processes``; it has no public way to end them.)"""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.join(timeout=5)
+
+
+def remove_stale_temporaries(items: Sequence["BatchItem"]) -> int:
+    """Remove the temporary files an interrupted run left beside the items' outputs (atomic writes
+    name them ``.NAME.*.tmp``, :func:`fusecli.imaging.write_bytes_atomic`); returns how many."""
+    removed = 0
+    for item in items:
+        for output in item.outputs:
+            if output.parent.is_dir():
+                for stale in output.parent.glob(f".{glob.escape(output.name)}.*.tmp"):
+                    try:
+                        stale.unlink()
+                        removed += 1
+                    except OSError:
+                        pass
+    return removed
+
+
+def shard_of(name: str, count: int) -> int:
+    """The shard (1..``count``) that item ``name`` belongs to: ``crc32(name as UTF-8) mod count + 1``.
+    Stable by name alone (not by order, folder listing, machine or ``--jobs``), so N machines each
+    running one shard together do exactly what one machine does, and each shard resumes alone."""
+    return zlib.crc32(name.encode("utf-8")) % count + 1
+
+
+def select_shard(items: Sequence[T], shard: tuple[int, int] | None, name: Callable[[T], str] = lambda item: item.name) -> list[T]:
+    """The ``items`` of shard ``(k, n)`` (all of them for None); ``name``: an item's name."""
+    if shard is None:
+        return list(items)
+    k, n = shard
+    if not 1 <= k <= n:
+        raise ValueError(f"shard {k}/{n}: expected 1 <= K <= N")
+    return [item for item in items if shard_of(name(item), n) == k]
 
 
 def _run_one(work: Callable[[T], object], payload: T) -> tuple[bool, str]:
@@ -77,6 +158,8 @@ def run_batch(
     ``on_progress(name, ok)`` is called once per finished or skipped item (for progress bars).
     """
     report = BatchReport()
+    if remove_stale_temporaries(items):
+        log.info("removed temporary files an interrupted run left")
     todo: list[BatchItem[T]] = []
     for item in items:
         if not overwrite and item.done():
@@ -99,7 +182,8 @@ def run_batch(
             record(item, *_run_one(work, item.payload))
         return report
 
-    with process_pool(jobs) as pool:
+    pool = process_pool(jobs)
+    try:
         pending: dict[Future, BatchItem[T]] = {}
         queue: Iterable[BatchItem[T]] = iter(todo)
         # Keep a bounded number of items in flight so Ctrl-C stops promptly.
@@ -118,4 +202,8 @@ def run_batch(
                 nxt = next(queue, None)  # type: ignore[call-overload]
                 if nxt is not None:
                     pending[pool.submit(_run_one, work, nxt.payload)] = nxt
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: no worker left behind
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
     return report

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from fusecli.cli.batching import run_batch_cli
-from fusecli.cli.options import Settings, jobs_option, overwrite_option, pass_settings, seed_option
+from fusecli.cli.options import Settings, jobs_option, overwrite_option, pass_settings, seed_option, shard_option
 
 
 def _int_list(ctx, param, value: str | None) -> tuple[int, ...] | None:
@@ -66,8 +66,9 @@ def _aspect_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
 @seed_option
 @jobs_option
 @overwrite_option
+@shard_option
 @pass_settings
-def command(settings: Settings, image, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, gt_method, preview, dry_run, seed, jobs, overwrite) -> None:
+def command(settings: Settings, image, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, gt_method, preview, dry_run, seed, jobs, overwrite, shard) -> None:
     """Make realistic degraded inputs with a prompt saying what to fix (MMAIF's pipeline).
 
     Eleven degradations with Table 2's heavy and mild ranges: low_exposure, gaussian_blur,
@@ -85,6 +86,8 @@ def command(settings: Settings, image, task, ir, vis, stacks, folder_a, folder_b
     if image is not None:
         if task:
             raise click.UsageError("give either IMAGE (single image / preview) or --task (dataset), not both")
+        if shard:
+            raise click.UsageError("--shard splits a dataset's sources (--task with folders); this is one image")
         if preview:
             _preview(settings, image, preview, seed, overwrite)
         if output or not preview:
@@ -98,7 +101,9 @@ def command(settings: Settings, image, task, ir, vis, stacks, folder_a, folder_b
         raise click.UsageError("give an IMAGE, or --task vif|mef|mff with input folders and --out")
     if not output:
         raise click.UsageError("dataset mode needs --out FOLDER")
-    _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, gt_method, seed, jobs, overwrite, dry_run)
+    if shard and overwrite:
+        raise click.UsageError("--overwrite removes the whole dataset, other shards' samples too: clear the folder once, then start the shards")
+    _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, gt_method, seed, jobs, overwrite, dry_run, shard)
 
 
 def _preview(settings: Settings, image: Path, sheet: Path, seed: int, overwrite: bool) -> None:
@@ -128,7 +133,7 @@ def _single(settings, image, output, ops, counts, level, seed, overwrite) -> Non
         click.echo(f"wrote {output} ({applied[0].level}: {summary})", err=True)
 
 
-def _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, gt_method, seed, jobs, overwrite, dry_run) -> None:
+def _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts, per_image, ops, level, aspects, size, gt_method, seed, jobs, overwrite, dry_run, shard) -> None:
     from fusecli.degrade.dataset import DatasetConfig, collect_sources, plan_dataset, write_manifest, write_source_samples
     from fusecli.degrade.pipeline import available_ops
 
@@ -144,7 +149,10 @@ def _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts
         gt_method = CATALOG.get_name(gt_method)
         if (gt_method == "pyramid-vif") != (task == "vif"):
             raise click.UsageError(f"--gt {gt_method} does not fit --task {task} (vif: pyramid-vif; mef: exposure-fusion; mff: focus-fusion)")
+    from fusecli.batch import select_shard
+
     sources, warnings = collect_sources(task, ir=ir, vis=vis, stacks=stacks, a=folder_a, b=folder_b)
+    sources = select_shard(sources, shard)  # by source name: its samples stay together
     for line in warnings:
         click.secho(f"warning: {line}", err=True, fg="yellow")
     config = DatasetConfig(

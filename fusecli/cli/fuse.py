@@ -11,7 +11,10 @@ import click
 
 from fusecli.cli.batching import run_batch_cli
 from fusecli.cli.progress import working
-from fusecli.cli.options import Settings, bit_depth_option, device_option, ext_option, ir_range_option, ir_warp_option, jobs_option, output_option, overwrite_option, pass_settings, quality_option, seed_option
+from fusecli.cli.options import (
+    Settings, bit_depth_option, device_option, ext_option, ir_range_option, ir_warp_option, jobs_option, output_option, overwrite_option,
+    pass_settings, quality_option, seed_option, shard_option,
+)
 
 
 class FuseJob(NamedTuple):
@@ -21,7 +24,7 @@ class FuseJob(NamedTuple):
     output: Path
     routing: Path | None = None
     boxes: Path | None = None
-    prompt: str | None = None  # None: the batch's --prompt
+    prompt_file: Path | None = None  # this scene's prompt (--prompts DIR); None: the batch's --prompt
 
 
 def _fuse_item(payload: FuseJob, *, settings, bit_depth, quality, overwrite, single_thread) -> None:
@@ -32,8 +35,10 @@ def _fuse_item(payload: FuseJob, *, settings, bit_depth, quality, overwrite, sin
         import torch
 
         torch.set_num_threads(1)
-    if payload.prompt is not None:
-        settings = dataclasses.replace(settings, prompt=payload.prompt)
+    if payload.prompt_file is not None:  # read here: a bad file fails its item, not the batch
+        from fusecli.restore.prompts import read_prompt_file
+
+        settings = dataclasses.replace(settings, prompt=read_prompt_file(payload.prompt_file) or settings.prompt)
     fuse_files(payload.inputs, payload.output, settings, bit_depth=bit_depth, quality=quality, overwrite=overwrite, boxes=payload.boxes, routing_map=payload.routing)
 
 
@@ -43,10 +48,9 @@ def _scene_prompts(items: list, folder: Path) -> tuple[list, list[str]]:
     with_prompts, missing = [], []
     for item in items:
         path = folder / f"{item.name}.txt"
-        prompt = path.read_text(encoding="utf-8").strip() if path.is_file() else None
-        if prompt is None:
+        if not path.is_file():
             missing.append(item.name)
-        with_prompts.append(dataclasses.replace(item, payload=item.payload._replace(prompt=prompt)))
+        with_prompts.append(dataclasses.replace(item, payload=item.payload._replace(prompt_file=path if path.is_file() else None)))
     warnings = [f"no prompt file in {folder} for {len(missing)} scene(s), fused with --prompt or none: {', '.join(missing[:10])}"] if missing else []
     return with_prompts, warnings
 
@@ -109,8 +113,9 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @quality_option
 @overwrite_option
 @jobs_option
+@shard_option
 @pass_settings
-def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, deghost, deghost_reference, resize, tile, overlap, ext, dry_run, ir_range, ir_warp, save_ir_warp, bit_depth, quality, overwrite, jobs) -> None:
+def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, deghost, deghost_reference, resize, tile, overlap, ext, dry_run, ir_range, ir_warp, save_ir_warp, bit_depth, quality, overwrite, jobs, shard) -> None:
     """Fuse several images of one scene into one: VIF, MEF or MFF.
 
     \b
@@ -141,10 +146,14 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
     if batch:
         if inputs:
             raise InputMismatchError("give either INPUTS or --ir/--vis folders or --stacks, not both")
-        items = _folder_items(fuse_settings, ir, vis, stacks, output, ext, routing_map, boxes, prompt_dir)
+        from fusecli.batch import select_shard
+
+        items = select_shard(_folder_items(fuse_settings, ir, vis, stacks, output, ext, routing_map, boxes, prompt_dir), shard)
         work = functools.partial(_fuse_item, settings=fuse_settings, bit_depth=depth, quality=quality, overwrite=overwrite, single_thread=jobs > 1)
         raise SystemExit(run_batch_cli(settings, items, work, jobs=jobs, overwrite=overwrite, description="fuse", dry_run=dry_run))
 
+    if shard is not None:
+        raise click.UsageError("--shard splits a folder batch (--ir/--vis folders or --stacks); this is one item")
     if prompt_dir is not None:
         raise click.UsageError("--prompts DIR is for folders (--ir/--vis folders or --stacks); give one item's prompt with --prompt")
     paths = list(inputs)

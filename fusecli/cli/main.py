@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
 
@@ -67,10 +68,26 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     tiff_logger.propagate = verbose
 
 
+def _max_pixels(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--max-pixels``: the pixel budget of every image read in this run, worker processes included."""
+    if value is None:
+        return
+    import os
+
+    from fusecli.imaging.header import ENV, parse_pixels
+
+    try:
+        os.environ[ENV] = str(parse_pixels(value))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.group(cls=FusecliGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="fusecli")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs and full tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors; no progress bars.")
+@click.option("--max-pixels", metavar="N", callback=_max_pixels, expose_value=False,
+              help="Refuse images over N pixels (e.g. 500000000 or 500M) before decoding them; default 300M or $FUSECLI_MAX_PIXELS.")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """Fuse several images of one scene into one better image.
@@ -88,6 +105,11 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
         raise click.UsageError("-v/--verbose and -q/--quiet cannot be combined")
     ctx.obj = Settings(verbose=verbose, quiet=quiet)
     _setup_logging(verbose, quiet)
+    signal.signal(signal.SIGTERM, _interrupt)  # a job scheduler's stop ends a run as Ctrl-C does: workers stopped, exit 130
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _register() -> None:

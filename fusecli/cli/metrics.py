@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from fusecli.cli.options import Settings, ir_range_option, ir_warp_option, jobs_option, overwrite_option, pass_settings
+from fusecli.cli.options import Settings, ir_range_option, ir_warp_option, jobs_option, overwrite_option, pass_settings, shard_option
 from fusecli.cli.tables import print_table
 
 
@@ -108,9 +108,10 @@ def _parse_weights(ctx: click.Context, param: click.Parameter, values: tuple[str
 @ir_warp_option
 @jobs_option
 @overwrite_option
+@shard_option
 @pass_settings
 def command(settings: Settings, images, fused, sources, reference, metric_names, task, preset, per_channel, boxes, region,
-            compare, csv_path, json_path, plot, explain, list_metrics, weight_files, ir_range, ir_warp, jobs, overwrite) -> None:
+            compare, csv_path, json_path, plot, explain, list_metrics, weight_files, ir_range, ir_warp, jobs, overwrite, shard) -> None:
     """Score fused images with the standard fusion metrics.
 
     \b
@@ -135,6 +136,7 @@ def command(settings: Settings, images, fused, sources, reference, metric_names,
     from dataclasses import replace
 
     from fusecli.metrics.conventions import get_preset
+    from fusecli.metrics.report import check_report_paths
     from fusecli.metrics.score import prepare_learned_metrics
     from fusecli.metrics.table import METRICS, default_metrics
 
@@ -162,27 +164,33 @@ def command(settings: Settings, images, fused, sources, reference, metric_names,
     if reference is not None and not metric_names:
         names += ("PSNR-ref", "SSIM-ref", "MAE")
     regions = () if boxes is None else (("fg", "bg") if region == "both" else (region,))
+    inputs = [p for p in (*targets, *sources, reference, boxes, *weight_files.values()) if p is not None]
+    check_report_paths([csv_path, json_path, plot], inputs, overwrite)  # before the work, not after it
     learned = prepare_learned_metrics(names, weight_files)
     method_results = {}
     for target in targets:
         method_results[target.name if compare else str(target)] = _score(
-            settings, target, sources, reference, names, convention, boxes, regions, learned, task, ir_range, ir_warp, jobs
+            settings, target, sources, reference, names, convention, boxes, regions, learned, task, ir_range, ir_warp, jobs, shard
         )
     columns = list(names) + [f"{n}@{r}" for r in regions for n in names]
     if compare:
-        _compare_output(method_results, columns, convention.name, csv_path, json_path, plot, overwrite)
+        _compare_output(method_results, columns, convention.name, csv_path, json_path, plot, overwrite, inputs)
         code = 1 if any(r.error for rs in method_results.values() for r in rs) else 0
     else:
         results = next(iter(method_results.values()))
-        _single_output(results, columns, convention.name, csv_path, json_path)
+        _single_output(results, columns, convention.name, csv_path, json_path, overwrite, inputs)
         code = 1 if any(r.error for r in results) else 0
     raise SystemExit(code)
 
 
-def _score(settings, target, sources, reference, names, convention, boxes, regions, learned, task, ir_range, ir_warp, jobs):
+def _score(settings, target, sources, reference, names, convention, boxes, regions, learned, task, ir_range, ir_warp, jobs, shard):
+    from fusecli.batch import select_shard
     from fusecli.metrics.score import ScoreOptions, collect_items, score_items
 
+    if shard is not None and not Path(target).is_dir():
+        raise click.UsageError("--shard splits a folder of fused images; this is one image")
     items, warnings = collect_items(target, list(sources), reference)
+    items = select_shard(items, shard)
     for line in warnings:
         click.secho(f"warning: {line}", err=True, fg="yellow")
     options = ScoreOptions(names, convention, boxes, regions, learned, task, ir_range, ir_warp)
@@ -200,7 +208,7 @@ def _score(settings, target, sources, reference, names, convention, boxes, regio
     return results
 
 
-def _single_output(results, columns, preset, csv_path, json_path) -> None:
+def _single_output(results, columns, preset, csv_path, json_path, overwrite, inputs) -> None:
     from fusecli.metrics.report import results_json, write_csv, write_json
     from fusecli.metrics.score import summarize
 
@@ -220,15 +228,15 @@ def _single_output(results, columns, preset, csv_path, json_path) -> None:
     if ok:  # every item failed: their lines say why; an empty table says nothing
         print_table(table, min_width=max(120, 12 * (len(shown) + 2)))
     if json_path:
-        write_json(json_path, results_json(results, preset))
+        write_json(json_path, results_json(results, preset), overwrite, inputs)
     if csv_path:
         rows = [{"name": r.name, **r.metrics} for r in ok]
         if len(ok) > 1:
             rows += [{"name": "mean", **mean}, {"name": "std", **std}]
-        write_csv(csv_path, rows, ["name"] + shown)
+        write_csv(csv_path, rows, ["name"] + shown, overwrite, inputs)
 
 
-def _compare_output(method_results, columns, preset, csv_path, json_path, plot, overwrite) -> None:
+def _compare_output(method_results, columns, preset, csv_path, json_path, plot, overwrite, inputs) -> None:
     from fusecli.metrics.report import best_index, comparison_chart, results_json, write_csv, write_json
     from fusecli.metrics.score import summarize
 
@@ -248,9 +256,9 @@ def _compare_output(method_results, columns, preset, csv_path, json_path, plot, 
         table.add_row(escape(m), *cells)
     print_table(table, min_width=max(120, 12 * (len(shown) + 2)))
     if json_path:
-        write_json(json_path, {"methods": {m: results_json(r, preset) for m, r in method_results.items()}, "preset": preset})
+        write_json(json_path, {"methods": {m: results_json(r, preset) for m, r in method_results.items()}, "preset": preset}, overwrite, inputs)
     if csv_path:
-        write_csv(csv_path, [{"method": m, **means[m]} for m in methods], ["method"] + shown)
+        write_csv(csv_path, [{"method": m, **means[m]} for m in methods], ["method"] + shown, overwrite, inputs)
     if plot:
-        comparison_chart(means, shown, plot, overwrite=overwrite)
+        comparison_chart(means, shown, plot, overwrite=overwrite, inputs=inputs)
         click.echo(f"wrote {plot}", err=True)

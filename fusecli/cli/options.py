@@ -100,7 +100,7 @@ def quality_option(f: F) -> F:
 def ir_range_option(f: F) -> F:
     return click.option(
         "--ir-range",
-        type=click.Choice(["auto", "stored"]),  # fusecli.imaging.infrared.IR_RANGES, spelled out: this module loads at every start, numpy-free
+        type=click.Choice(IR_RANGES),
         default="auto",
         show_default=True,
         help="VIF infrared frames: auto stretches raw 16-bit camera counts (a gray 16-bit frame whose 0.1..99.9th "
@@ -151,3 +151,27 @@ def _extension(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 def ext_option(help_text: str) -> Callable[[F], F]:
     return click.option("--ext", default=None, callback=_extension, help=help_text)
+
+
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    """``--shard K/N`` -> ``(K, N)``, 1 <= K <= N."""
+    if value is None:
+        return None
+    k, sep, n = value.partition("/")
+    try:
+        shard = (int(k), int(n))
+    except ValueError:
+        shard = None
+    if not sep or shard is None or not 1 <= shard[0] <= shard[1]:
+        raise click.BadParameter(f"expected K/N with 1 <= K <= N (e.g. 2/8), got {value!r}")
+    return shard
+
+
+def shard_option(f: F) -> F:
+    return click.option(
+        "--shard",
+        metavar="K/N",
+        callback=_shard,
+        help="Folders: do only shard K of N (items by name: crc32(name) mod N + 1), to split a batch over N machines "
+        "or a job array; the N shards together do what one unsharded run does, and each resumes alone.",
+    )(f)

@@ -17,6 +17,7 @@ depend on ``jobs`` or on which samples an interrupted run had already finished.
 from __future__ import annotations
 
 import json
+import shutil
 import re
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -222,13 +223,16 @@ def plan_dataset(config: DatasetConfig, out: Path, sources: Sequence[Source], *,
     config_path = out / "config.json"
     wanted = config.identity()
     if config_path.exists() and not overwrite:
-        existing = json.loads(config_path.read_text())
+        try:
+            existing = json.loads(config_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise FusecliError(f"{config_path}: not a fusecli dataset's settings (corrupt); use another folder or --overwrite") from None
         if existing != wanted:
             diff = ", ".join(f"{k}: {existing.get(k)!r} -> {v!r}" for k, v in wanted.items() if existing.get(k) != v)
             raise FusecliError(f"{out} holds a dataset made with other settings ({diff}); use another folder or --overwrite")
-    if overwrite:
-        for old in (out / "meta").glob("*.json") if (out / "meta").exists() else []:
-            old.unlink()
+    if overwrite and config_path.exists():
+        _remove_dataset(out, sources)
+    _remove_temporaries(out)
     write_bytes_atomic(config_path, json.dumps(wanted, indent=2, sort_keys=True).encode())
     ids: dict[str, str] = {}
     items = []
@@ -240,6 +244,33 @@ def plan_dataset(config: DatasetConfig, out: Path, sources: Sequence[Source], *,
         outputs = tuple(out / "meta" / f"{sample_id(source, k, config.per_image)}.json" for k in range(config.per_image))
         items.append(BatchItem(source.name, (config, out, source), outputs))
     return DatasetPlan(config, out, items)
+
+
+DATASET_FOLDERS = ("degraded", "clean", "gt", "prompts", "meta")
+
+
+def _remove_dataset(out: Path, sources: Sequence[Source]) -> None:
+    """``--overwrite`` of a folder that holds a dataset (its ``config.json``): the old dataset goes
+    wholly (its sub-folders and manifest), so the new one is never mixed with old samples; a
+    folder an input lives in is refused instead. Files of other tools beside them are kept."""
+    doomed = [out / name for name in DATASET_FOLDERS if (out / name).is_dir()]
+    for source in sources:
+        for path in source.paths:
+            inside = [d for d in doomed if Path(path).resolve().is_relative_to(d.resolve())]
+            if inside:
+                raise InputMismatchError(f"--overwrite would remove {inside[0]}, which holds an input ({path}); write the dataset elsewhere")
+    for folder in doomed:
+        shutil.rmtree(folder)
+    (out / MANIFEST).unlink(missing_ok=True)
+
+
+def _remove_temporaries(out: Path) -> None:
+    """The temporary files of an interrupted run (``.NAME.*.tmp``, fusecli.imaging.write_bytes_atomic)."""
+    stale = list(out.glob(".*.tmp")) if out.is_dir() else []
+    for name in DATASET_FOLDERS:
+        stale += list((out / name).rglob(".*.tmp")) if (out / name).is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
 
 
 def write_manifest(out: Path) -> tuple[Path, int]:

@@ -13,7 +13,7 @@ import numpy as np
 
 from fusecli.errors import InputMismatchError
 from fusecli.imaging.infrared import infrared_index
-from fusecli.imaging import ImageMeta, check_output_free, frame_names, image_format, output_meta, read_stack, write_image
+from fusecli.imaging import ImageMeta, check_output, frame_names, output_meta, read_stack, write_image
 
 from fusecli.fusion.pipeline import FuseResult, FuseSettings, fuse
 
@@ -50,8 +50,9 @@ def fuse_files(
     """Read ``inputs``, fuse, write ``output`` atomically (bit depth follows the inputs;
     ``quality``: JPEG/WebP, see :func:`fusecli.imaging.encode_image`)."""
     output = Path(output)
-    image_format(output)  # fail before the work, not after: an unknown extension
-    check_output_free(output, overwrite)  # or an existing file
+    check_output(output, overwrite, inputs)  # fail before the work, not after it
+    if routing_map is not None:
+        check_output(Path(routing_map), overwrite, inputs)
     frames, metas = read_frames(inputs)
     if boxes is not None:
         from fusecli.metrics.local import box_mask, find_boxes

@@ -6,8 +6,7 @@ load OpenCV when first used, so importing a light module of this package (``infr
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from fusecli.registry import lazy_exports
 
 _EXPORTS = {
     "IMAGE_EXTENSIONS": "fusecli.imaging.read",
@@ -23,6 +22,8 @@ _EXPORTS = {
     "read_stack": "fusecli.imaging.read",
     "check_output_free": "fusecli.imaging.write",
     "check_not_input": "fusecli.imaging.write",
+    "check_output": "fusecli.imaging.write",
+    "check_writable": "fusecli.imaging.write",
     "tiff_compression": "fusecli.imaging.write",
     "encode_image": "fusecli.imaging.write",
     "write_bytes_atomic": "fusecli.imaging.write",
@@ -33,10 +34,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fusecli.imaging' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from fusecli.errors import ImageReadError
+from fusecli.imaging.header import refuse_over_budget
 
 # Reading only: fusecli writes PNG, JPEG, TIFF, … (a RAW input's fusion defaults to 16-bit TIFF).
 RAW_EXTENSIONS = (
@@ -40,6 +41,7 @@ def read_camera_raw(path: Path) -> np.ndarray:
         raise ImageReadError(f"{path}: file is empty")
     try:
         with rawpy.imread(str(path)) as raw:
+            refuse_over_budget(path, raw.sizes.width * raw.sizes.height, f"{raw.sizes.width}×{raw.sizes.height}")  # before developing
             return raw.postprocess(
                 use_camera_wb=True,
                 no_auto_bright=True,

@@ -23,6 +23,7 @@ import numpy as np
 
 from fusecli.imaging.camera_raw import RAW_EXTENSIONS, is_camera_raw, read_camera_raw
 from fusecli.errors import ImageReadError, ImageWriteError
+from fusecli.imaging.header import check_pixel_budget
 from fusecli.imaging.metadata import Embedded, read_embedded
 
 log = logging.getLogger(__name__)
@@ -202,11 +203,12 @@ def _read_raster(path: Path, fmt: str) -> tuple[np.ndarray, Embedded]:
         raise ImageReadError(f"{path}: file is empty")
     _check_complete(data, fmt, path)
     buffer = np.frombuffer(data, dtype=np.uint8)
-    if fmt == "jpeg":
+    try:
         # ANYCOLOR keeps gray JPEGs gray and, unlike UNCHANGED, applies EXIF orientation.
-        array = cv2.imdecode(buffer, cv2.IMREAD_ANYCOLOR)
-    else:
-        array = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+        array = cv2.imdecode(buffer, cv2.IMREAD_ANYCOLOR if fmt == "jpeg" else cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # OpenCV's own limits and checks (e.g. its pixel cap) raise rather than return None
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
+        raise ImageReadError(f"{path}: OpenCV cannot decode this {fmt.upper()} ({reason})") from None
     if array is None:
         raise ImageReadError(f"{path}: cannot decode {fmt.upper()} data (corrupt or not an image)")
     return _rgb_order(array), read_embedded(data, fmt)
@@ -388,7 +390,10 @@ def convert_channels(image: np.ndarray, channels: int | None) -> np.ndarray:
 
 
 def _decode(path: Path, fmt: str) -> tuple[list[np.ndarray], Embedded]:
-    """The stored arrays of a checked file (every page of a TIFF), and its profile and EXIF."""
+    """The stored arrays of a checked file (every page of a TIFF), and its profile and EXIF;
+    a file whose header declares more pixels than the budget is refused undecoded."""
+    if fmt != "raw":
+        check_pixel_budget(path, fmt)
     if fmt == "tiff":
         return _tiff_pages(path)
     if fmt == "raw":

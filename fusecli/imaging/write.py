@@ -66,10 +66,39 @@ def check_output_free(path: Path, overwrite: bool) -> None:
 
 
 def check_not_input(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
-    """Raise if ``path`` is (or links to) one of ``inputs``: outputs never replace inputs."""
-    for source in inputs:
-        if Path(source).resolve() == path.resolve() or _same_file(Path(source), path):
+    """Raise if ``path`` is (or links to) one of ``inputs``, or is an existing file inside an input
+    folder (a folder input's files are its inputs): outputs never replace inputs."""
+    path = Path(path)
+    for source in map(Path, inputs):
+        if source.resolve() == path.resolve() or _same_file(source, path):
             raise ImageWriteError(f"{path}: refusing to write over an input file")
+        if source.is_dir() and path.exists() and path.resolve().is_relative_to(source.resolve()):
+            raise ImageWriteError(f"{path}: refusing to write over a file of the input folder {source}")
+
+
+def check_writable(path: Path) -> None:
+    """Raise unless ``path`` can be created: its nearest existing folder is a folder fusecli may
+    write in (checked before long work, not after it)."""
+    folder = Path(path).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ImageWriteError(f"{path}: cannot write there: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ImageWriteError(f"{path}: cannot write there: no permission to write in {folder}")
+
+
+def check_output(path: Path, overwrite: bool, inputs: Iterable[str | os.PathLike] = ()) -> None:
+    """Everything that would stop an output from being written, checked before the work: an
+    unknown extension, an input's place, an existing file (without ``overwrite``), a place that
+    cannot be written."""
+    path = Path(path)
+    image_format(path)
+    check_not_input(path, inputs)
+    check_output_free(path, overwrite)
+    if path.is_dir():
+        raise ImageWriteError(f"{path}: is a folder")
+    check_writable(path)
 
 
 def tiff_compression(dtype: np.dtype) -> dict:

@@ -15,48 +15,86 @@ from pathlib import Path
 
 import numpy as np
 
-from fusecli.errors import FusecliError, ImageReadError
+from fusecli.errors import LabelError
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels (x1, y1 exclusive)
 
 
+def _text(path: Path) -> str:
+    try:
+        return Path(path).read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise LabelError(f"{path}: cannot read the label file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise LabelError(f"{path}: not a text label file (not UTF-8)") from None
+
+
+def _number(value: object, where: str) -> float:
+    """``value`` as a finite float, or a :class:`LabelError` saying ``where`` it was."""
+    if isinstance(value, bool):
+        raise LabelError(f"{where}: expected a number, got {value!r}")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise LabelError(f"{where}: expected a number, got {str(value)[:40]!r}") from None
+    if not np.isfinite(number):
+        raise LabelError(f"{where}: expected a finite number, got {value!r}")
+    return number
+
+
 def read_yolo(path: Path, width: int, height: int) -> list[Box]:
+    """Boxes of a YOLO ``.txt`` file: one ``class cx cy w h`` line per box, normalised to 0..1."""
     boxes = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for number, line in enumerate(_text(path).splitlines(), 1):
         parts = line.split()
         if not parts:
             continue
         if len(parts) < 5:
-            raise FusecliError(f"{path}:{number}: a YOLO line needs 'class cx cy w h'")
-        cx, cy, bw, bh = (float(v) for v in parts[1:5])
+            raise LabelError(f"{path}:{number}: a YOLO line needs 'class cx cy w h'")
+        cx, cy, bw, bh = (_number(v, f"{path}:{number}") for v in parts[1:5])
         boxes.append(((cx - bw / 2) * width, (cy - bh / 2) * height, (cx + bw / 2) * width, (cy + bh / 2) * height))
     return boxes
 
 
 def read_voc(path: Path) -> list[Box]:
+    """Boxes of a Pascal VOC ``.xml`` file (1-based, inclusive pixel corners)."""
     try:
-        root = ET.parse(path).getroot()
+        root = ET.fromstring(_text(path))
     except ET.ParseError as exc:
-        raise ImageReadError(f"{path}: not a valid Pascal VOC XML file ({exc})") from exc
+        raise LabelError(f"{path}: not a valid Pascal VOC XML file ({exc})") from None
     boxes = []
-    for obj in root.iter("object"):
+    for index, obj in enumerate(root.iter("object"), 1):
         bb = obj.find("bndbox")
         if bb is None:
             continue
-        get = lambda tag: float(bb.findtext(tag))  # noqa: E731
-        boxes.append((get("xmin") - 1, get("ymin") - 1, get("xmax"), get("ymax")))  # VOC is 1-based, inclusive
+        x0, y0, x1, y1 = (_number(bb.findtext(tag), f"{path}: object {index} <{tag}>") for tag in ("xmin", "ymin", "xmax", "ymax"))
+        boxes.append((x0 - 1, y0 - 1, x1, y1))
     return boxes
 
 
-def read_coco(path: Path, image_stem: str) -> list[Box]:
-    data = json.loads(Path(path).read_text())
-    ids = [img["id"] for img in data.get("images", []) if Path(img.get("file_name", "")).stem == image_stem]
-    return [
-        (x, y, x + w, y + h)
-        for ann in data.get("annotations", [])
-        if ann.get("image_id") in ids
-        for x, y, w, h in [ann["bbox"]]
-    ]
+def read_coco(path: Path, image_stem: str) -> list[Box] | None:
+    """Boxes of image ``image_stem`` in a COCO ``.json`` file (``bbox = [x, y, w, h]`` in pixels);
+    None when the file has no ``images`` entry for it."""
+    try:
+        data = json.loads(_text(path))
+    except json.JSONDecodeError as exc:
+        raise LabelError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    images, annotations = (data.get(key, []) if isinstance(data, dict) else None for key in ("images", "annotations"))
+    if not isinstance(images, list) or not isinstance(annotations, list) or not all(isinstance(x, dict) for x in images + annotations):
+        raise LabelError(f"{path}: not a COCO file: expected an object with lists of objects 'images' and 'annotations'")
+    ids = [img.get("id") for img in images if isinstance(img.get("file_name"), str) and Path(img["file_name"]).stem == image_stem]
+    if not ids:
+        return None
+    boxes = []
+    for index, ann in enumerate(annotations):
+        if ann.get("image_id") not in ids:
+            continue
+        bbox = ann.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            raise LabelError(f"{path}: annotation {index}: 'bbox' must be [x, y, width, height]")
+        x, y, w, h = (_number(v, f"{path}: annotation {index} bbox") for v in bbox)
+        boxes.append((x, y, x + w, y + h))
+    return boxes
 
 
 def find_boxes(labels: Path, stem: str, width: int, height: int) -> list[Box] | None:
@@ -74,7 +112,7 @@ def find_boxes(labels: Path, stem: str, width: int, height: int) -> list[Box] | 
             return reader(candidate)
     for coco in sorted(labels.glob("*.json")):
         found = read_coco(coco, stem)
-        if found:
+        if found is not None:
             return found
     return None
 

@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from fusecli import __version__
-from fusecli.imaging import write_bytes_atomic, write_image
+from fusecli.errors import InputMismatchError
+from fusecli.imaging import check_not_input, check_output_free, write_bytes_atomic, write_image
 from fusecli.metrics.score import ItemResult, summarize
 from fusecli.metrics.table import METRICS
 
@@ -37,17 +38,40 @@ def results_json(results: Sequence[ItemResult], preset: str) -> dict:
     }
 
 
-def write_json(path: Path, data: dict) -> None:
-    write_bytes_atomic(Path(path), (json.dumps(data, indent=2, allow_nan=False) + "\n").encode())
+def check_report_paths(paths: Sequence[Path | None], inputs: Sequence[Path], overwrite: bool) -> None:
+    """Before any scoring: each report file (``--csv``, ``--json``, ``--plot``; None: not asked
+    for) is new or ``overwrite``-able, is not one of the ``inputs`` (files, or folders whose files
+    are inputs), and is not another report's file."""
+    given = [Path(p) for p in paths if p is not None]
+    for path in given:
+        check_not_input(path, inputs)
+        check_output_free(path, overwrite)
+        if path.is_dir():
+            raise InputMismatchError(f"{path}: is a folder; give a file name for the report")
+    resolved = [p.resolve() for p in given]
+    if len(set(resolved)) < len(resolved):
+        raise InputMismatchError(f"the reports must go to different files: {', '.join(map(str, given))}")
 
 
-def write_csv(path: Path, rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> None:
+def write_json(path: Path, data: dict, overwrite: bool = False, inputs: Sequence[Path] = ()) -> None:
+    """``data`` as JSON, atomically; refuses an input or (unless ``overwrite``) an existing file."""
+    path = Path(path)
+    check_not_input(path, inputs)
+    check_output_free(path, overwrite)
+    write_bytes_atomic(path, (json.dumps(data, indent=2, allow_nan=False) + "\n").encode())
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, object]], columns: Sequence[str], overwrite: bool = False, inputs: Sequence[Path] = ()) -> None:
+    """``rows`` as CSV, atomically; refuses an input or (unless ``overwrite``) an existing file."""
+    path = Path(path)
+    check_not_input(path, inputs)
+    check_output_free(path, overwrite)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if v is None or (isinstance(v, float) and not math.isfinite(v)) else v) for k, v in row.items()})
-    write_bytes_atomic(Path(path), buffer.getvalue().encode())
+    write_bytes_atomic(path, buffer.getvalue().encode())
 
 
 def best_index(values: Sequence[float], metric: str) -> int | None:
@@ -60,7 +84,7 @@ def best_index(values: Sequence[float], metric: str) -> int | None:
     return (max if higher else min)(finite)[1]
 
 
-def comparison_chart(means: Mapping[str, Mapping[str, float]], metrics: Sequence[str], path: Path, overwrite: bool = False) -> Path:
+def comparison_chart(means: Mapping[str, Mapping[str, float]], metrics: Sequence[str], path: Path, overwrite: bool = False, inputs: Sequence[Path] = ()) -> Path:
     """One small bar chart per metric (bars = methods, best one highlighted), in a grid."""
     methods = list(means)
     cols = min(4, len(metrics))
@@ -98,4 +122,4 @@ def comparison_chart(means: Mapping[str, Mapping[str, float]], metrics: Sequence
             cv2.putText(sheet, label, (bx, y0 + cell_h - 25), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 1, cv2.LINE_AA)
         cv2.line(sheet, (x0 + 15, zero_y), (x0 + cell_w - 15, zero_y), (0, 0, 0), 1)
     rgb = cv2.cvtColor(sheet, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
-    return write_image(path, rgb, bit_depth=8, overwrite=overwrite)
+    return write_image(path, rgb, bit_depth=8, overwrite=overwrite, inputs=inputs)

@@ -123,6 +123,9 @@ def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu", ar
         tensors = load_safetensors_bytes(path.read_bytes())
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{path} is corrupt ({exc})") from None
+    broken = [name for name, tensor in tensors.items() if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if broken:
+        raise WeightsError(f"{path}: {len(broken)} tensor(s) hold NaN or infinite values (first: {broken[0]}): a diverged or corrupt file")
     missing, unexpected = _state_mismatch(model, tensors)
     if missing or unexpected:
         raise WeightsError(f"{path} does not match its config: missing {missing[:3]}, unexpected {unexpected[:3]}")

@@ -8,6 +8,9 @@ named ("remove the haze and the noise").
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+from fusecli.errors import FusecliError
 
 # Words that name a degradation in a request ("remove the haze and the noise"), for the
 # degradations whose classical restoration the all-in-one model's base can use. Checked against
@@ -50,3 +53,25 @@ def tone_requests(prompt: str | None) -> list[str]:
     if not prompt:
         return []
     return [name for name, pattern in (("low_exposure", BRIGHTEN_PATTERN), ("haze", PROMPT_PATTERNS["haze"])) if pattern.search(prompt)]
+
+
+MAX_PROMPT_BYTES = 4096  # a request is a sentence or two; anything longer is not a prompt file
+
+
+def read_prompt_file(path: Path) -> str | None:
+    """The prompt in a text file (``fusecli degrade`` writes one per scene), stripped; None for an
+    empty file. A file that is not UTF-8 text, or is far longer than a request, is refused by name."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FusecliError(f"{path}: cannot read the prompt file ({exc.strerror or exc})") from None
+    if len(data) > MAX_PROMPT_BYTES:
+        raise FusecliError(f"{path}: {len(data):,} bytes is not a prompt (at most {MAX_PROMPT_BYTES:,})")
+    try:
+        text = data.decode("utf-8-sig").strip()
+    except UnicodeDecodeError:
+        raise FusecliError(f"{path}: the prompt file is not UTF-8 text") from None
+    if "\0" in text:
+        raise FusecliError(f"{path}: the prompt file is not text")
+    return text or None

@@ -8,6 +8,7 @@ must not silently train the wrong thing).
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +155,17 @@ def check(config: TrainConfig) -> TrainConfig:
         raise ConfigError("data.focus_synthetic_fraction must be in [0, 1]")
     if config.data.max_frames < 2:
         raise ConfigError("data.max_frames must be >= 2")
+    if config.data.crop > config.data.max_side:
+        raise ConfigError(
+            f"data.crop {config.data.crop} is larger than data.max_side {config.data.max_side} (the long side scenes are loaded at): "
+            "every crop would be an up-sampled scene; lower data.crop or raise data.max_side"
+        )
+    _check_numbers(config, "")
+    if not config.optim.lr > 0:
+        raise ConfigError(f"optim.lr must be a positive number, got {config.optim.lr}")
+    negative = sorted(name for name, weight in config.losses.items() if weight < 0)
+    if negative:
+        raise ConfigError(f"loss weights must be >= 0: {', '.join(f'losses.{n}' for n in negative)}")
     from fusecli.degrade.ops import DEGRADATIONS
     from fusecli.train.losses import LOSS_NAMES
 
@@ -165,6 +177,19 @@ def check(config: TrainConfig) -> TrainConfig:
     if unknown:
         raise ConfigError(f"unknown loss(es) {', '.join(unknown)}; choose from {', '.join(LOSS_NAMES)}, load_local, load_global")
     return config
+
+
+def _check_numbers(value: Any, where: str) -> None:
+    """Every number in the config (nested tables and dicts included) is finite: NaN or inf in a
+    learning rate or loss weight would only show as a diverged run."""
+    if dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            _check_numbers(getattr(value, f.name), f"{where}{f.name}.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_numbers(item, f"{where}{key}.")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where[:-1]} must be a finite number, got {value}")
 
 
 def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:

@@ -276,6 +276,18 @@ def _improved(score: float | None, best: float | None, metric: str) -> bool:
     return score < best if metric in LOWER_IS_BETTER else score > best
 
 
+class TrainingDivergedError(FusecliError):
+    """The loss or the weights stopped being finite: the run cannot go on."""
+
+
+def _diverged(step: int, what: str, lr: float, config: TrainConfig) -> TrainingDivergedError:
+    return TrainingDivergedError(
+        f"training diverged at step {step}: {what}; lower optim.lr (now {lr:.3g}) or optim.grad_clip "
+        f"(now {config.optim.grad_clip:g}), or check the loss weights ({', '.join(f'{k}={v:g}' for k, v in config.losses.items())}); "
+        "the last saved checkpoint is unchanged"
+    )
+
+
 def train(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, float], None] | None = None) -> TrainResult:
     """Run (or resume) the training described by ``config``; returns where it went."""
     rank, world, local_rank = _init_distributed()
@@ -351,13 +363,20 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, 
         set_learning_rate(optimizer, lr)
         with autocast:
             terms = wrapped(batch)
-        loss, logged = weighted_sum({k: v.float() for k, v in terms.items()}, config.losses)
+        try:
+            loss, logged = weighted_sum({k: v.float() for k, v in terms.items()}, config.losses)
+        except FloatingPointError as exc:  # a term is NaN or infinite
+            raise _diverged(step + 1, str(exc), lr, config) from None
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
+            raise _diverged(step + 1, f"the loss is {loss_value} ({', '.join(f'{k} {v:.4g}' for k, v in logged.items())})", lr, config)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.optim.grad_clip))
         optimizer.step()
         done = step + 1
-        loss_value = float(loss.detach())
+        if not all(bool(torch.isfinite(p).all()) for p in params):
+            raise _diverged(done, f"the weights are no longer finite after a gradient of norm {grad_norm:.4g}", lr, config)
         seconds = previous_seconds + time.perf_counter() - began
         if rank == 0 and (done % config.log_every == 0 or done == config.steps):
             _append_jsonl(log_path, {"step": done, "task": batch.task, "lr": lr, "loss": loss_value, **logged,

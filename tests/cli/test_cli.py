@@ -9,7 +9,7 @@ from fusecli.cli.main import cli
 from fusecli.imaging.color import rgb_to_ycbcr
 from fusecli.imaging import read_image, write_image
 
-from conftest import smooth_image
+from conftest import png_bomb, smooth_image
 
 SUBCOMMANDS = ["degrade", "fuse", "train", "metrics", "colorize", "models"]
 
@@ -154,3 +154,56 @@ def test_a_single_long_job_shows_a_spinner_on_a_terminal_only(monkeypatch):
     with progress.working("fusing 3 images", quiet=True):
         pass
     assert screen.getvalue() == ""
+
+
+def test_an_image_over_the_pixel_budget_is_one_clear_line(runner, tmp_path, rng, monkeypatch):
+    """A header declaring 30000×30000 (an 875 KB PNG can) is refused before decoding: exit 2 for
+    one item, one failed item in a batch whose other items finish; --max-pixels sets the budget."""
+    monkeypatch.setenv("FUSECLI_MAX_PIXELS", "300M")  # restored after the test, whatever --max-pixels sets
+    scene = smooth_image(rng, 40, 48)
+    for folder in ("fused", "a", "b"):
+        for name in ("s1", "s2"):
+            write_image(tmp_path / folder / f"{name}.png", scene)
+    png_bomb(tmp_path / "a" / "s2.png", 30000, 30000)
+    one = runner.invoke(cli, ["fuse", str(tmp_path / "a" / "s2.png"), str(tmp_path / "b" / "s2.png"), "-o", str(tmp_path / "out.png")])
+    assert one.exit_code == 2 and "30000×30000 is 900 MP, over the 300 MP limit" in one.output and "Traceback" not in one.output
+    assert not (tmp_path / "out.png").exists()
+    batch = runner.invoke(cli, ["metrics", "--fused", str(tmp_path / "fused"), "--sources", str(tmp_path / "a"), str(tmp_path / "b"), "--metrics", "SSIM"])
+    assert batch.exit_code == 1 and "failed: s2" in batch.output and "s1" in batch.output
+    small = ["fuse", str(tmp_path / "a" / "s1.png"), str(tmp_path / "b" / "s1.png"), "--task", "mff", "-o"]
+    refused = runner.invoke(cli, ["--max-pixels", "1000", *small, str(tmp_path / "small.png")])
+    assert refused.exit_code == 2 and "48×40 is 0.00192 MP, over the 0.001 MP limit" in refused.output
+    monkeypatch.setenv("FUSECLI_MAX_PIXELS", "300M")  # the option set it for that run
+    assert runner.invoke(cli, [*small, str(tmp_path / "small.png")]).exit_code == 0
+    assert runner.invoke(cli, ["--max-pixels", "many", "models"]).exit_code == 2
+
+
+def test_a_bad_prompt_file_fails_its_scene_only(runner, tmp_path, rng):
+    """--prompts DIR: a prompt file that is not UTF-8 text fails that scene (exit 1); the others are fused."""
+    for name in ("s1", "s2", "s3"):
+        write_image(tmp_path / "ir" / f"{name}.png", smooth_image(rng, 32, 40))
+        write_image(tmp_path / "vis" / f"{name}.png", smooth_image(rng, 32, 40, 3))
+        (tmp_path / "prompts").mkdir(exist_ok=True)
+        (tmp_path / "prompts" / f"{name}.txt").write_text("remove the noise\n")
+    (tmp_path / "prompts" / "s2.txt").write_bytes(b"\xff\xfe\x00r\x00e\x00m\x00")
+    out = runner.invoke(cli, ["fuse", "--ir", str(tmp_path / "ir"), "--vis", str(tmp_path / "vis"), "--model", "pyramid-vif",
+                              "--prompts", str(tmp_path / "prompts"), "-o", str(tmp_path / "out")])
+    assert out.exit_code == 1 and "s2" in out.output and "not UTF-8" in out.output, out.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["s1.png", "s3.png"]
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_fusing(runner, tmp_path, rng, monkeypatch):
+    """An input as the output (even with --overwrite), or a place under a file, is refused before
+    any work: the fusion never runs."""
+    def never(*args, **kwargs):
+        raise AssertionError("fused although the output could not be written")
+
+    monkeypatch.setattr("fusecli.fusion.files.fuse", never)
+    a, b = (write_image(tmp_path / f"{k}.png", smooth_image(rng, 24, 32)) for k in "ab")
+    before = a.read_bytes()
+    over_input = runner.invoke(cli, ["fuse", str(a), str(b), "--task", "mff", "-o", str(a), "--overwrite"])
+    assert over_input.exit_code == 2 and "input" in over_input.output and a.read_bytes() == before
+    under_file = runner.invoke(cli, ["fuse", str(a), str(b), "--task", "mff", "-o", str(tmp_path / "b.png" / "out.png")])
+    assert under_file.exit_code == 2 and "is a file, not a folder" in under_file.output
+    map_over_input = runner.invoke(cli, ["fuse", str(a), str(b), "--task", "mff", "-o", str(tmp_path / "o.png"), "--routing-map", str(b), "--overwrite"])
+    assert map_over_input.exit_code == 2 and "input" in map_over_input.output

@@ -155,6 +155,38 @@ def test_cli_folder_json_csv(folders):
     assert lines[0].startswith("name,EN,SD") and len(lines) == 1 + 3 + 2
 
 
+@pytest.mark.parametrize("option", ["--csv", "--json", "--plot"])
+def test_reports_never_replace_an_input_or_an_existing_file(folders, option, monkeypatch):
+    """Every report file is checked before any scoring: an input image (given, or in an input
+    folder) is refused even with --overwrite, an existing file without it; nothing is written."""
+    import fusecli.metrics.score as score
+
+    def never(*args, **kwargs):
+        raise AssertionError("scored although the report could not be written")
+
+    monkeypatch.setattr(score, "score_items", never)
+    sources = ["--sources", folders / "ir", folders / "vis"]
+    targets = ["--compare", folders / "avg", folders / "max"] if option == "--plot" else ["--fused", folders / "avg"]
+    ir_image = folders / "ir" / "p1.png"
+    before = ir_image.read_bytes()
+    for overwrite in ([], ["--overwrite"]):
+        out = run("metrics", *targets, *sources, option, ir_image, *overwrite)
+        assert out.exit_code == 2 and "input" in out.output and ir_image.read_bytes() == before, out.output
+    if option != "--plot":  # one image: a source given as a file
+        single = run("metrics", ir_image, folders / "ir" / "p2.png", folders / "vis" / "p2.jpg", option, folders / "ir" / "p2.png")
+        assert single.exit_code == 2 and "input" in single.output
+    existing = folders / f"old{'.png' if option == '--plot' else '.txt'}"
+    existing.write_bytes(b"keep me")
+    out = run("metrics", *targets, *sources, option, existing)
+    assert out.exit_code == 2 and "already exists" in out.output and existing.read_bytes() == b"keep me"
+
+
+def test_two_reports_to_one_file_are_refused(folders):
+    out = run("metrics", "--fused", folders / "avg", "--sources", folders / "ir", folders / "vis",
+              "--csv", folders / "same", "--json", folders / "same")
+    assert out.exit_code == 2 and "different files" in out.output and not (folders / "same").exists()
+
+
 def test_cli_bad_pair_is_skipped(folders):
     (folders / "avg" / "p2.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     out = run("metrics", "--fused", folders / "avg", "--sources", folders / "ir", folders / "vis", "--metrics", "EN,MI")
@@ -250,3 +282,41 @@ def test_cli_size_mismatch_names_the_files(folders, rng):
         write_image(folders / "tiny" / f"{name}.png", smooth_image(rng, 20, 24))
     batch = run("metrics", "--fused", folders / "tiny", "--sources", folders / "ir", folders / "vis", "--metrics", "EN,MI")
     assert batch.exit_code == 1 and batch.output.count("failed: p") == 3 and "┏" not in batch.output
+
+
+BAD_LABELS = {
+    "yolo-text": ("p2.txt", b"0 0.5 half 0.4 0.4\n", "p2.txt:1: expected a number"),
+    "yolo-binary": ("p2.txt", b"\x89PNG\r\n\x1a\n\xff\xfe\x00", "not a text label file"),
+    "yolo-short": ("p2.txt", b"0 0.5 0.5\n", "needs 'class cx cy w h'"),
+    "yolo-nan": ("p2.txt", b"0 nan 0.5 0.4 0.4\n", "expected a finite number"),
+    "voc-number": ("p2.xml", b"<annotation><object><bndbox><xmin>a</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>", "object 1 <xmin>"),
+    "voc-xml": ("p2.xml", b"<annotation><object>", "not a valid Pascal VOC XML"),
+    "coco-truncated": ("all.json", b'{"images": [{"id": 1, "file_name": "p2.png"}], "annot', "not valid JSON"),
+    "coco-types": ("all.json", b'{"images": {"id": 1}, "annotations": []}', "not a COCO file"),
+    "coco-bbox": ("all.json", b'{"images": [{"id": 1, "file_name": "p2.png"}], "annotations": [{"image_id": 1, "bbox": [1, 2, "x", 4]}]}', "annotation 0 bbox"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_LABELS)
+def test_a_malformed_label_file_is_one_clear_error(folders, case):
+    """Each malformed label file: one line naming it (exit 2) for one image; in a batch that item
+    fails and the others are scored (exit 1)."""
+    name, data, message = BAD_LABELS[case]
+    labels = folders / f"labels-{case}"
+    labels.mkdir()
+    for stem in ("p1", "p3"):
+        (labels / f"{stem}.txt").write_text("0 0.5 0.5 0.4 0.4\n")
+    (labels / name).write_bytes(data)
+    one = run("metrics", folders / "avg" / "p2.png", folders / "ir" / "p2.png", folders / "vis" / "p2.jpg", "--metrics", "EN", "--boxes", labels)
+    assert one.exit_code == 2 and message in one.output and "Traceback" not in one.output and "internal" not in one.output, one.output
+    batch = run("metrics", "--fused", folders / "avg", "--sources", folders / "ir", folders / "vis", "--metrics", "EN", "--boxes", labels)
+    assert batch.exit_code == 1 and "failed: p2" in batch.output and message in batch.output, batch.output
+    assert "p1" in batch.output and "p3" in batch.output
+
+
+def test_a_coco_file_without_the_image_is_no_labels_not_an_empty_foreground(folders):
+    coco = folders / "other.json"
+    coco.write_text('{"images": [{"id": 1, "file_name": "elsewhere.png"}], "annotations": [{"image_id": 1, "bbox": [1, 2, 3, 4]}]}')
+    assert read_coco(coco, "p1") is None and find_boxes(coco, "p1", 56, 48) is None
+    out = run("metrics", folders / "avg" / "p1.png", folders / "ir" / "p1.png", folders / "vis" / "p1.jpg", "--metrics", "EN", "--boxes", coco)
+    assert out.exit_code == 2 and "no box labels for p1" in out.output

@@ -189,6 +189,43 @@ def test_dataset_resumes_after_interruption(tmp_path, vif_folders):
     assert other.exit_code == 2 and "other settings" in other.output
 
 
+def test_overwrite_replaces_the_old_dataset_wholly(tmp_path, vif_folders):
+    """--overwrite into a folder made with other settings: only the new samples remain (files,
+    prompts, manifest), and what other tools put beside them is kept."""
+    ir, vis = vif_folders
+    out = tmp_path / "d"
+    base = ["degrade", "--task", "vif", "--ir", ir, "--vis", vis, "--out", out]
+    assert _run(*base, "--per-image", 2).exit_code == 0
+    (out / "notes.txt").write_text("mine")
+    assert _run(*base, "--per-image", 1, "--seed", 3, "--overwrite").exit_code == 0
+    records = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    listed = {rel for rec in records for rel in rec["files"]["degraded"] + rec["files"]["clean"] + [rec["files"]["prompt"]]}
+    on_disk = {str(p.relative_to(out)) for sub in ("degraded", "clean", "prompts") for p in (out / sub).rglob("*") if p.is_file()}
+    assert on_disk == listed and len(records) == 3
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_killed_runs_temporary_files_are_removed_on_the_next_run(tmp_path, vif_folders):
+    ir, vis = vif_folders
+    out = tmp_path / "d"
+    args = ["degrade", "--task", "vif", "--ir", ir, "--vis", vis, "--out", out]
+    assert _run(*args).exit_code == 0
+    stale = [out / "degraded" / "ir" / ".b.png.k3j2.tmp", out / "meta" / ".c.json.x1.tmp", out / ".manifest.jsonl.q.tmp"]
+    for path in stale:
+        path.write_bytes(b"half")
+    assert _run(*args).exit_code == 0
+    assert not any(p.exists() for p in stale)
+
+
+def test_overwrite_never_removes_a_folder_that_holds_an_input(tmp_path, vif_folders):
+    ir, vis = vif_folders
+    out = tmp_path / "d"
+    assert _run("degrade", "--task", "vif", "--ir", ir, "--vis", vis, "--out", out).exit_code == 0
+    again = _run("degrade", "--task", "vif", "--ir", out / "clean" / "ir", "--vis", out / "clean" / "vis", "--out", out, "--overwrite")
+    assert again.exit_code == 2 and "holds an input" in again.output
+    assert (out / "clean" / "ir").is_dir() and any((out / "clean" / "ir").iterdir())
+
+
 def test_dataset_mef_stacks_sorted_dark_to_bright(tmp_path, rng):
     base = smooth_image(rng, 32, 40, 3)
     for scene in ("s1", "s2"):
