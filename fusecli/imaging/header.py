@@ -154,8 +154,8 @@ def _tiff_pixels(path: Path) -> tuple[int, str] | None:
             shapes = [(page.imagelength, page.imagewidth) for page in tif.pages]
     except Exception:  # a damaged file: the decoder reports it, with its own reason
         return None
-    if not shapes:
-        return None
+    if not shapes or not all(isinstance(v, int) and v > 0 for shape in shapes for v in shape):
+        return None  # damaged tags: the decoder reports the file
     pixels = sum(h * w for h, w in shapes)
     height, width = shapes[0]
     return pixels, f"{width}×{height}" if len(shapes) == 1 else f"{len(shapes)} pages of {width}×{height}"
