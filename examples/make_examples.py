@@ -137,6 +137,20 @@ def _write(path: Path, image: np.ndarray, quality: int = 95) -> None:
         raise OSError(f"could not write {path}")
 
 
+def training_crops(thermal: np.ndarray, visible: np.ndarray, size: int = 128, count: int = 12) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` aligned ``size``² crops of the example pair on a grid, every other one mirrored:
+    the data of ``examples/train/tiny.toml`` (a training run that works out of the box)."""
+    h, w = thermal.shape[:2]
+    rows, cols = 3, 4
+    crops = []
+    for k in range(count):
+        y = (k // cols) * (h - size) // (rows - 1)
+        x = (k % cols) * (w - size) // (cols - 1)
+        pair = thermal[y : y + size, x : x + size], visible[y : y + size, x : x + size]
+        crops.append(tuple(np.ascontiguousarray(a[:, ::-1]) for a in pair) if k % 2 else pair)
+    return crops
+
+
 def make_examples(out: Path = HERE) -> list[Path]:
     """Write every example under ``out`` and return the paths written."""
     written = []
@@ -155,6 +169,10 @@ def make_examples(out: Path = HERE) -> list[Path]:
     ):
         _write(path, image)
         written.append(path)
+    for k, (ir_crop, vis_crop) in enumerate(training_crops(thermal, visible)):
+        written += [out / "train" / "tiny" / "vif" / "ir" / f"crop{k:02d}.png", out / "train" / "tiny" / "vif" / "vi" / f"crop{k:02d}.png"]
+        _write(written[-2], ir_crop)
+        _write(written[-1], vis_crop)
     rig, matrix = rig_infrared(thermal)
     written += [out / "vif" / "astronaut_rig_ir.png", out / "vif" / "astronaut_rig.txt"]
     _write(written[-2], rig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -12,8 +13,8 @@ import click
 from fusecli.cli.batching import run_batch_cli
 from fusecli.cli.progress import working
 from fusecli.cli.options import (
-    Settings, bit_depth_option, device_option, ext_option, ir_range_option, ir_warp_option, jobs_option, output_option, overwrite_option,
-    pass_settings, quality_option, seed_option, shard_option,
+    Settings, bit_depth_option, device_option, ext_option, greedy_command, ir_range_option, ir_warp_option, jobs_option, output_option,
+    overwrite_option, pass_settings, quality_option, seed_option, shard_option,
 )
 
 
@@ -27,14 +28,10 @@ class FuseJob(NamedTuple):
     prompt_file: Path | None = None  # this scene's prompt (--prompts DIR); None: the batch's --prompt
 
 
-def _fuse_item(payload: FuseJob, *, settings, bit_depth, quality, overwrite, single_thread) -> None:
+def _fuse_item(payload: FuseJob, *, settings, bit_depth, quality, overwrite) -> None:
     """One batch item (module level so worker processes can run it)."""
     from fusecli.fusion import fuse_files
 
-    if single_thread:
-        import torch
-
-        torch.set_num_threads(1)
     if payload.prompt_file is not None:  # read here: a bad file fails its item, not the batch
         from fusecli.restore.prompts import read_prompt_file
 
@@ -55,8 +52,8 @@ def _scene_prompts(items: list, folder: Path) -> tuple[list, list[str]]:
     return with_prompts, warnings
 
 
-def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Path | None):
-    """(items, warning lines) for a VIF folder pair or a stacks folder."""
+def _batch_items(ir, vis, stacks, sources, output: Path, ext: str | None, routing_map: Path | None):
+    """(items, warning lines) for a VIF folder pair, a stacks folder or folders of frames matched by name."""
     from fusecli.batch import BatchItem
     from fusecli.imaging import output_suffix
     from fusecli.batch.pairs import list_stacks, match_by_stem
@@ -69,22 +66,24 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
             routing = routing_map / f"{stack.name}.png" if routing_map else None
             items.append(BatchItem(stack.name, FuseJob(stack.frames, out, routing), (out,)))
     else:
-        matched = match_by_stem(ir, vis)
+        matched = match_by_stem(*(sources or (ir, vis)))
         warnings = ["unmatched: " + line for line in matched.describe_unmatched()]
-        for stem, (ir_path, vis_path) in matched.items:
-            out = output / f"{stem}.{ext or output_suffix(vis_path).lstrip('.')}"
+        for stem, paths in matched.items:
+            out = output / f"{stem}.{ext or output_suffix(paths[-1]).lstrip('.')}"  # VIF: the visible frame's format
             routing = routing_map / f"{stem}.png" if routing_map else None
-            items.append(BatchItem(stem, FuseJob((ir_path, vis_path), out, routing), (out,)))
+            items.append(BatchItem(stem, FuseJob(paths, out, routing), (out,)))
     return items, warnings
 
 
-@click.command("fuse")
+@click.command("fuse", cls=greedy_command("--sources"))
 @click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @output_option("Output image (one item) or output folder (batch).")
 @click.option("--task", type=click.Choice(["vif", "mef", "mff"], case_sensitive=False), help="Fusion task. Default: inferred from the model and the inputs (and said).")
 @click.option("--ir", type=click.Path(exists=True, path_type=Path), help="Infrared image, or folder of infrared images (VIF).")
 @click.option("--vis", type=click.Path(exists=True, path_type=Path), help="Visible image, or folder of visible images (VIF, matched by file stem).")
 @click.option("--stacks", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Folder of stacks: one sub-folder or multi-page TIFF per scene (MEF/MFF).")
+@click.option("--sources", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Two or more folders of frames matched by name, one scene per name: --sources near/ far/ (MFF), --sources under/ over/ (MEF).")
 @click.option("-m", "--model", help="Zoo name (see `fusecli models`) or a .safetensors file. Default: the best shipped model for the task.")
 @click.option("--prompt", help='Instruction for language-guided models, e.g. "remove the rain, fix the noise".')
 @click.option("--prompts", "prompt_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -115,7 +114,7 @@ def _batch_items(ir, vis, stacks, output: Path, ext: str | None, routing_map: Pa
 @jobs_option
 @shard_option
 @pass_settings
-def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, deghost, deghost_reference, resize, tile, overlap, ext, dry_run, ir_range, ir_warp, save_ir_warp, bit_depth, quality, overwrite, jobs, shard) -> None:
+def command(settings: Settings, inputs, output, task, ir, vis, stacks, sources, model, prompt, prompt_dir, steps, sampler, gamma, seed, device, boxes, routing_map, align, deghost, deghost_reference, resize, tile, overlap, ext, dry_run, ir_range, ir_warp, save_ir_warp, bit_depth, quality, overwrite, jobs, shard) -> None:
     """Fuse several images of one scene into one: VIF, MEF or MFF.
 
     \b
@@ -129,6 +128,7 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
     Folders (resumable; finished outputs are skipped):
       fusecli fuse --task vif --ir ir/ --vis vis/ -o fused/ --jobs 2
       fusecli fuse --task mef --stacks brackets/ -o fused/
+      fusecli fuse --task mff --sources near/ far/ -o fused/            (frames matched by name)
     """
     from fusecli.errors import InputMismatchError
     from fusecli.fusion import FuseSettings, fuse_files
@@ -140,22 +140,23 @@ def command(settings: Settings, inputs, output, task, ir, vis, stacks, model, pr
         deghost=deghost, deghost_reference=None if deghost_reference is None else deghost_reference - 1, ir_warp=ir_warp,
     )
     depth = int(bit_depth) if bit_depth else None
-    batch = stacks is not None or (ir is not None and ir.is_dir())
+    batch = stacks is not None or bool(sources) or (ir is not None and ir.is_dir())
     if save_ir_warp is not None:
         _check_save_ir_warp(save_ir_warp, ir_warp, batch, overwrite, [p for p in (*inputs, ir, vis, output) if p is not None])
     if batch:
         if inputs:
-            raise InputMismatchError("give either INPUTS or --ir/--vis folders or --stacks, not both")
+            raise InputMismatchError("give either INPUTS or folders (--ir/--vis, --stacks or --sources), not both")
         from fusecli.batch import select_shard
 
-        items = select_shard(_folder_items(fuse_settings, ir, vis, stacks, output, ext, routing_map, boxes, prompt_dir), shard)
-        work = functools.partial(_fuse_item, settings=fuse_settings, bit_depth=depth, quality=quality, overwrite=overwrite, single_thread=jobs > 1)
+        items = select_shard(_folder_items(fuse_settings, ir, vis, stacks, sources, output, ext, routing_map, boxes, prompt_dir), shard)
+        fuse_settings.workers = max(1, (os.cpu_count() or 1) // jobs)  # the cores shared by the jobs' tiles
+        work = functools.partial(_fuse_item, settings=fuse_settings, bit_depth=depth, quality=quality, overwrite=overwrite)
         raise SystemExit(run_batch_cli(settings, items, work, jobs=jobs, overwrite=overwrite, description="fuse", dry_run=dry_run))
 
     if shard is not None:
-        raise click.UsageError("--shard splits a folder batch (--ir/--vis folders or --stacks); this is one item")
+        raise click.UsageError("--shard splits a folder batch (--ir/--vis folders, --stacks or --sources); this is one item")
     if prompt_dir is not None:
-        raise click.UsageError("--prompts DIR is for folders (--ir/--vis folders or --stacks); give one item's prompt with --prompt")
+        raise click.UsageError("--prompts DIR is for folders (--ir/--vis folders, --stacks or --sources); give one item's prompt with --prompt")
     paths = list(inputs)
     if ir is not None or vis is not None:
         if ir is None or vis is None or paths:
@@ -195,16 +196,21 @@ def _check_save_ir_warp(path: Path, ir_warp, batch: bool, overwrite: bool, input
     check_not_input(path, inputs)
 
 
-def _folder_items(fuse_settings, ir, vis, stacks, output: Path, ext, routing_map, boxes, prompt_dir) -> list:
-    """The batch items of ``--ir/--vis`` folders or ``--stacks``, with their boxes and prompts;
-    unmatched names and scenes without a prompt are reported."""
+def _folder_items(fuse_settings, ir, vis, stacks, sources, output: Path, ext, routing_map, boxes, prompt_dir) -> list:
+    """The batch items of ``--ir/--vis`` folders, ``--stacks`` or ``--sources`` folders, with their
+    boxes and prompts; unmatched names and scenes without a prompt are reported."""
     from fusecli.errors import InputMismatchError
 
-    if stacks is None and (vis is None or not vis.is_dir()):
+    given = [name for name, value in (("--ir/--vis", ir or vis), ("--stacks", stacks), ("--sources", sources)) if value]
+    if len(given) > 1:
+        raise InputMismatchError(f"give one kind of batch input, not {' and '.join(given)}")
+    if sources and len(sources) < 2:
+        raise InputMismatchError("--sources needs two or more folders, matched by file name")
+    if ir is not None and (vis is None or not vis.is_dir()):
         raise InputMismatchError("--ir is a folder, so --vis must be a folder too")
-    if stacks is None:
+    if ir is not None:
         fuse_settings.task = fuse_settings.task or "vif"
-    items, warnings = _batch_items(ir, vis, stacks, output, ext, routing_map)
+    items, warnings = _batch_items(ir, vis, stacks, sources, output, ext, routing_map)
     for line in warnings:
         click.secho(line, err=True, fg="yellow")
     if boxes is not None:

@@ -9,35 +9,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from fusecli.cli.options import Settings, ir_range_option, ir_warp_option, jobs_option, overwrite_option, pass_settings, shard_option
+from fusecli.cli.options import Settings, greedy_command, ir_range_option, ir_warp_option, jobs_option, overwrite_option, pass_settings, shard_option
 from fusecli.cli.tables import print_table
-
-
-class GreedyOptionsCommand(click.Command):
-    """Lets ``--sources A B C`` and ``--compare D1 D2`` take several values, as users type them.
-
-    Values after such an option (until the next option) are rewritten to repeated options
-    before click parses them.
-    """
-
-    greedy = ("--sources", "--compare")
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        out: list[str] = []
-        i = 0
-        while i < len(args):
-            arg = args[i]
-            out.append(arg)
-            i += 1
-            if arg in self.greedy:
-                first = True
-                while i < len(args) and (first or not args[i].startswith("-")):
-                    if not first:
-                        out.append(arg)
-                    out.append(args[i])
-                    i += 1
-                    first = False
-        return super().parse_args(ctx, out)
 
 
 def _fmt(value: float) -> str:
@@ -82,7 +55,7 @@ def _parse_weights(ctx: click.Context, param: click.Parameter, values: tuple[str
     return out
 
 
-@click.command("metrics", cls=GreedyOptionsCommand)
+@click.command("metrics", cls=greedy_command("--sources", "--compare"))
 @click.argument("images", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[FUSED [SOURCE]...]")
 @click.option("--fused", type=click.Path(exists=True, path_type=Path), help="Fused image, or folder of fused images.")
 @click.option("--sources", multiple=True, type=click.Path(exists=True, path_type=Path),
@@ -99,6 +72,9 @@ def _parse_weights(ctx: click.Context, param: click.Parameter, values: tuple[str
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the scores as CSV.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the scores as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="With --compare: draw a bar chart per metric (PNG).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write one self-contained HTML page: each scene's sources and outputs side by side with their scores, a "
+                   "before/after slider, the sortable score table with the best per column marked, and a chart per metric.")
 @click.option("--explain", metavar="PRESET", help="Show how a preset's conventions differ from the standard, then exit.")
 @click.option("--list", "list_metrics", is_flag=True, help="List the available metrics, then exit.")
 @click.option("--weights", "weight_files", multiple=True, metavar="NAME=PATH", callback=_parse_weights,
@@ -111,7 +87,7 @@ def _parse_weights(ctx: click.Context, param: click.Parameter, values: tuple[str
 @shard_option
 @pass_settings
 def command(settings: Settings, images, fused, sources, reference, metric_names, task, preset, per_channel, boxes, region,
-            compare, csv_path, json_path, plot, explain, list_metrics, weight_files, ir_range, ir_warp, jobs, overwrite, shard) -> None:
+            compare, csv_path, json_path, plot, report, explain, list_metrics, weight_files, ir_range, ir_warp, jobs, overwrite, shard) -> None:
     """Score fused images with the standard fusion metrics.
 
     \b
@@ -119,7 +95,7 @@ def command(settings: Settings, images, fused, sources, reference, metric_names,
                   fusecli metrics --fused fused.png --sources ir.png vis.png
     Folders:      fusecli metrics --fused out/ --sources ir/ vis/ --json scores.json -j 2
     MEF stacks:   fusecli metrics --fused out/ --sources brackets/ --task mef
-    Compare:      fusecli metrics --compare ours/ theirs/ --sources ir/ vis/ --plot chart.png
+    Compare:      fusecli metrics --compare ours/ theirs/ --sources ir/ vis/ --plot chart.png --report report.html
     Reproduce:    fusecli metrics ... --preset cddfuse      (see --explain cddfuse)
     Local:        fusecli metrics ... --boxes labels/ --region both
     Learned:      fusecli metrics --fused out/ --metrics MUSIQ,CLIP-IQA --weights MUSIQ=musiq.pth --weights CLIP-IQA=RN50.pt
@@ -165,14 +141,23 @@ def command(settings: Settings, images, fused, sources, reference, metric_names,
         names += ("PSNR-ref", "SSIM-ref", "MAE")
     regions = () if boxes is None else (("fg", "bg") if region == "both" else (region,))
     inputs = [p for p in (*targets, *sources, reference, boxes, *weight_files.values()) if p is not None]
-    check_report_paths([csv_path, json_path, plot], inputs, overwrite)  # before the work, not after it
+    check_report_paths([csv_path, json_path, plot, report], inputs, overwrite)  # before the work, not after it
+    if report is not None and not all(Path(target).is_dir() for target in targets):
+        raise click.UsageError("--report shows folders of fused images (--fused DIR or --compare DIR …)")
     learned = prepare_learned_metrics(names, weight_files)
-    method_results = {}
+    method_results, method_items = {}, {}
     for target in targets:
-        method_results[target.name if compare else str(target)] = _score(
+        name = target.name if compare else str(target)
+        method_items[name], method_results[name] = _score(
             settings, target, sources, reference, names, convention, boxes, regions, learned, task, ir_range, ir_warp, jobs, shard
         )
     columns = list(names) + [f"{n}@{r}" for r in regions for n in names]
+    if report is not None:
+        from fusecli.metrics.html_report import write_html_report
+
+        write_html_report(report, method_results, method_items, columns, convention.name, overwrite, inputs)
+        if not settings.quiet:
+            click.echo(f"wrote {report}", err=True)
     if compare:
         _compare_output(method_results, columns, convention.name, csv_path, json_path, plot, overwrite, inputs)
         code = 1 if any(r.error for rs in method_results.values() for r in rs) else 0
@@ -205,7 +190,7 @@ def _score(settings, target, sources, reference, names, convention, boxes, regio
     for r in results:
         if r.error:
             click.secho(f"failed: {r.name}: {r.error}", err=True, fg="red")
-    return results
+    return items, results
 
 
 def _single_output(results, columns, preset, csv_path, json_path, overwrite, inputs) -> None:

@@ -175,3 +175,35 @@ def shard_option(f: F) -> F:
         help="Folders: do only shard K of N (items by name: crc32(name) mod N + 1), to split a batch over N machines "
         "or a job array; the N shards together do what one unsharded run does, and each resumes alone.",
     )(f)
+
+
+class GreedyOptionsCommand(click.Command):
+    """Lets options such as ``--sources A B C`` take several values, as users type them.
+
+    Values after such an option (until the next option) are rewritten to repeated options
+    before click parses them.
+    """
+
+    greedy: tuple[str, ...] = ()
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            out.append(arg)
+            i += 1
+            if arg in self.greedy:
+                first = True
+                while i < len(args) and (first or not args[i].startswith("-")):
+                    if not first:
+                        out.append(arg)
+                    out.append(args[i])
+                    i += 1
+                    first = False
+        return super().parse_args(ctx, out)
+
+
+def greedy_command(*options: str) -> type[click.Command]:
+    """A command class whose ``options`` each take every value up to the next option."""
+    return type("GreedyOptionsCommand", (GreedyOptionsCommand,), {"greedy": options})

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
+import copy
 import functools
 import logging
+import os
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -101,6 +105,20 @@ def learned_tile(
     return image, experts[0].float().permute(1, 2, 0).cpu().numpy()
 
 
+def _per_thread(model):
+    """A function giving each calling thread its own copy of ``model``: a network keeps state of
+    its last call on its modules (gate values, expert routing), which tiles fused at the same time
+    would otherwise overwrite in each other's middle."""
+    local = threading.local()
+
+    def get():
+        if not hasattr(local, "model"):
+            local.model = copy.deepcopy(model)
+        return local.model
+
+    return get
+
+
 def resolve_device(name: str) -> str:
     """``auto`` -> ``cuda`` if available, else ``mps``, else ``cpu``; explicit names are checked."""
     import torch
@@ -118,6 +136,29 @@ def resolve_device(name: str) -> str:
 
 
 def fuse_learned(name: str, task: str, frames: list[np.ndarray], settings: "FuseSettings", notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Fuse ``frames`` with the network ``name`` on one torch thread per call (:func:`one_torch_thread`),
+    the image's tiles ``settings.workers`` at a time: see :func:`_fuse_learned`."""
+    with one_torch_thread():
+        return _fuse_learned(name, task, frames, settings, notes)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Torch's ops on one thread within the block. Why: oneDNN's convolutions give results that
+    differ in the last bits with the number of threads, which a few 8-bit pixels show, so a batch's
+    bytes would depend on ``--jobs``; parallel tiles (:func:`fusecli.fusion.tiling.run_tiled`) take
+    the cores instead."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fuse_learned(name: str, task: str, frames: list[np.ndarray], settings: "FuseSettings", notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """Fuse ``frames`` (as checked and ordered by :func:`fusecli.fusion.fuse`) with the network
     ``name`` (a catalog name or a weights file): the classical stage on the whole image, then the
     network in tiles, then colour. Returns the image, the ``(H, W, E)`` expert weights
@@ -142,8 +183,10 @@ def fuse_learned(name: str, task: str, frames: list[np.ndarray], settings: "Fuse
         notes.append("colour noise smoothed along the fused image's edges (a noise request)")
     base, reference = whole_image_base(stage, task, settings.prompt, ys, stats)
     del ys
-    work = functools.partial(learned_tile, model, task, settings, base, reference, stats)
-    image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment)
+    workers = settings.workers or os.cpu_count() or 1
+    per_thread = _per_thread(model) if workers > 1 else (lambda: model)
+    work = lambda tile_frames, where: learned_tile(per_thread(), task, settings, base, reference, stats, tile_frames, where)  # noqa: E731
+    image = run_tiled(work, frames, settings.tile, settings.overlap, align=model.tile_alignment, workers=workers)
     if settings.routing:
         image, experts = image
         if experts.shape[-1]:

@@ -65,6 +65,7 @@ class FuseSettings:
     deghost: bool = False  # MEF with exposure-fusion: leave out what moved between shots (fusecli.geometry.deghost)
     deghost_reference: int | None = None  # the shot kept where things moved (0-based, in the order given); implies deghost
     ir_warp: IrWarp | str | None = None  # VIF from a user's rig: infrared -> visible warp (fusecli.geometry.registration), or "auto": estimated per pair
+    workers: int = 0  # a network's tiles fused at a time (0: one per core); the output's bytes do not depend on it
 
 
 @dataclass

@@ -8,7 +8,8 @@ hand over smoothly instead of meeting at a hard line.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -76,12 +77,25 @@ def is_tiled(shape: tuple[int, int], tile: int) -> bool:
     return shape[0] > tile * 1.25 or shape[1] > tile * 1.25
 
 
+def _in_order(fuse_tile: Callable, frames: Sequence[np.ndarray], jobs: list[tuple[slice, slice]], workers: int) -> Iterator[Any]:
+    """``fuse_tile`` of each tile, in ``jobs`` order; with ``workers`` > 1 that many at a time in
+    threads (no more tiles held than that)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for rows, cols in jobs:
+            yield fuse_tile([f[rows, cols] for f in frames], (rows, cols))
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        for start in range(0, len(jobs), workers):
+            yield from pool.map(lambda where: fuse_tile([f[where] for f in frames], where), jobs[start : start + workers])
+
+
 def run_tiled(
     fuse_tile: Callable[[list[np.ndarray], tuple[slice, slice]], Any],
     frames: Sequence[np.ndarray],
     tile: int,
     overlap: int,
     align: int = 1,
+    workers: int = 1,
 ) -> Any:
     """Apply ``fuse_tile(tile_frames, (rows, cols))`` over overlapping tiles and blend.
 
@@ -91,7 +105,9 @@ def run_tiled(
     A single tile when the image fits in ``tile * 1.25`` on both sides.
 
     The blend weight of a tile is ``ramp_y (x) ramp_x``, so the normaliser is separable too:
-    only the overlap strips are ever scaled, the interiors are copied once.
+    only the overlap strips are ever scaled, the interiors are copied once. ``workers`` > 1 runs
+    that many tiles at a time in threads (``fuse_tile`` must release the GIL, as torch and OpenCV
+    do); they are blended in the same order whatever ``workers``, so the result is the same bytes.
     """
     h, w = frames[0].shape[:2]
     if not is_tiled((h, w), tile):
@@ -106,8 +122,7 @@ def run_tiled(
 
     outs: list[np.ndarray] = []
     is_tuple = False
-    for rows, cols in jobs:
-        result = fuse_tile([f[rows, cols] for f in frames], (rows, cols))
+    for (rows, cols), result in zip(jobs, _in_order(fuse_tile, frames, jobs, workers)):
         is_tuple = isinstance(result, tuple)
         parts = result if is_tuple else (result,)
         ry = ramp(rows.stop - rows.start, overlap, rows.start == 0, rows.stop >= h)

@@ -207,3 +207,25 @@ def test_an_output_that_cannot_be_written_is_refused_before_fusing(runner, tmp_p
     assert under_file.exit_code == 2 and "is a file, not a folder" in under_file.output
     map_over_input = runner.invoke(cli, ["fuse", str(a), str(b), "--task", "mff", "-o", str(tmp_path / "o.png"), "--routing-map", str(b), "--overwrite"])
     assert map_over_input.exit_code == 2 and "input" in map_over_input.output
+
+
+@pytest.mark.parametrize("task,folders", [("mff", ["near", "far"]), ("mef", ["under", "normal", "over"])])
+def test_mef_and_mff_folders_matched_by_name(runner, tmp_path, rng, task, folders):
+    """--sources A B [C]: one scene per name, unmatched names listed, resumable, shardable."""
+    import cv2
+
+    for k in range(3):
+        scene = smooth_image(rng, 40, 48, 3)
+        for i, folder in enumerate(folders):
+            frame = cv2.GaussianBlur(scene, (0, 0), 1 + 2 * i) if task == "mff" else np.clip(scene * (0.4 + 0.7 * i), 0, 1)
+            write_image(tmp_path / folder / f"s{k}.png", frame)
+    write_image(tmp_path / folders[0] / "lonely.png", smooth_image(rng, 40, 48, 3))
+    args = ["fuse", "--task", task, "--sources", *(str(tmp_path / f) for f in folders), "-o", str(tmp_path / "out")]
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0 and "lonely.png" in first.output, first.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["s0.png", "s1.png", "s2.png"]
+    single = runner.invoke(cli, ["fuse", "--task", task, *(str(tmp_path / f / "s1.png") for f in folders), "-o", str(tmp_path / "s1.png")])
+    assert single.exit_code == 0 and (tmp_path / "s1.png").read_bytes() == (tmp_path / "out" / "s1.png").read_bytes()
+    again = runner.invoke(cli, args)
+    assert again.exit_code == 0 and "3 already done" in again.output
+    assert runner.invoke(cli, ["fuse", "--sources", str(tmp_path / folders[0]), "-o", str(tmp_path / "o2")]).exit_code == 2

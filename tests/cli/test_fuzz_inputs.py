@@ -51,6 +51,14 @@ def leftovers(folder: Path) -> list[str]:
     return [p.name for p in folder.rglob(".*.tmp")]
 
 
+def fuse_refused_or_written(work: Path, *args) -> None:
+    """``fusecli fuse ARGS -o work/out.png``: written (exit 0) or refused with one line (exit 2), no partial file."""
+    out = work / "out.png"
+    result = invoke("fuse", *args, "-o", out)
+    assert result.exit_code in (0, 2), result.output
+    assert out.exists() == (result.exit_code == 0) and leftovers(work) == []
+
+
 @pytest.fixture(scope="module")
 def good(tmp_path_factory) -> dict[str, Path]:
     """One valid file of each kind, and a clean second frame to fuse with."""
@@ -93,10 +101,7 @@ def test_mutated_images(good, tmp_path_factory, kind, mutation):
     work = tmp_path_factory.mktemp("img")
     path = work / f"input{kind}"
     path.write_bytes(mutate(good[kind].read_bytes(), mutation))
-    out = work / "out.png"
-    fused = invoke("fuse", path, good["other"], "--task", "mff", "-o", out)
-    assert fused.exit_code in (0, 2), fused.output
-    assert out.exists() == (fused.exit_code == 0) and leftovers(work) == []
+    fuse_refused_or_written(work, path, good["other"], "--task", "mff")
     scored = invoke("metrics", path, good["other"], good["fused"], "--metrics", "EN,SSIM")
     assert scored.exit_code in (0, 2), scored.output
 
@@ -118,10 +123,7 @@ def test_mutated_warp_files(good, tmp_path_factory, mutation):
     work = tmp_path_factory.mktemp("warp")
     warp = work / "warp.txt"
     warp.write_bytes(mutate(good["warp"].read_bytes(), mutation))
-    out = work / "out.png"
-    result = invoke("fuse", "--ir", good["other"], "--vis", good[".png"], "--ir-warp", warp, "--model", "pyramid-vif", "-o", out)
-    assert result.exit_code in (0, 2), result.output
-    assert out.exists() == (result.exit_code == 0) and leftovers(work) == []
+    fuse_refused_or_written(work, "--ir", good["other"], "--vis", good[".png"], "--ir-warp", warp, "--model", "pyramid-vif")
 
 
 @FUZZ
@@ -144,10 +146,7 @@ def test_mutated_weights(good, tmp_path_factory, mutation):
     work = tmp_path_factory.mktemp("weights")
     weights = work / "model.safetensors"
     weights.write_bytes(mutate(good["weights"].read_bytes(), mutation))
-    out = work / "out.png"
-    result = invoke("fuse", good["other"], good["fused"], "--task", "mff", "--model", weights, "-o", out)
-    assert result.exit_code in (0, 2), result.output
-    assert out.exists() == (result.exit_code == 0) and leftovers(work) == []
+    fuse_refused_or_written(work, good["other"], good["fused"], "--task", "mff", "--model", weights)
 
 
 @pytest.fixture(scope="module")
