@@ -61,13 +61,14 @@ def report_data(methods: Mapping[str, Sequence[ItemResult]], items: Mapping[str,
         directions[column] = "higher" if base not in METRICS or METRICS.get(base).higher_better else "lower"
     best = {c: best_index([means[m].get(c, math.nan) for m in names], c) for c in shown}
     first = names[0]
+    fused = {m: {i.name: i.fused for i in items[m]} for m in names}
+    scored = {m: {r.name: r for r in methods[m] if r.error is None} for m in names}
     scenes = []
     for item in items[first]:
         outputs, scores = {}, {}
         for method in names:
-            match = next((i for i in items[method] if i.name == item.name), None)
-            outputs[method] = thumbnail(match.fused) if match is not None else None
-            result = next((r for r in methods[method] if r.name == item.name and r.error is None), None)
+            path, result = fused[method].get(item.name), scored[method].get(item.name)
+            outputs[method] = thumbnail(path) if path is not None else None
             scores[method] = {c: _number(result.metrics.get(c)) for c in shown} if result else None
         scenes.append({"name": item.name, "sources": [thumbnail(p) for p in item.sources], "outputs": outputs, "scores": scores})
     return {

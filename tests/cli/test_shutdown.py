@@ -19,11 +19,11 @@ from conftest import smooth_image
 PAIRS = 24
 
 
-def session_processes(session: int) -> list[str]:
-    """``pid command`` of the live processes of ``session`` (zombies awaiting their parent aside)."""
+def live_processes(sid: int) -> list[str]:
+    """``pid command`` of the live processes whose SID (as ``ps`` shows it) is ``sid``: the batch and all it started (zombies aside)."""
     out = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True, check=True).stdout
     rows = [line.split(None, 3) for line in out.splitlines() if line.strip()]
-    return [f"{r[0]} {r[3] if len(r) > 3 else ''}" for r in rows if int(r[1]) == session and not r[2].startswith("Z")]
+    return [f"{r[0]} {r[3] if len(r) > 3 else ''}" for r in rows if int(r[1]) == sid and not r[2].startswith("Z")]
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +55,9 @@ def test_killed_batch_leaves_no_process_and_resumes_to_the_same_bytes(folders, t
     code = child.wait(timeout=30)
     assert code == (-signal.SIGKILL if how == signal.SIGKILL else 130), child.stderr.read().decode()
     deadline = time.monotonic() + 5
-    while session_processes(child.pid) and time.monotonic() < deadline:
+    while live_processes(child.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert session_processes(child.pid) == []
+    assert live_processes(child.pid) == []
     finished = sorted(p.name for p in out.glob("*.png"))
     assert 0 < len(finished) < PAIRS  # killed mid-batch
     subprocess.run(batch(folders, out), check=True, capture_output=True)
