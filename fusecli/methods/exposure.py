@@ -33,7 +33,7 @@ def mertens_weights(frame: np.ndarray, contrast: float = 1.0, saturation: float 
     squared deviations serve both terms.
     """
     gray = luminance(frame)
-    w = np.abs(cv2.Laplacian(gray, cv2.CV_32F))
+    w = np.abs(cv2.Laplacian(gray.astype(np.float32, copy=False), cv2.CV_32F))  # OpenCV: no 64F -> 32F
     if contrast != 1.0:
         w = cv2.pow(w, contrast)
     if frame.ndim == 3:

@@ -24,7 +24,7 @@ def focus_fusion(frames: Frames, window: int = 9, levels: int | None = None) -> 
     n_levels = _levels(frames[0].shape[:2], levels)
 
     def focus(frame: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(cv2.Laplacian(stored_luminance(frame), cv2.CV_32F) ** 2, -1, (window, window))
+        return cv2.boxFilter(cv2.Laplacian(stored_luminance(frame).astype(np.float32, copy=False), cv2.CV_32F) ** 2, -1, (window, window))
 
     best = choice = None
     workers = max(1, min(2, cv2.getNumThreads()))  # OpenCV releases the GIL

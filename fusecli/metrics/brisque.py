@@ -127,6 +127,7 @@ def brisque_model() -> SVRModel:
 def mscn(image: np.ndarray) -> np.ndarray:
     """``(I - mu) / (sigma + 1/255)`` of a 0..1 image (7x7 Gaussian, sigma 7/6, zero padding)."""
     g = cv2.getGaussianKernel(7, 7 / 6, ktype=cv2.CV_64F)
+    image = np.asarray(image, dtype=np.float64)  # OpenCV filters float64 only into float64
     mu = cv2.sepFilter2D(image, cv2.CV_64F, g, g, borderType=cv2.BORDER_CONSTANT)
     second = cv2.sepFilter2D(image * image, cv2.CV_64F, g, g, borderType=cv2.BORDER_CONSTANT)
     return (image - mu) / (np.sqrt(np.abs(mu * mu - second)) + 1 / 255)

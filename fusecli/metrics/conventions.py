@@ -18,10 +18,11 @@ from fusecli.errors import UnknownNameError
 class Convention:
     name: str
     title: str
-    gray: str = "bt601"  # bt601 (float luma), round601 (luma rounded), matlab (rgb2gray on uint8)
+    gray: str = "bt601"  # bt601 (float luma), round601 (luma rounded), matlab (rgb2gray on uint8), matlab_double (rgb2gray on double)
     per_channel: bool = False  # VIFB: colour fused images scored per RGB channel and averaged
     first_channel: bool = False  # MEFB: gray sources + RGB fused -> the fused image's first channel
     en_binning: str = "round"
+    sd_arithmetic: str = "double"  # double | uint8 (Tang: MATLAB's saturating integer arithmetic)
     sf_denominator: str = "pairs"
     sf_scale: float = 1.0
     ag_denominator: str = "mn"
@@ -38,6 +39,10 @@ class Convention:
     nabf_scale: float = 1.0
     nabf_weak_weight: float = 0.001
     vif: str = "sheikh"  # sheikh | han (MEFB's "VIF" column is Han's VIFF)
+    qcb_im2double: bool = False  # MEFB's Qcb divides uint8 pixels by 255 before normalize1
+    luminance_metrics: tuple[str, ...] = ()  # scored once on the gray conversion, never per channel
+    side_by_side_metrics: tuple[str, ...] = ()  # VIFB: a colour fused image's channels side by side, as one gray image
+    first_channel_luma_metrics: tuple[str, ...] = ()  # MEFB's AG: rgb2gray (not rounded) where others take channel 1
     differences: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
 
 
@@ -89,8 +94,11 @@ PRESETS: dict[str, Convention] = {
         mi_stretch=True,
         psnr="vifb",
         rmse="vifb",
+        qabf_scale=255.0,
+        side_by_side_metrics=("SF",),
         differences=(
             ("colour", "RGB fused images scored per channel (against the gray IR and each visible channel), averaged", "luminance"),
+            ("SF of colour", "the three channels side by side as one M×3N image (VIFB's [m,n] = size(F) folds them into columns)", "luminance"),
             ("EN", "bins of floor(F)", "bins of round(F)"),
             ("SF", "both sums divided by MN", "means over the differences"),
             ("AG", "sum divided by (M−1)(N−1)", "mean over MN"),
@@ -98,6 +106,7 @@ PRESETS: dict[str, Convention] = {
             ("PSNR", "VIFB's mse() = √SSE/(MN): depends on image size", "10·log10(255²/MSE)"),
             ("RMSE", "(√SSE_A + √SSE_B)/(2MN) (not a true RMSE)", "mean over sources of √MSE"),
             ("SD", "reported as 'Variance' but is the standard deviation", "same"),
+            ("Qabf", "on 255·(0..255) data (255*im2double of doubles): only the equal-gradient quirk sees it", "0..255"),
         ),
     ),
     "mefb": Convention(
@@ -115,8 +124,14 @@ PRESETS: dict[str, Convention] = {
         psnr="vifb",
         rmse="vifb",
         vif="han",
+        qabf_scale=255.0,
+        qcb_im2double=True,
+        luminance_metrics=("MEF-SSIM", "MEF-MS-SSIM"),
+        first_channel_luma_metrics=("AG",),
         differences=(
-            ("colour", "per channel like VIFB; gray sources + RGB fused → the fused image's first (R) channel", "luminance"),
+            ("colour", "per channel like VIFB; gray sources + RGB fused → the fused image's first (R) channel (AG: its rgb2gray, not rounded)", "luminance"),
+            ("MEF-SSIM of colour", "rgb2gray (rounded) of every frame, then MEF-SSIM", "luminance"),
+            ("Qcb", "normalize1 after im2double (pixels / 255): other roundings of exact halves", "normalize1 on 0..255"),
             ("VIF", "Han et al. 2013 VIFF (a single number)", "Sheikh–Bovik VIF summed over sources"),
             ("MEF-SSIM", "MEFB reports the multi-scale version (use MEF-MS-SSIM) under this name", "single scale"),
             ("NMI", "Hossny NMI after normalize1 (same as standard)", "same"),
@@ -128,6 +143,7 @@ PRESETS: dict[str, Convention] = {
         title="Linfeng Tang's MATLAB suite (SeAFusion/PIAFusion tables; CDDFuse's Python is a port)",
         gray="matlab",
         sf_scale=1 / 255,
+        sd_arithmetic="uint8",
         ag_denominator="m1n1",
         mi_merge_top=True,
         ssim="mef",
@@ -139,6 +155,8 @@ PRESETS: dict[str, Convention] = {
         differences=(
             ("gray", "MATLAB rgb2gray on uint8 (rounded)", "BT.601, not rounded"),
             ("SF", "on im2double (0..1) data: 255× smaller", "0..255"),
+            ("SD", "SD_evaluation on uint8 pixels: MATLAB saturates F − μ at 0 and its square at 255 (not a standard deviation)", "standard deviation"),
+            ("VIF", "the suite passes uint8 pixels to vifp_mscale (ref.*ref saturates in MATLAB); fusecli computes on doubles, as CDDFuse's port does", "same on doubles"),
             ("MSE", "on 0..1 data", "0..255"),
             ("PSNR", "20·log10(255/√MSE) with MSE on 0..1: standard + 48.13 dB", "10·log10(255²/MSE)"),
             ("MI", "bits; Hab.m adds 1 to uint8 data, merging gray levels 254 and 255", "bits"),

@@ -38,8 +38,11 @@ def _factors(kernel: Array) -> tuple[Array, Array] | None:
 def filter_same(image: Array, kernel: Array, border: str = "zero") -> Array:
     """Correlate like MATLAB ``filter2(kernel, image, 'same')`` (zero padding by default).
 
-    Rank-1 kernels run as two 1-D passes (``sepFilter2D``): same result, far faster.
+    Rank-1 kernels run as two 1-D passes (``sepFilter2D``): same result, far faster. Any input
+    dtype (a colour channel arrives as float32) is filtered as float64: OpenCV refuses a float64
+    output from some float32 filters, and MATLAB computes in double anyway.
     """
+    image = np.asarray(image, dtype=np.float64)
     kh, kw = kernel.shape
     anchor = ((kw - 1) // 2, (kh - 1) // 2)
     factors = _factors(kernel) if min(kh, kw) > 3 else None
@@ -54,6 +57,15 @@ def filter_valid(image: Array, kernel: Array) -> Array:
     top, left = (kh - 1) // 2, (kw - 1) // 2
     same = filter_same(image, kernel)
     return same[top : top + image.shape[0] - kh + 1, left : left + image.shape[1] - kw + 1]
+
+
+def matlab_round(x: Array) -> Array:
+    """MATLAB ``round``: halves away from zero (``np.round`` rounds them to even), exactly:
+    ``x - floor(x)`` is exact in floating point, where ``floor(x + 0.5)`` is not."""
+    x = np.asarray(x, dtype=np.float64)
+    magnitude = np.abs(x)
+    whole = np.floor(magnitude)
+    return np.copysign(whole + (magnitude - whole >= 0.5), x)
 
 
 def gaussian_window(size: int, sigma: float) -> Array:
@@ -87,9 +99,17 @@ def entropy(f: Array, binning: str = "round") -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def standard_deviation(f: Array) -> float:
-    """SD ↑ — population standard deviation sqrt(mean((F − μ)²))."""
-    return float(f.std())
+def standard_deviation(f: Array, arithmetic: str = "double") -> float:
+    """SD ↑ — population standard deviation sqrt(mean((F − μ)²)).
+
+    ``arithmetic="uint8"``: Tang's ``SD_evaluation`` on a uint8 image, where MATLAB's integer
+    arithmetic saturates: F − μ is rounded and clipped to 0..255 (pixels below the mean give 0)
+    and its square is clipped to 255. Not a standard deviation, but what that suite reports.
+    """
+    if arithmetic == "uint8":
+        below = np.clip(matlab_round(f - f.mean()), 0, 255)
+        return float(math.sqrt(np.minimum(below * below, 255).sum() / f.size))
+    return float(np.asarray(f, dtype=np.float64).std())
 
 
 def spatial_frequency(f: Array, denominator: str = "pairs") -> float:
@@ -105,6 +125,17 @@ def spatial_frequency(f: Array, denominator: str = "pairs") -> float:
     else:
         rf, cf = dx.mean() if dx.size else 0.0, dy.mean() if dy.size else 0.0
     return float(math.sqrt(rf + cf))
+
+
+SOBEL_MATLAB = np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], dtype=np.float64)  # fspecial('sobel')
+
+
+def edge_intensity(f: Array) -> float:
+    """EI ↑ — mean Sobel gradient magnitude (VIFB/MEFB ``metricsEdge_intensity``: MATLAB
+    ``imfilter`` with ``fspecial('sobel')`` and its transpose, replicated border), 0..255 data."""
+    gy = filter_same(f, SOBEL_MATLAB, "replicate")
+    gx = filter_same(f, SOBEL_MATLAB.T, "replicate")
+    return float(np.sqrt(gx * gx + gy * gy).mean())
 
 
 def average_gradient(f: Array, denominator: str = "mn") -> float:

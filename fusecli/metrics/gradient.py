@@ -11,12 +11,20 @@ from typing import Sequence
 import numpy as np
 import scipy.fft
 
-from fusecli.metrics.functional import filter_same, freqspace
+from fusecli.metrics.functional import filter_same, freqspace, matlab_round
 
 Array = np.ndarray
 
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
 SOBEL_Y = np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], dtype=np.float64)
+
+
+def rescale(image: Array, scale: float) -> Array:
+    """``image · scale``; a scale below 1 divides by its inverse (1/255 -> ``x / 255``, exactly
+    MATLAB's ``im2double`` of 8-bit pixels, where ``x · (1/255)`` can differ in the last bit
+    and flip the toolboxes' equal-gradient tests)."""
+    image = np.asarray(image, dtype=np.float64)
+    return image / float(round(1 / scale)) if 0 < scale < 1 else image * scale
 
 
 def _sobel(image: Array, border: str = "zero") -> tuple[Array, Array]:
@@ -33,9 +41,34 @@ def _angle(gx: Array, gy: Array) -> Array:
     return a
 
 
+CONV_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)  # the toolboxes' h3
+CONV_Y = np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], dtype=np.float64)  # and h1
+
+
+def _conv2_same(image: Array, kernel: Array) -> Array:
+    """MATLAB ``conv2(image, kernel, 'same')`` for a 3×3 kernel, zero padding, with the taps
+    summed in a fixed order (kernel columns right to left, rows top to bottom: Octave's order).
+
+    Qabf's equal-gradient quirk (G = g_F where g_A = g_F) makes ties matter, and on 8-bit data
+    mathematically equal gradients are common: whether two compare equal depends on the order
+    of the sums. A fixed order gives the same result on every machine and OpenCV build.
+    """
+    h, w = image.shape
+    padded = np.pad(np.asarray(image, dtype=np.float64), 1)
+    total = None
+    for j in (2, 1, 0):
+        for i in (0, 1, 2):
+            if kernel[i, j] == 0:
+                continue
+            term = padded[2 - i : 2 - i + h, 2 - j : 2 - j + w] * kernel[i, j]
+            total = term if total is None else total + term
+    return total
+
+
 def _strength_angle(image: Array) -> tuple[Array, Array]:
-    """Gradient magnitude (float64) and atan(gy/gx) orientation (π/2 where gx = 0), as in every toolbox."""
-    gx, gy = _sobel(image)
+    """Gradient magnitude (float64) and atan(gy/gx) orientation (π/2 where gx = 0), as in every
+    toolbox (``conv2`` with h3 and h1)."""
+    gx, gy = _conv2_same(image, CONV_X), _conv2_same(image, CONV_Y)
     return np.sqrt(gx * gx + gy * gy), _angle(gx, gy)
 
 
@@ -65,39 +98,65 @@ def qabf(f: Array, sources: Sequence[Array], scale: float = 1.0) -> float:
     everyone-keeps-it quirk "equal strengths -> G = g_F" is kept; ``scale`` = 1/255 scores
     Tang's 0..1 data (only that quirk makes Qabf depend on scale).
     """
-    gf, af = _strength_angle(f * scale)
+    gf, af = _strength_angle(rescale(f, scale))
     num = den = 0.0
     for x in sources:
-        gx, ax = _strength_angle(x * scale)
+        gx, ax = _strength_angle(rescale(x, scale))
         num += float(np.dot(_petrovic_q(gx, ax, gf, af).ravel().astype(np.float64), gx.ravel()))
         den += float(gx.sum())
     return num / den if den > 0 else 0.0
 
 
+def _window_sum(image: Array, kernel: Array) -> Array:
+    """Correlation summed in MATLAB's ``sum(sum(window .* kernel))`` order (down each kernel
+    column, then across), on a mirrored border: bit-identical to Kumar's loop, so that ties
+    between gradients (frequent on 8-bit data) break the same way."""
+    h, w = image.shape
+    padded = np.pad(np.asarray(image, dtype=np.float64), 1, mode="reflect")
+    total = None
+    for j in range(3):
+        column = None
+        for i in range(3):
+            term = padded[i : i + h, j : j + w] * kernel[i, j]
+            column = term if column is None else column + term
+        total = column if total is None else total + column
+    return total
+
+
+def _kumar_gradient(image: Array) -> tuple[Array, Array]:
+    """Kumar's ``sobel_fn``: Sobel/8 on a mirrored border; strength and atan(gv/gh) with gv the
+    horizontal derivative (±π/2 where gh = 0, 0 where both are 0), float64 throughout."""
+    gv = _window_sum(image, SOBEL_X / 8.0)
+    gh = _window_sum(image, -SOBEL_Y / 8.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        angle = np.arctan(gv / gh)
+    angle = np.where((gv == 0) & (gh == 0), 0.0, angle)
+    return np.sqrt(gh * gh + gv * gv), angle
+
+
 def _kumar_q(ga: Array, aa: Array, gf: Array, af: Array) -> Array:
-    """Petrović's Q as parameterised in Shreyamsha Kumar's Nabf code (sqrt of Qg·Qa)."""
-    g = _ratio(ga, gf, 1.0)
-    a = np.abs(np.abs(aa - af) - np.float32(math.pi / 2)) * np.float32(2 / math.pi)
-    qg = np.float32(0.9999) / (1 + np.exp(np.float32(-19) * (g - np.float32(0.5))))
-    qa = np.float32(0.9995) / (1 + np.exp(np.float32(-22) * (a - np.float32(0.5))))
+    """Petrović's Q as parameterised in Shreyamsha Kumar's Nabf code (sqrt of Qg·Qa); the
+    strength ratio is 0 where either gradient is 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(ga > gf, gf / ga, ga / gf)
+    g = np.where((ga == 0) | (gf == 0), 0.0, g)
+    a = np.abs(np.abs(aa - af) - math.pi / 2) * 2 / math.pi
+    qg = 0.9999 / (1 + np.exp(-19 * (g - 0.5)))
+    qa = 0.9995 / (1 + np.exp(-22 * (a - 0.5)))
     return np.sqrt(qg * qa)
 
 
 def nabf(f: Array, sources: Sequence[Array], scale: float = 1.0, weak_weight: float = 0.001) -> float:
     """Nabf ↓ — Shreyamsha Kumar 2013 modified fusion artefacts measure, in [0, 1].
 
-    Sobel/8 on a mirrored border; weights w = g^1.5 where g ≥ 2, else ``weak_weight``
-    (0.001 in Kumar's and Tang's code, 0 in IVIF_ZOO); N = Σ na·Σ_k (1 − Q^{X_k F})·w_k / Σ_k w_k
-    with na = 1 where the fused gradient exceeds every source's (a created artefact).
-    ``scale`` = 1/255 reproduces Tang's 0..1 input, where every g < 2 (unweighted Nabf).
+    Kumar's ``objective_fusion_perform_fn`` (Tang's ``analysis_nabf.m``): Sobel/8 on a mirrored
+    border; weights w = g^1.5 where g ≥ 2, else ``weak_weight`` (0.001 in Kumar's and Tang's
+    code, 0 in IVIF_ZOO); N = Σ na·Σ_k (1 − Q^{X_k F})·w_k / Σ_k w_k with na = 1 where the fused
+    gradient exceeds every source's (a created artefact). ``scale`` = 1/255 reproduces Tang's
+    0..1 input, where every g < 2 (unweighted Nabf).
     """
-    def grad(image: Array) -> tuple[Array, Array]:
-        gx, gy = _sobel(image * scale, border="reflect")
-        gx, gy = gx / 8.0, gy / 8.0
-        return np.sqrt(gx * gx + gy * gy), _angle(gx, gy)
-
-    gf, af = grad(f)
-    grads = [grad(x) for x in sources]
+    gf, af = _kumar_gradient(rescale(f, scale))
+    grads = [_kumar_gradient(rescale(x, scale)) for x in sources]
     artefact = np.all([gf > g for g, _ in grads], axis=0)
     num = np.zeros_like(gf)
     den = np.zeros_like(gf)
@@ -109,14 +168,20 @@ def nabf(f: Array, sources: Sequence[Array], scale: float = 1.0, weak_weight: fl
     return float((artefact * num).sum() / total) if total > 0 else 0.0
 
 
-def normalize1(x: Array) -> Array:
-    """Z. Liu's normalize1: round(255·(x − min)/(max − min)); all-zero images stay zero."""
+def normalize1(x: Array, im2double: bool = False) -> Array:
+    """Z. Liu's normalize1: round(255·(x − min)/(max − min)) with MATLAB's round (halves away
+    from zero); all-zero images stay zero. ``im2double``: the 0..255 values are first divided by
+    255, as MEFB's Qcb does by calling ``im2double`` on uint8 pixels — the same number up to
+    floating-point rounding, which decides the rounding of exact halves."""
+    x = np.asarray(x, dtype=np.float64)
+    if im2double:
+        x = x / 255.0
     lo, hi = float(x.min()), float(x.max())
     if lo == 0 and hi == 0:
         return x.copy()
     if hi == lo:  # MATLAB divides 0/0 here; the result is NaN everywhere
         return np.full_like(x, np.nan)
-    return np.round((x - lo) / (hi - lo) * 255.0)
+    return matlab_round((x - lo) / (hi - lo) * 255.0)
 
 
 def _blocks(x: Array, size: int) -> Array:
@@ -174,7 +239,7 @@ def _gaussian31(sigma: float) -> Array:
     return np.exp(-(ax[:, None] ** 2 + ax[None, :] ** 2) / (2 * sigma * sigma)) / (2 * math.pi * sigma * sigma)
 
 
-def qcb(f: Array, sources: Sequence[Array]) -> float:
+def qcb(f: Array, sources: Sequence[Array], im2double: bool = False) -> float:
     """Qcb ↑ — Chen & Blum 2009 (Z. Liu's ``metricChenBlum.m`` as in VIFB/MEFB), in [0, 1].
 
     normalize1; DoG contrast-sensitivity filter S(r) = e^{−(r/15.387)²} − 0.7622·e^{−(r/1.3456)²}
@@ -182,7 +247,7 @@ def qcb(f: Array, sources: Sequence[Array]) -> float:
     Gaussians, zero padding); masked C' = C³/(C² + 1e−4); Q_XF = min(C'_X/C'_F, C'_F/C'_X);
     saliency λ_k = C'_k² / Σ_j C'_j²; Q = mean(Σ_k λ_k Q_{X_k F}). Where both contrasts are
     zero the ratio counts as 1 and, where every source has zero contrast, the λ_k are equal
-    (MATLAB would return NaN there).
+    (MATLAB would return NaN there). ``im2double``: see :func:`normalize1` (MEFB).
     """
     h, w = f.shape
     u, v = freqspace((h, w))
@@ -191,7 +256,7 @@ def qcb(f: Array, sources: Sequence[Array]) -> float:
     g1, g2 = _gaussian31(2.0), _gaussian31(4.0)
 
     def masked_contrast(image: Array) -> Array:
-        filtered = frequency_filter(normalize1(image), dog)
+        filtered = frequency_filter(normalize1(image, im2double), dog)
         with np.errstate(divide="ignore", invalid="ignore"):
             c = np.abs(filter_same(filtered, g1) / filter_same(filtered, g2) - 1)
         c = np.nan_to_num(c, nan=0.0, posinf=0.0)

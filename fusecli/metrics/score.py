@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+import cv2
 import numpy as np
 
 from fusecli.batch import process_pool
@@ -24,6 +25,7 @@ from fusecli.batch.pairs import list_images, list_stacks, match_by_stem
 from fusecli.geometry.registration import IrWarp, register_pair
 from fusecli.geometry.warp_estimation import resolve_warp
 from fusecli.metrics.conventions import STANDARD, Convention
+from fusecli.metrics.functional import matlab_round
 from fusecli.metrics.local import box_mask, find_boxes
 from fusecli.metrics.table import METRICS, Inputs
 
@@ -39,27 +41,40 @@ def to_gray255(image: np.ndarray, mode: str = "bt601") -> np.ndarray:
     if image.ndim == 3:
         rgb = image[..., :3] * 255.0
         if mode == "matlab":  # rgb2gray on uint8 input: weights, then round to uint8
-            return np.round(np.round(rgb) @ _MATLAB_GRAY)
-        gray = rgb @ _BT601
-        return np.round(gray) if mode == "round601" else gray
+            return matlab_round(matlab_round(rgb) @ _MATLAB_GRAY)
+        if mode == "matlab_double":  # rgb2gray on double input: MATLAB's weights, not rounded
+            return matlab_round(rgb) @ _MATLAB_GRAY
+        if mode == "round601":  # CDDFuse: cv2 BGR2GRAY on float32 pixels, then np.round
+            bgr = np.ascontiguousarray(np.round(rgb[..., ::-1]).astype(np.float32))
+            return np.round(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)).astype(np.float64)
+        return rgb @ _BT601
     gray = image * 255.0
     return np.round(gray) if mode in ("matlab", "round601") else gray
 
 
-def _channel_views(fused: np.ndarray, sources: Sequence[np.ndarray], reference, conv: Convention):
-    """The (fused, sources, reference) gray triples to score, one per channel when per-channel."""
+def _channel255(image: np.ndarray, channel: int) -> np.ndarray:
+    """One channel of a 0..1 colour image as float64 on 0..255, rounded (the stored 8-bit values)."""
+    return np.round(np.asarray(image[..., channel], dtype=np.float64) * 255.0)
+
+
+def _channel_views(fused: np.ndarray, sources: Sequence[np.ndarray], reference, conv: Convention, metric: str = ""):
+    """The (fused, sources, reference) gray triples that ``metric`` is scored on: one per channel
+    when the convention scores per channel, else one (see the convention's per-metric rules)."""
     def gray(x):
         return None if x is None else to_gray255(x, conv.gray)
 
     fused_rgb = fused.ndim == 3
     sources_gray = all(s.ndim == 2 for s in sources)
-    if conv.per_channel and fused_rgb:
+    if conv.per_channel and fused_rgb and metric not in conv.luminance_metrics:
         if conv.first_channel and sources_gray:
-            return [(np.round(fused[..., 0] * 255.0), [gray(s) for s in sources], gray(reference))]
+            first = to_gray255(fused, "matlab_double") if metric in conv.first_channel_luma_metrics else _channel255(fused, 0)
+            return [(first, [gray(s) for s in sources], gray(reference))]
         views = []
         for c in range(3):
-            pick = lambda x: None if x is None else (np.round(x[..., c] * 255.0) if x.ndim == 3 else gray(x))  # noqa: E731
+            pick = lambda x: None if x is None else (_channel255(x, c) if x.ndim == 3 else gray(x))  # noqa: E731
             views.append((pick(fused), [pick(s) for s in sources], pick(reference)))
+        if metric in conv.side_by_side_metrics:
+            return [(np.hstack([f for f, _, _ in views]), [], None)]
         return views
     return [(gray(fused), [gray(s) for s in sources], gray(reference))]
 
@@ -98,16 +113,15 @@ def score_arrays(
             raise FusecliError(f"{spec.name} needs at least 2 source images")
         if spec.needs == "reference" and reference is None:
             raise FusecliError(f"{spec.name} needs a reference image (--reference)")
-    views = _channel_views(fused, sources, reference, convention)
     color = np.asarray(fused, dtype=np.float32)
+    keep = None if region is None else region.astype(np.float64)
     if region is not None:
-        keep = region.astype(np.float64)
-        views = [
-            (f * keep, [s * keep for s in srcs], None if ref is None else ref * keep) for f, srcs, ref in views
-        ]
         color = color * (region[..., None] if color.ndim == 3 else region)
     results: dict[str, float] = {}
     for spec in specs:
+        views = _channel_views(fused, sources, reference, convention, spec.name)
+        if keep is not None:
+            views = [(f * keep, [s * keep for s in srcs], None if ref is None else ref * keep) for f, srcs, ref in views]
         values = []
         for f, srcs, ref in views[:1] if spec.learned else views:
             try:

@@ -70,7 +70,7 @@ def _en(x: Inputs, c: Convention) -> float:
 
 @_add("SD", "fused", True, "standard deviation (contrast)", aliases=("std",))
 def _sd(x: Inputs, c: Convention) -> float:
-    return fn.standard_deviation(x.fused)
+    return fn.standard_deviation(x.fused, c.sd_arithmetic)
 
 
 @_add("SF", "fused", True, "spatial frequency (detail)")
@@ -81,6 +81,11 @@ def _sf(x: Inputs, c: Convention) -> float:
 @_add("AG", "fused", True, "average gradient (sharpness)")
 def _ag(x: Inputs, c: Convention) -> float:
     return fn.average_gradient(x.fused, c.ag_denominator)
+
+
+@_add("EI", "fused", True, "edge intensity: mean Sobel gradient magnitude")
+def _ei(x: Inputs, c: Convention) -> float:
+    return fn.edge_intensity(x.fused)
 
 
 @_add("MI", "sources", True, "mutual information with the sources, summed")
@@ -157,7 +162,7 @@ def _qcv(x: Inputs, c: Convention) -> float:
 
 @_add("Qcb", "sources", True, "Chen–Blum perceptual contrast preservation")
 def _qcb(x: Inputs, c: Convention) -> float:
-    return gr.qcb(x.fused, x.sources)
+    return gr.qcb(x.fused, x.sources, c.qcb_im2double)
 
 
 @_add("SSIM", "sources", True, "structural similarity, summed over sources")

@@ -320,3 +320,20 @@ def test_a_coco_file_without_the_image_is_no_labels_not_an_empty_foreground(fold
     assert read_coco(coco, "p1") is None and find_boxes(coco, "p1", 56, 48) is None
     out = run("metrics", folders / "avg" / "p1.png", folders / "ir" / "p1.png", folders / "vis" / "p1.jpg", "--metrics", "EN", "--boxes", coco)
     assert out.exit_code == 2 and "no box labels for p1" in out.output
+
+
+SOURCE_METRICS = "EN,SD,SF,AG,EI,MI,NMI,CE,VIF,VIFF,SCD,CC,PSNR,RMSE,Qabf,Nabf,Qcv,Qcb,SSIM,MEF-SSIM"
+
+
+@pytest.mark.parametrize("choice", [["--preset", p] for p in PRESETS] + [["--per-channel"]])
+def test_colour_images_score_under_every_preset_and_per_channel(folders, choice):
+    """A colour fused image and a colour visible source (VIFB's own layout): every metric gives a
+    finite number, never exit 3 (OpenCV refuses float32 -> float64 filtering of channel views)."""
+    out = run("metrics", "--fused", folders / "avg", "--sources", folders / "ir", folders / "vis",
+              "--metrics", SOURCE_METRICS, "--json", folders / "colour.json", *choice)
+    assert out.exit_code == 0, out.output
+    items = json.loads((folders / "colour.json").read_text())["items"]
+    assert len(items) == 3
+    for item in items:
+        assert set(item["metrics"]) == set(SOURCE_METRICS.split(","))
+        assert all(math.isfinite(v) for v in item["metrics"].values()), item

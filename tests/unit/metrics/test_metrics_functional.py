@@ -257,3 +257,43 @@ def test_fmi_matches_per_window_reference(rng):
             windows.append((_fmi_window_reference(a[sl], f[sl]) + _fmi_window_reference(b[sl], f[sl])) / 2)
     assert fmi_mod.fmi(f, [a, b]) == pytest.approx(np.mean(windows), abs=1e-9)
     assert fmi_mod.fmi(a, [a, a]) == 1.0
+
+
+# ----------------------------------------------------------------------------- MATLAB semantics
+
+
+def test_matlab_round_takes_halves_away_from_zero_exactly():
+    x = np.array([0.5, 1.5, 2.5, -0.5, -2.5, 42.5, 0.49999999999999994, 2.4999999999999996, 3.0])
+    assert fn.matlab_round(x).tolist() == [1.0, 2.0, 3.0, -1.0, -3.0, 43.0, 0.0, 2.0, 3.0]
+
+
+def test_normalize1_rounds_like_matlab_on_exact_halves():
+    """1/6 of the way from min to max is 42.5 grey levels: MATLAB's round gives 43, np.round 42."""
+    x = np.array([[0.0, 1.0, 6.0]])
+    assert gr.normalize1(x).tolist() == [[0.0, 43.0, 255.0]]
+    assert gr.normalize1(x * 255, im2double=True).tolist() == [[0.0, 43.0, 255.0]]
+
+
+def test_edge_intensity_by_hand():
+    """A vertical step of height 10: Sobel responses 40 on the two columns beside it (replicated
+    border), 0 elsewhere; EI is their mean."""
+    step = np.zeros((5, 6))
+    step[:, 3:] = 10.0
+    assert fn.edge_intensity(step) == pytest.approx(2 * 5 * 40 / 30)
+    assert fn.edge_intensity(np.full((4, 4), 7.0)) == 0.0
+
+
+def test_tang_sd_saturates_like_matlab_uint8_arithmetic():
+    f = np.array([[100.0, 200.0]])  # mean 150: 100 - 150 -> 0, 200 - 150 = 50 -> 50^2 saturates at 255
+    assert fn.standard_deviation(f, "uint8") == pytest.approx(math.sqrt(255 / 2))
+    assert fn.standard_deviation(f) == pytest.approx(50.0)
+
+
+def test_qabf_gradient_ties_are_the_same_for_any_data_layout(rng):
+    """The ordered conv2 gives bit-identical gradients for a C- or Fortran-ordered copy and for
+    float32 input: ties (and so Qabf) cannot depend on memory layout or dtype."""
+    a, b = img(rng), img(rng)
+    f = np.round(0.5 * (a + b))
+    reference = gr.qabf(f, [a, b], 1 / 255)
+    assert gr.qabf(np.asfortranarray(f), [np.asfortranarray(a), b], 1 / 255) == reference
+    assert gr.qabf(f.astype(np.float32), [a.astype(np.float32), b], 1 / 255) == reference
