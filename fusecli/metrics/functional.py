@@ -68,6 +68,22 @@ def matlab_round(x: Array) -> Array:
     return np.copysign(whole + (magnitude - whole >= 0.5), x)
 
 
+def normalize1(x: Array, im2double: bool = False) -> Array:
+    """Z. Liu's normalize1: round(255·(x − min)/(max − min)) with MATLAB's round (halves away
+    from zero); all-zero images stay zero. ``im2double``: the 0..255 values are first divided by
+    255, as MEFB's Qcb does by calling ``im2double`` on uint8 pixels — the same number up to
+    floating-point rounding, which decides the rounding of exact halves."""
+    x = np.asarray(x, dtype=np.float64)
+    if im2double:
+        x = x / 255.0
+    lo, hi = float(x.min()), float(x.max())
+    if lo == 0 and hi == 0:
+        return x.copy()
+    if hi == lo:  # MATLAB divides 0/0 here; the result is NaN everywhere
+        return np.full_like(x, np.nan)
+    return matlab_round((x - lo) / (hi - lo) * 255.0)
+
+
 def gaussian_window(size: int, sigma: float) -> Array:
     """MATLAB ``fspecial('gaussian', size, sigma)``: normalised to sum 1."""
     ax = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
@@ -175,11 +191,12 @@ def mutual_information_pair(a: Array, b: Array, base: float = 2.0) -> float:
 
 
 def minmax_255(x: Array) -> Array:
-    """Stretch to 0..255 and round (constant images become 0), as VIFB's MI and NMI do."""
+    """Stretch to 0..255 and round halves away from zero (constant images become 0), as VIFB's
+    MI (``int16``) and the ``normalize1`` of MEFB's NMI do."""
     lo, hi = float(x.min()), float(x.max())
     if hi == lo:
         return np.zeros_like(x)
-    return np.round((x - lo) / (hi - lo) * 255.0)
+    return matlab_round((x - lo) / (hi - lo) * 255.0)
 
 
 def mutual_information(f: Array, sources: Sequence[Array], base: float = 2.0, stretch: bool = False, merge_top: bool = False) -> float:
@@ -462,3 +479,47 @@ def viff(f: Array, sources: Sequence[Array]) -> float:
         vind = np.take_along_axis(np.stack([terms[s][1] for terms in per_source]), pick, 0)[0]
         scores.append(float((vid + c).sum() / (vind + c).sum()))
     return float((np.array(scores) * p).sum())
+
+
+# ----------------------------------------------------------------------------- information (Z. Liu)
+
+
+def _liu_joint(a: Array, b: Array) -> Array:
+    """Joint distribution of two normalize1'd images: rows are ``a``'s levels, columns ``b``'s."""
+    joint = _joint_histogram(a, b)
+    return joint / joint.sum()
+
+
+def tsallis_entropy(f: Array, sources: Sequence[Array], q: float = 1.85) -> float:
+    """TE ↑ — Cvejic et al. 2006 Tsallis mutual information, Σ_k over sources (Liu's
+    ``metricMI.m`` case 2, as in MEFB; q = 1.85, images normalize1'd).
+
+    Liu's code pairs p(i, j) with the column marginal at i and the row marginal at j (the two
+    marginals swapped); that is what MEFB reports, so it is kept.
+    """
+    fn_ = normalize1(f)
+    total = 0.0
+    for x in sources:
+        p = _liu_joint(normalize1(x), fn_)
+        cols, rows = p.sum(axis=0), p.sum(axis=1)
+        denominator = np.outer(cols, rows)
+        keep = denominator != 0
+        total += (1 - float((p[keep] ** q / denominator[keep] ** (q - 1)).sum())) / (1 - q)
+    return total
+
+
+def ncie(f: Array, sources: Sequence[Array]) -> float:
+    """Qncie ↑ — Wang et al. nonlinear correlation information entropy (Liu's ``metricWang.m``,
+    as in MEFB), in [0, 1]: 1 − H_R of the sources' and fused image's nonlinear correlation
+    matrix (NCC from 256-bin joint histograms of the normalize1'd images, log base 256)."""
+    images = [normalize1(x) for x in (*sources, f)]
+    k = len(images)
+    matrix = np.eye(k)
+    for i in range(k):
+        for j in range(i + 1, k):
+            ha, hb, hab = _entropies(_joint_histogram(images[i], images[j]), 256.0)
+            matrix[i, j] = matrix[j, i] = ha + hb - hab
+    eigen = np.linalg.eigvalsh(matrix)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(eigen > 0, eigen * np.log2(eigen / k) / k, 0.0)
+    return float(1 + terms.sum() / math.log2(256))

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import scipy.fft
 
-from fusecli.metrics.functional import filter_same, freqspace, matlab_round
+from fusecli.metrics.functional import filter_same, freqspace, normalize1
 
 Array = np.ndarray
 
@@ -166,22 +166,6 @@ def nabf(f: Array, sources: Sequence[Array], scale: float = 1.0, weak_weight: fl
         den += w
     total = float(den.sum())
     return float((artefact * num).sum() / total) if total > 0 else 0.0
-
-
-def normalize1(x: Array, im2double: bool = False) -> Array:
-    """Z. Liu's normalize1: round(255·(x − min)/(max − min)) with MATLAB's round (halves away
-    from zero); all-zero images stay zero. ``im2double``: the 0..255 values are first divided by
-    255, as MEFB's Qcb does by calling ``im2double`` on uint8 pixels — the same number up to
-    floating-point rounding, which decides the rounding of exact halves."""
-    x = np.asarray(x, dtype=np.float64)
-    if im2double:
-        x = x / 255.0
-    lo, hi = float(x.min()), float(x.max())
-    if lo == 0 and hi == 0:
-        return x.copy()
-    if hi == lo:  # MATLAB divides 0/0 here; the result is NaN everywhere
-        return np.full_like(x, np.nan)
-    return matlab_round((x - lo) / (hi - lo) * 255.0)
 
 
 def _blocks(x: Array, size: int) -> Array:

@@ -20,6 +20,7 @@ from fusecli.metrics import fmi as _fmi
 from fusecli.metrics import functional as fn
 from fusecli.metrics import gradient as gr
 from fusecli.metrics import mef_ssim as ms
+from fusecli.metrics import similarity as sim
 from fusecli.metrics import brisque as _brisque
 from fusecli.metrics import niqe as _niqe
 from fusecli.metrics import piqe as _piqe
@@ -103,6 +104,16 @@ def _fmi_pixel(x: Inputs, c: Convention) -> float:
     return _fmi.fmi(x.fused, x.sources, "none")
 
 
+@_add("TE", "sources", True, "Tsallis mutual information (Cvejic, q = 1.85), summed")
+def _te(x: Inputs, c: Convention) -> float:
+    return fn.tsallis_entropy(x.fused, x.sources)
+
+
+@_add("Qncie", "sources", True, "nonlinear correlation information entropy (Wang)", aliases=("ncie",))
+def _qncie(x: Inputs, c: Convention) -> float:
+    return fn.ncie(x.fused, x.sources)
+
+
 @_add("CE", "sources", False, "cross entropy of histograms (VIFB)")
 def _ce(x: Inputs, c: Convention) -> float:
     return fn.cross_entropy(x.fused, x.sources)
@@ -163,6 +174,21 @@ def _qcv(x: Inputs, c: Convention) -> float:
 @_add("Qcb", "sources", True, "Chen–Blum perceptual contrast preservation")
 def _qcb(x: Inputs, c: Convention) -> float:
     return gr.qcb(x.fused, x.sources, c.qcb_im2double)
+
+
+@_add("Qy", "sources", True, "Yang's SSIM-based fusion quality (two sources)")
+def _qy(x: Inputs, c: Convention) -> float:
+    return sim.qy(x.fused, x.sources)
+
+
+@_add("Qc", "sources", True, "Cvejic's SSIM-based fusion quality (two sources)")
+def _qc(x: Inputs, c: Convention) -> float:
+    return sim.qc(x.fused, x.sources)
+
+
+@_add("Qw", "sources", True, "Piella's weighted fusion quality on edge images (two sources)")
+def _qw(x: Inputs, c: Convention) -> float:
+    return sim.qw(x.fused, x.sources)
 
 
 @_add("SSIM", "sources", True, "structural similarity, summed over sources")

@@ -39,7 +39,8 @@ MEFB_FUNCTIONS = {
     "metricsAvg_gradient": "AG", "metricsCross_entropy": "CE", "metricsEdge_intensity": "EI",
     "metricsEntropy": "EN", "metricsNMI": "NMI", "metricsPsnr": "PSNR", "metricsQabf": "Qabf",
     "metricsQcb": "Qcb", "metricsQcv": "Qcv", "metricsSD": "SD", "metricsSpatial_frequency": "SF",
-    "metricsVIF": "VIF", "metricsMEF_SSIM": "MEF-SSIM",
+    "metricsVIF": "VIF", "metricsMEF_SSIM": "MEF-SSIM", "metricsTE": "TE", "metricsQncie": "Qncie",
+    "metricsQy": "Qy", "metricsQc": "Qc", "metricsQw": "Qw",
 }
 
 TANG_FUNCTIONS = {

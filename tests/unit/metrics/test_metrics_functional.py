@@ -270,8 +270,8 @@ def test_matlab_round_takes_halves_away_from_zero_exactly():
 def test_normalize1_rounds_like_matlab_on_exact_halves():
     """1/6 of the way from min to max is 42.5 grey levels: MATLAB's round gives 43, np.round 42."""
     x = np.array([[0.0, 1.0, 6.0]])
-    assert gr.normalize1(x).tolist() == [[0.0, 43.0, 255.0]]
-    assert gr.normalize1(x * 255, im2double=True).tolist() == [[0.0, 43.0, 255.0]]
+    assert fn.normalize1(x).tolist() == [[0.0, 43.0, 255.0]]
+    assert fn.normalize1(x * 255, im2double=True).tolist() == [[0.0, 43.0, 255.0]]
 
 
 def test_edge_intensity_by_hand():
@@ -297,3 +297,29 @@ def test_qabf_gradient_ties_are_the_same_for_any_data_layout(rng):
     reference = gr.qabf(f, [a, b], 1 / 255)
     assert gr.qabf(np.asfortranarray(f), [np.asfortranarray(a), b], 1 / 255) == reference
     assert gr.qabf(f.astype(np.float32), [a.astype(np.float32), b], 1 / 255) == reference
+
+
+def test_liu_similarity_metrics_on_copies_and_noise(rng):
+    """Qy, Qc and Qw are 1 when every image is the same; a fused image that loses the sources'
+    structure scores lower; three sources are refused (the definitions weigh two)."""
+    from fusecli.metrics import similarity as sim
+
+    a, b = img(rng), img(rng)
+    noise = np.round(np.clip(0.5 * (a + b) + rng.normal(0, 40, a.shape), 0, 255))
+    for metric in (sim.qy, sim.qc, sim.qw):
+        assert metric(a, [a, a]) == pytest.approx(1.0, abs=1e-6)
+        assert metric(noise, [a, b]) < metric(np.round(0.5 * (a + b)), [a, b])
+        with pytest.raises(ValueError, match="two sources"):
+            metric(a, [a, b, a])
+
+
+def test_tsallis_and_ncie_by_hand():
+    """A two-level image against itself: the joint distribution is diagonal (1/2, 1/2), so Liu's
+    Tsallis sum is 2·(1/2)^q / (1/4)^(q−1); each NCC is 1 bit / log2(256) = 1/8, so the
+    correlation matrix has eigenvalues 1 + 2/8 and 1 − 1/8 (twice)."""
+    q = 1.85
+    two = np.array([[0.0, 255.0], [0.0, 255.0]])
+    single = (1 - 2 * 0.5**q / 0.25 ** (q - 1)) / (1 - q)
+    assert fn.tsallis_entropy(two, [two, two], q) == pytest.approx(2 * single)
+    eigen = np.array([1.25, 0.875, 0.875])
+    assert fn.ncie(two, [two, two]) == pytest.approx(1 + float((eigen * np.log2(eigen / 3) / 3).sum()) / 8)
