@@ -38,7 +38,7 @@ class Convention:
     qabf_scale: float = 1.0
     nabf_scale: float = 1.0
     nabf_weak_weight: float = 0.001
-    vif: str = "sheikh"  # sheikh | han (MEFB's "VIF" column is Han's VIFF)
+    vif: str = "sheikh"  # sheikh | sheikh_uint8 (Tang: first scale's products saturate) | han (MEFB's "VIF" is Han's VIFF)
     qcb_im2double: bool = False  # MEFB's Qcb divides uint8 pixels by 255 before normalize1
     luminance_metrics: tuple[str, ...] = ()  # scored once on the gray conversion, never per channel
     side_by_side_metrics: tuple[str, ...] = ()  # VIFB: a colour fused image's channels side by side, as one gray image
@@ -144,6 +144,7 @@ PRESETS: dict[str, Convention] = {
         gray="matlab",
         sf_scale=1 / 255,
         sd_arithmetic="uint8",
+        vif="sheikh_uint8",
         ag_denominator="m1n1",
         mi_merge_top=True,
         ssim="mef",
@@ -156,7 +157,7 @@ PRESETS: dict[str, Convention] = {
             ("gray", "MATLAB rgb2gray on uint8 (rounded)", "BT.601, not rounded"),
             ("SF", "on im2double (0..1) data: 255× smaller", "0..255"),
             ("SD", "SD_evaluation on uint8 pixels: MATLAB saturates F − μ at 0 and its square at 255 (not a standard deviation)", "standard deviation"),
-            ("VIF", "the suite passes uint8 pixels to vifp_mscale (ref.*ref saturates in MATLAB); fusecli computes on doubles, as CDDFuse's port does", "same on doubles"),
+            ("VIF", "vifp_mscale on uint8 pixels: the first scale's ref.*ref, dist.*dist, ref.*dist saturate at 255 (CDDFuse's port works on doubles)", "on doubles"),
             ("MSE", "on 0..1 data", "0..255"),
             ("PSNR", "20·log10(255/√MSE) with MSE on 0..1: standard + 48.13 dB", "10·log10(255²/MSE)"),
             ("MI", "bits; Hab.m adds 1 to uint8 data, merging gray levels 254 and 255", "bits"),

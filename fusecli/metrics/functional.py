@@ -401,7 +401,13 @@ def ms_ssim_reference(f: Array, reference: Array) -> float:
 # ----------------------------------------------------------------------------- visual information fidelity
 
 
-def _vif_pyramid(image: Array) -> list[tuple[Array, Array, Array, Array]]:
+def _product(x: Array, y: Array, scale: int, uint8: bool) -> Array:
+    """x·y; with ``uint8`` the first scale's products saturate at 255, as MATLAB's ``ref.*ref``
+    does on the uint8 images Tang's suite passes to ``vifp_mscale`` (later scales are doubles)."""
+    return np.minimum(x * y, 255.0) if uint8 and scale == 1 else x * y
+
+
+def _vif_pyramid(image: Array, uint8: bool = False) -> list[tuple[Array, Array, Array, Array]]:
     """Per VIF scale: (image, window, local mean, local variance) — shared by every source."""
     levels = []
     for scale in range(1, 5):
@@ -412,17 +418,17 @@ def _vif_pyramid(image: Array) -> list[tuple[Array, Array, Array, Array]]:
         if min(image.shape) < n:
             raise ValueError("VIF needs images of at least about 50×50 pixels (4 scales)")
         mu = filter_valid(image, win)
-        var = np.maximum(filter_valid(image * image, win) - mu * mu, 0)
+        var = np.maximum(filter_valid(_product(image, image, scale, uint8), win) - mu * mu, 0)
         levels.append((image, win, mu, var))
     return levels
 
 
-def _vif_terms(ref_levels, dist_levels, sigma_nsq: float) -> list[tuple[Array, Array, Array]]:
+def _vif_terms(ref_levels, dist_levels, sigma_nsq: float, uint8: bool = False) -> list[tuple[Array, Array, Array]]:
     """Per scale: (information with distortion, information without, gain g) maps (Sheikh–Bovik)."""
     eps = 1e-10
     out = []
-    for (ref, win, mu1, s1), (dist, _, mu2, s2) in zip(ref_levels, dist_levels):
-        s12 = filter_valid(ref * dist, win) - mu1 * mu2
+    for scale, ((ref, win, mu1, s1), (dist, _, mu2, s2)) in enumerate(zip(ref_levels, dist_levels), start=1):
+        s12 = filter_valid(_product(ref, dist, scale, uint8), win) - mu1 * mu2
         g = s12 / (s1 + eps)
         sv = s2 - g * s12
         low1 = s1 < eps
@@ -454,11 +460,12 @@ def _vif_ratio(terms) -> float:
     return 1.0 if math.isnan(value) else float(value)
 
 
-def vif(f: Array, sources: Sequence[Array]) -> float:
+def vif(f: Array, sources: Sequence[Array], uint8: bool = False) -> float:
     """VIF ↑ — Σ_k VIF(X_k, F), Sheikh & Bovik 2006 pixel VIF with σ_n² = 2 (Tang's "VIF",
-    CDDFuse's "VIFF" — not Han's VIFF)."""
-    fused_levels = _vif_pyramid(f)
-    return float(sum(_vif_ratio(_vif_terms(_vif_pyramid(x), fused_levels, 2.0)) for x in sources))
+    CDDFuse's "VIFF" — not Han's VIFF). ``uint8``: Tang's suite, whose uint8 inputs make the
+    first scale's squared terms saturate at 255 (see :func:`_product`)."""
+    fused_levels = _vif_pyramid(f, uint8)
+    return float(sum(_vif_ratio(_vif_terms(_vif_pyramid(x, uint8), fused_levels, 2.0, uint8)) for x in sources))
 
 
 def viff(f: Array, sources: Sequence[Array]) -> float:

@@ -121,7 +121,7 @@ def _ce(x: Inputs, c: Convention) -> float:
 
 @_add("VIF", "sources", True, "visual information fidelity (Sheikh–Bovik), summed")
 def _vif(x: Inputs, c: Convention) -> float:
-    return fn.viff(x.fused, x.sources) if c.vif == "han" else fn.vif(x.fused, x.sources)
+    return fn.viff(x.fused, x.sources) if c.vif == "han" else fn.vif(x.fused, x.sources, uint8=c.vif == "sheikh_uint8")
 
 
 @_add("VIFF", "sources", True, "VIF for fusion (Han et al. 2013)")

@@ -45,7 +45,7 @@ MEFB_FUNCTIONS = {
 
 TANG_FUNCTIONS = {
     f"tang_evaluate:{name}": name
-    for name in ("EN", "SF", "SD", "PSNR", "MSE", "MI", "AG", "CC", "SCD", "Qabf", "Nabf", "SSIM", "MS-SSIM")
+    for name in ("EN", "SF", "SD", "PSNR", "MSE", "MI", "VIF", "AG", "CC", "SCD", "Qabf", "Nabf", "SSIM", "MS-SSIM")
 }
 
 CDDFUSE_METHODS = {
