@@ -116,10 +116,10 @@ def naive_qabf(a, b, f):
 def naive_nabf(a, b, f):
     def grad(x):
         p = np.pad(x, 1, mode="reflect")
-        gx, gy = convolve2d(p, np.rot90(SX, 2), "valid") / 8, convolve2d(p, np.rot90(SY, 2), "valid") / 8
-        with np.errstate(divide="ignore", invalid="ignore"):
-            an = np.where(gx == 0, math.pi / 2, np.arctan(gy / gx))
-        return np.sqrt(gx * gx + gy * gy), an
+        gv, gh = convolve2d(p, np.rot90(SX, 2), "valid") / 8, convolve2d(p, -np.rot90(SY, 2), "valid") / 8
+        with np.errstate(divide="ignore", invalid="ignore"):  # Kumar: atan(gv / gh), 0 where both are 0
+            an = np.where((gv == 0) & (gh == 0), 0.0, np.arctan(gv / gh))
+        return np.sqrt(gv * gv + gh * gh), an
 
     gf, af = grad(f)
     num = den = 0
@@ -128,7 +128,7 @@ def naive_nabf(a, b, f):
         g, an = grad(x)
         art = gf > g if art is None else art & (gf > g)
         with np.errstate(divide="ignore", invalid="ignore"):
-            G = np.where(g > gf, gf / g, np.where(g == gf, 1.0, g / gf))
+            G = np.where((g == 0) | (gf == 0), 0.0, np.where(g > gf, gf / g, g / gf))
         A = np.abs(np.abs(an - af) - math.pi / 2) * 2 / math.pi
         q = np.sqrt(0.9999 / (1 + np.exp(-19 * (G - 0.5))) * 0.9995 / (1 + np.exp(-22 * (A - 0.5))))
         w = np.where(g >= 2, g**1.5, 0.001)
@@ -138,7 +138,8 @@ def naive_nabf(a, b, f):
 
 
 def _norm1(x):
-    return np.round((x - x.min()) / (x.max() - x.min()) * 255)
+    v = (x - x.min()) / (x.max() - x.min()) * 255
+    return np.where(v - np.floor(v) >= 0.5, np.floor(v) + 1, np.floor(v))  # MATLAB's round (v >= 0)
 
 
 def _freq(shape):
@@ -246,7 +247,7 @@ def main() -> None:
     ir8, vis8, source = load_pair()
     ir, vis = ir8 / 255.0, vis8 / 255.0
     gray = vis @ np.array([0.299, 0.587, 0.114])
-    fused = np.clip(0.5 * ir + 0.5 * gray, 0, 1)  # a fused image to score
+    fused = np.round(np.clip(0.5 * ir + 0.5 * gray, 0, 1) * 255) / 255  # a fused image to score, as stored in 8 bits
     ours_s, ours = best_of(lambda: score_arrays(fused, [ir, vis], TASK_DEFAULTS["vif"]))
     naive_s, naive = best_of(lambda: naive_set(ir * 255, gray * 255, fused * 255), repeat=2)
     print(f"inputs: {source}")

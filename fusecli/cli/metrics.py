@@ -30,6 +30,8 @@ def _explain(name: str) -> None:
         table.add_column("standard (fusecli default)")
     for what, this, standard in preset.differences:
         table.add_row(escape(what), escape(this), *([escape(standard)] if preset.name != "standard" else []))
+    for metric, why in preset.unreproduced:
+        table.add_row(escape(metric), escape(f"not reproduced (scored NaN): {why}"), "")
     print_table(table)
 
 

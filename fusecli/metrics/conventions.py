@@ -43,8 +43,14 @@ class Convention:
     luminance_metrics: tuple[str, ...] = ()  # scored once on the gray conversion, never per channel
     side_by_side_metrics: tuple[str, ...] = ()  # VIFB: a colour fused image's channels side by side, as one gray image
     first_channel_luma_metrics: tuple[str, ...] = ()  # MEFB's AG: rgb2gray (not rounded) where others take channel 1
+    unreproduced: tuple[tuple[str, str], ...] = ()  # (metric, why): the toolbox's column this preset cannot give
     differences: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
 
+
+_EDGE_FMI = (
+    "the toolbox's FMI uses MATLAB's edge() (Sobel, automatic threshold, thinning) as its feature, "
+    "which only MATLAB computes; fusecli's FMI is the pixel FMI, a different number"
+)
 
 STANDARD = Convention(
     name="standard",
@@ -126,6 +132,7 @@ PRESETS: dict[str, Convention] = {
         vif="han",
         qabf_scale=255.0,
         qcb_im2double=True,
+        unreproduced=(("FMI", _EDGE_FMI),),
         luminance_metrics=("MEF-SSIM", "MEF-MS-SSIM"),
         first_channel_luma_metrics=("AG",),
         differences=(
@@ -135,7 +142,7 @@ PRESETS: dict[str, Convention] = {
             ("VIF", "Han et al. 2013 VIFF (a single number)", "Sheikh–Bovik VIF summed over sources"),
             ("MEF-SSIM", "MEFB reports the multi-scale version (use MEF-MS-SSIM) under this name", "single scale"),
             ("NMI", "Hossny NMI after normalize1 (same as standard)", "same"),
-            ("EN / SF / AG / MI / PSNR", "as in the vifb preset", "standard"),
+            ("EN / SF / AG / MI / PSNR", "as in the vifb preset, but SF of colour per channel (not side by side)", "standard"),
         ),
     ),
     "tang": Convention(
@@ -144,6 +151,7 @@ PRESETS: dict[str, Convention] = {
         gray="matlab",
         sf_scale=1 / 255,
         sd_arithmetic="uint8",
+        unreproduced=(("FMI", _EDGE_FMI),),
         vif="sheikh_uint8",
         ag_denominator="m1n1",
         mi_merge_top=True,

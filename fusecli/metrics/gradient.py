@@ -65,10 +65,21 @@ def _conv2_same(image: Array, kernel: Array) -> Array:
     return total
 
 
-def _strength_angle(image: Array) -> tuple[Array, Array]:
+def _strength_angle(image: Array, snap: bool = True) -> tuple[Array, Array]:
     """Gradient magnitude (float64) and atan(gy/gx) orientation (π/2 where gx = 0), as in every
-    toolbox (``conv2`` with h3 and h1)."""
+    toolbox (``conv2`` with h3 and h1).
+
+    atan (not atan2) jumps from +π/2 to −π/2 as gx crosses 0, so a gx that is 0 up to float
+    round-off (8-bit values read through float32 carry ~1e-5 of it at 0..255) would pick a side
+    at random and Qabf would count an edge as reversed. A |gx| below 4e-6 of the image's
+    largest value (1e-3 at 0..255; float32 round-off stays under 2e-4, the smallest real
+    response of 16-bit data is 4e-3) is 0, as it is on exact integer data.
+    ``snap=False`` keeps the round-off: Tang's suite divides 8-bit pixels by 255, so its own
+    result depends on it, and the fixed summation order reproduces it.
+    """
     gx, gy = _conv2_same(image, CONV_X), _conv2_same(image, CONV_Y)
+    if snap:
+        gx[np.abs(gx) <= 4e-6 * float(np.abs(image).max(initial=0.0))] = 0.0
     return np.sqrt(gx * gx + gy * gy), _angle(gx, gy)
 
 
@@ -98,10 +109,11 @@ def qabf(f: Array, sources: Sequence[Array], scale: float = 1.0) -> float:
     everyone-keeps-it quirk "equal strengths -> G = g_F" is kept; ``scale`` = 1/255 scores
     Tang's 0..1 data (only that quirk makes Qabf depend on scale).
     """
-    gf, af = _strength_angle(rescale(f, scale))
+    snap = scale >= 1  # see _strength_angle
+    gf, af = _strength_angle(rescale(f, scale), snap)
     num = den = 0.0
     for x in sources:
-        gx, ax = _strength_angle(rescale(x, scale))
+        gx, ax = _strength_angle(rescale(x, scale), snap)
         num += float(np.dot(_petrovic_q(gx, ax, gf, af).ravel().astype(np.float64), gx.ravel()))
         den += float(gx.sum())
     return num / den if den > 0 else 0.0

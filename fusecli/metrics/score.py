@@ -118,10 +118,22 @@ def score_arrays(
     if region is not None:
         color = color * (region[..., None] if color.ndim == 3 else region)
     results: dict[str, float] = {}
+    unreproduced = dict(convention.unreproduced)
+    cached: dict[tuple[bool, ...], list] = {}  # the views depend on the metric only through the convention's rules
     for spec in specs:
-        views = _channel_views(fused, sources, reference, convention, spec.name)
-        if keep is not None:
-            views = [(f * keep, [s * keep for s in srcs], None if ref is None else ref * keep) for f, srcs, ref in views]
+        if spec.name in unreproduced:
+            log.warning("%s under --preset %s: %s; scored NaN", spec.name, convention.name, unreproduced[spec.name])
+            results[spec.name] = math.nan
+            continue
+        kind = tuple(spec.name in rule for rule in (
+            convention.luminance_metrics, convention.first_channel_luma_metrics, convention.side_by_side_metrics
+        ))
+        if kind not in cached:
+            views = _channel_views(fused, sources, reference, convention, spec.name)
+            if keep is not None:
+                views = [(f * keep, [s * keep for s in srcs], None if ref is None else ref * keep) for f, srcs, ref in views]
+            cached[kind] = views
+        views = cached[kind]
         values = []
         for f, srcs, ref in views[:1] if spec.learned else views:
             try:

@@ -337,3 +337,16 @@ def test_colour_images_score_under_every_preset_and_per_channel(folders, choice)
     for item in items:
         assert set(item["metrics"]) == set(SOURCE_METRICS.split(","))
         assert all(math.isfinite(v) for v in item["metrics"].values()), item
+
+
+@pytest.mark.parametrize("preset", [p for p in PRESETS if get_preset(p).unreproduced])
+def test_a_toolbox_column_a_preset_cannot_reproduce_is_nan_and_explained(pair, preset):
+    """MEFB's and Tang's FMI use MATLAB's edge(): the preset gives NaN, not a different number
+    under the same name, and --explain says why."""
+    f, ir, vis = pair
+    sources = [ir, vis]
+    scores = score_arrays(f, sources, ["FMI", "EN"], convention=get_preset(preset))
+    assert math.isnan(scores["FMI"]) and math.isfinite(scores["EN"])
+    assert math.isfinite(score_arrays(f, sources, ["FMI"])["FMI"])
+    out = run("metrics", "--explain", preset)
+    assert out.exit_code == 0 and "edge()" in out.output

@@ -158,7 +158,7 @@ def main() -> None:
                 code = f"{folder}/Evaluator.py"
             else:
                 table, runtime = run_octave(preset, root / folder, functions, work), _octave_runtime()
-                code = f"{folder}/*.m"
+                code = "*.m" if folder == "." else f"{folder}/*.m"
             expected["toolboxes"][preset] = {
                 "code": f"{root.name}/{code} @ {_git_commit(root, commits.get(preset))}",
                 "runtime": runtime,

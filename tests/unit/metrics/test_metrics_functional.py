@@ -323,3 +323,12 @@ def test_tsallis_and_ncie_by_hand():
     assert fn.tsallis_entropy(two, [two, two], q) == pytest.approx(2 * single)
     eigen = np.array([1.25, 0.875, 0.875])
     assert fn.ncie(two, [two, two]) == pytest.approx(1 + float((eigen * np.log2(eigen / 3) / 3).sum()) / 8)
+
+
+def test_qabf_is_not_moved_by_float_round_off_of_8bit_values(rng):
+    """8-bit pixels through float32 (as files are read) are integers only up to round-off; a
+    horizontal gradient that is 0 up to that round-off must not flip an edge's orientation."""
+    a, b = img(rng), img(rng)
+    f = np.round(0.5 * (a + b))
+    through_float32 = [(x / 255).astype(np.float32).astype(np.float64) * 255 for x in (f, a, b)]
+    assert gr.qabf(through_float32[0], through_float32[1:]) == pytest.approx(gr.qabf(f, [a, b]), rel=1e-7)
