@@ -20,6 +20,7 @@ from fusecli.metrics import fmi as _fmi
 from fusecli.metrics import functional as fn
 from fusecli.metrics import gradient as gr
 from fusecli.metrics import mef_ssim as ms
+from fusecli.metrics import phase as _phase
 from fusecli.metrics import similarity as sim
 from fusecli.metrics import brisque as _brisque
 from fusecli.metrics import niqe as _niqe
@@ -189,6 +190,11 @@ def _qc(x: Inputs, c: Convention) -> float:
 @_add("Qw", "sources", True, "Piella's weighted fusion quality on edge images (two sources)")
 def _qw(x: Inputs, c: Convention) -> float:
     return sim.qw(x.fused, x.sources)
+
+
+@_add("Qp", "sources", True, "phase-congruency feature preservation (Zhao; two sources)")
+def _qp(x: Inputs, c: Convention) -> float:
+    return _phase.qp(x.fused, x.sources)
 
 
 @_add("SSIM", "sources", True, "structural similarity, summed over sources")

@@ -40,7 +40,7 @@ MEFB_FUNCTIONS = {
     "metricsEntropy": "EN", "metricsNMI": "NMI", "metricsPsnr": "PSNR", "metricsQabf": "Qabf",
     "metricsQcb": "Qcb", "metricsQcv": "Qcv", "metricsSD": "SD", "metricsSpatial_frequency": "SF",
     "metricsVIF": "VIF", "metricsMEF_SSIM": "MEF-SSIM", "metricsTE": "TE", "metricsQncie": "Qncie",
-    "metricsQy": "Qy", "metricsQc": "Qc", "metricsQw": "Qw",
+    "metricsQy": "Qy", "metricsQc": "Qc", "metricsQw": "Qw", "metricsQp": "Qp",
 }
 
 TANG_FUNCTIONS = {

@@ -332,3 +332,17 @@ def test_qabf_is_not_moved_by_float_round_off_of_8bit_values(rng):
     f = np.round(0.5 * (a + b))
     through_float32 = [(x / 255).astype(np.float32).astype(np.float64) * 255 for x in (f, a, b)]
     assert gr.qabf(through_float32[0], through_float32[1:]) == pytest.approx(gr.qabf(f, [a, b]), rel=1e-7)
+
+
+def test_qp_rewards_kept_phase_congruency(rng):
+    """Qp of a source against itself is close to 1 (C = 1e-4 keeps it just under); noise that
+    destroys the sources' features scores far lower; it weighs two sources, not three."""
+    from fusecli.metrics import phase
+
+    a, b = img(rng), img(rng)
+    assert phase.qp(a, [a, a]) == pytest.approx(1.0, abs=0.02)
+    average = phase.qp(np.round(0.5 * (a + b)), [a, b])
+    noisy = phase.qp(np.clip(0.5 * (a + b) + rng.normal(0, 30, a.shape), 0, 255), [a, b])
+    assert 0 < noisy < 0.5 * average
+    with pytest.raises(ValueError, match="two sources"):
+        phase.qp(a, [a, b, a])
