@@ -50,3 +50,11 @@ def jpeg_bomb(path: Path, width: int, height: int) -> Path:
     sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
     path.write_bytes(b"\xff\xd8" + app0 + sof + b"\xff\xd9")
     return path
+
+
+def pink_noise(seed: int, h: int = 192, w: int = 256) -> np.ndarray:
+    """A frame with natural images' spectrum (amplitude ~ 1/frequency, random phase), in 0..1."""
+    gen = np.random.default_rng(seed)
+    radius = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :])
+    spectrum = np.fft.irfft2(np.exp(2j * np.pi * gen.random(radius.shape)) / np.maximum(radius, 1.0 / max(h, w)), (h, w))
+    return ((spectrum - spectrum.min()) / (spectrum.max() - spectrum.min())).astype(np.float32)

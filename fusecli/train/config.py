@@ -38,6 +38,9 @@ class DataConfig:
     max_frames: int = 3  # MEF/MFF stacks: frames drawn per sample (2..max_frames)
     val_fraction: float = 0.1  # share of scenes held out (split by scene name)
     task_weights: dict[str, float] = field(default_factory=dict)  # default: equal
+    # Share of samples whose frames each get their own camera response (fusecli.train.data.
+    # camera_jitter: gain, gamma, an inverted infrared polarity): a model that meets other cameras.
+    camera_jitter: float = 0.0
     # Processes that make batches ahead of the training step (degradation and the teacher run
     # on the CPU; a GPU step is faster than one core makes a batch). 0: in the training process.
     # The batches are the same either way (each is a function of the seed and step alone).
@@ -147,6 +150,8 @@ def check(config: TrainConfig) -> TrainConfig:
             raise ConfigError(f"unknown task {task!r} in tasks; choose from {', '.join(TASKS)}")
     if config.steps < 1 or config.data.batch < 1 or config.data.crop < 16:
         raise ConfigError("steps and data.batch must be >= 1 and data.crop >= 16")
+    if not 0 <= config.data.camera_jitter <= 1:
+        raise ConfigError("data.camera_jitter must be in [0, 1]")
     if not 0 <= config.data.val_fraction < 1:
         raise ConfigError("data.val_fraction must be in [0, 1)")
     if config.data.focus_synthetic and "mff" not in config.tasks:

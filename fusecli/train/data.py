@@ -221,6 +221,22 @@ def full_range(frames: Sequence[np.ndarray], task: str) -> list[np.ndarray]:
     return out
 
 
+def camera_jitter(frames: Sequence[np.ndarray], task: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """``(H, W)`` frames in 0..1 as other cameras might give them: each VIF frame its own gain
+    (0.5..1.6) and gamma (0.6..1.6), and the infrared black-hot (inverted) one time in four;
+    MEF/MFF frames one response for the stack (its exposures and focus must stay as they are)."""
+    def response(frame: np.ndarray, gain: float, gamma: float) -> np.ndarray:
+        return np.clip(np.clip(frame, 0, 1) ** gamma * gain, 0, 1).astype(np.float32)
+
+    if task != "vif":
+        gain, gamma = rng.uniform(0.5, 1.6), np.exp(rng.uniform(np.log(0.6), np.log(1.6)))
+        return [response(f, gain, gamma) for f in frames]
+    out = [response(f, rng.uniform(0.5, 1.6), np.exp(rng.uniform(np.log(0.6), np.log(1.6)))) for f in frames]
+    if rng.random() < 0.25:
+        out[0] = (1 - out[0]).astype(np.float32)
+    return out
+
+
 def choose_task(config: TrainConfig, rng: np.random.Generator) -> str:
     weights = np.array([float(config.data.task_weights.get(t, 1.0)) for t in config.tasks])
     return str(config.tasks[int(rng.choice(len(config.tasks), p=weights / weights.sum()))])
@@ -250,6 +266,8 @@ def make_batch(
         scene = pool[int(r.integers(len(pool)))]
         frames = _pick_frames(scene.frames, n, r)
         frames = [f.astype(np.float32) for f in frames] if whole else _crop(frames, config.data.crop, r)
+        if config.data.camera_jitter and np.random.default_rng([config.seed, step, rank, k, 2]).random() < config.data.camera_jitter:
+            frames = camera_jitter(frames, task, np.random.default_rng([config.seed, step, rank, k, 3]))
         degraded, prompt = frames, None
         if config.degrade.enabled and r.random() >= config.degrade.clean_fraction:
             drawn = r.bit_generator.state

@@ -5,6 +5,8 @@ frame 0 infrared and frame 1 visible); masks ``(B, 1, H, W)`` in 0..1.
 
 * ``pixel``: MoE-Fusion (seed 002 §6.1) — L1 to the max of the sources on the foreground,
   to their mean on the background, each divided by ``H W``.
+* ``intensity``: L1 to the max of the sources everywhere (the intensity loss of SeAFusion and
+  its successors): bright texture is kept whichever source has it, not halved to a mean.
 * ``gradient``: MoE-Fusion §6.2 — L1 between ``|Sobel F|`` and the max of ``|Sobel S_k|``.
 * ``ssim``: 1 - the mean SSIM of F with each source (11x11 Gaussian, sigma 1.5).
 * ``mef_ssim``: 1 - MEF-SSIM (Ma et al. 2015) with Gaussian windows, differentiable.
@@ -58,6 +60,12 @@ def pixel_loss(fused: Tensor, sources: Tensor, foreground: Tensor) -> Tensor:
     fg = (foreground * (fused - sources.amax(1))).abs().mean()
     bg = ((1 - foreground) * (fused - sources.mean(1))).abs().mean()
     return fg + bg
+
+
+def intensity_loss(fused: Tensor, sources: Tensor) -> Tensor:
+    """``|F - max_k S_k|_1 / HW`` (batch mean)."""
+    _check_sources(fused, sources)
+    return (fused - sources.amax(1)).abs().mean()
 
 
 def gradient_loss(fused: Tensor, sources: Tensor) -> Tensor:
@@ -169,7 +177,7 @@ def reconstruction_loss(decoded: Tensor, image: Tensor) -> Tensor:
     return (decoded - image).abs().mean() + (sobel_magnitude(decoded) - sobel_magnitude(image)).abs().mean()
 
 
-LOSS_NAMES = ("pixel", "gradient", "ssim", "mef_ssim", "target_l1", "target_psnr", "target_ssim", "target_gradient", "latent", "velocity", "reconstruction", "load")
+LOSS_NAMES = ("pixel", "intensity", "gradient", "ssim", "mef_ssim", "target_l1", "target_psnr", "target_ssim", "target_gradient", "latent", "velocity", "reconstruction", "load")
 
 
 def weighted_sum(terms: dict[str, Tensor], weights: dict[str, float]) -> tuple[Tensor, dict[str, float]]:

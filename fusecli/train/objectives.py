@@ -58,6 +58,7 @@ def _source_terms(fused: Tensor, batch: Batch, foreground: Tensor | None = None)
     if foreground is None:
         foreground = saliency_prior(clean[:, 0]) if batch.task == "vif" else torch.zeros_like(fused)
     terms = {"pixel": L.pixel_loss(fused, clean, foreground), "gradient": L.gradient_loss(fused, clean)}
+    terms["intensity"] = L.intensity_loss(fused, clean)
     terms["ssim"] = L.ssim_loss(fused, clean)
     if batch.task == "mef":
         terms["mef_ssim"] = L.mef_ssim_loss(fused, clean)

@@ -99,7 +99,7 @@ def test_tiles_give_the_same_bytes_with_any_number_of_workers(scenes, network):
 
 
 @pytest.mark.weights
-def test_the_shipped_vif_default_gives_the_same_bytes_for_any_number_of_jobs(tmp_path):
+def test_the_shipped_vif_network_gives_the_same_bytes_for_any_number_of_jobs(tmp_path):
     """On the astronaut example, 1 and 2 torch threads differed in 7 of its pixels before each
     network call got one thread."""
     from conftest import EXAMPLES
@@ -109,7 +109,8 @@ def test_the_shipped_vif_default_gives_the_same_bytes_for_any_number_of_jobs(tmp
             (tmp_path / folder).mkdir(exist_ok=True)
             (tmp_path / folder / f"{name}{Path(source).suffix}").write_bytes((EXAMPLES / source).read_bytes())
     for jobs in (1, 2):
-        run("fuse", "--task", "vif", "--ir", tmp_path / "ir", "--vis", tmp_path / "vis", "-o", tmp_path / f"jobs{jobs}", "--jobs", jobs)
+        run("fuse", "--task", "vif", "--model", "moefusion-vif", "--ir", tmp_path / "ir", "--vis", tmp_path / "vis",
+            "-o", tmp_path / f"jobs{jobs}", "--jobs", jobs)
     assert files(tmp_path / "jobs1") == files(tmp_path / "jobs2")
 
 

@@ -519,3 +519,11 @@ def test_raw_infrared_counts_are_stretched_like_a_camera_gain_control(scene, rng
             scores[mode, task] = json.loads((tmp_path / f"{mode}{task}.json").read_text())["mean"]["SSIM"]
     assert scores["auto", "vif"] == scores["auto", None] and scores["stored", "vif"] == scores["stored", None]
     assert scores["auto", "vif"] > scores["stored", "vif"] + 0.02  # each scored against the infrared it fused
+
+
+def test_each_task_defaults_to_the_method_that_wins_its_quality_protocol():
+    """VIF: the shipped learned models lose to pyramid-vif on a camera they never saw
+    (bench/quality_protocol.py), so the training-free method is the default, weights or not."""
+    from fusecli.fusion import default_model
+
+    assert (default_model("vif"), default_model("mef"), default_model("mff")) == ("pyramid-vif", "exposure-fusion", "focus-fusion")

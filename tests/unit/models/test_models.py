@@ -231,7 +231,7 @@ def test_learned_low_resolution_restoration_runs_on_the_frames_that_look_up_samp
     from fusecli.degrade.camera import downsample
     from fusecli.methods import fuse_frames
     from fusecli.restore import restoration_stats
-    from test_restore import pink_noise
+    from conftest import pink_noise
 
     restorer = RestorerConfig(width=8, depth=3, ops=["jpeg", "downsample"])
     model = small_regression(3, base=BASES, restore={"vif": ["jpeg", "downsample"]}, learned_restore=["jpeg", "downsample"], restorer=restorer).eval()

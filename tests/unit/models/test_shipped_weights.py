@@ -10,7 +10,6 @@ import torch
 from click.testing import CliRunner
 
 from fusecli.cli.main import cli
-from fusecli.fusion import default_model
 from fusecli.imaging import read_image
 from fusecli.catalog import CATALOG, weights_path
 from fusecli.models.weights import load_model, read_metadata
@@ -61,10 +60,6 @@ def test_shipped_models_fuse_the_examples(tmp_path, name):
         first, _ = read_image(INPUTS[task][-1])
         assert fused.shape[:2] == first.shape[:2]
         assert fused.std() > 0.05  # an image, not a flat field
-
-
-def test_vif_default_is_the_shipped_learned_model():
-    assert default_model("vif") == "moefusion-vif"
 
 
 def test_shipped_mmaif_reg_removes_infrared_stripes_when_the_prompt_asks():

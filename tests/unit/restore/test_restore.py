@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import smooth_image
+from conftest import pink_noise, smooth_image
 
 from fusecli.degrade import prompts as P
 from fusecli.degrade.pipeline import sample
@@ -72,14 +72,6 @@ def test_whole_image_statistics_restore_a_tile_like_the_whole(scene):
     whole = restore(frame, ["low_contrast"])
     np.testing.assert_allclose(restore(frame[tile], ["low_contrast"], stats), whole[tile], atol=1e-6)
     assert np.abs(restore(frame[tile], ["low_contrast"]) - whole[tile]).max() > 0.01  # the tile's own percentiles differ
-
-
-def pink_noise(seed: int, h: int = 192, w: int = 256) -> np.ndarray:
-    """A frame with natural images' spectrum (amplitude ~ 1/frequency, random phase), in 0..1."""
-    gen = np.random.default_rng(seed)
-    radius = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :])
-    spectrum = np.fft.irfft2(np.exp(2j * np.pi * gen.random(radius.shape)) / np.maximum(radius, 1.0 / max(h, w)), (h, w))
-    return ((spectrum - spectrum.min()) / (spectrum.max() - spectrum.min())).astype(np.float32)
 
 
 def test_up_sampled_frames_are_told_from_detailed_ones():

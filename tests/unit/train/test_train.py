@@ -50,6 +50,15 @@ def test_gradient_loss_zero_when_fused_keeps_the_strongest_edges(rng):
     assert L.gradient_loss(flat, sources).item() > 0.01
 
 
+def test_intensity_loss_pulls_towards_the_brighter_source_everywhere():
+    a = torch.tensor([[0.2, 0.8], [0.4, 0.0]])
+    b = torch.tensor([[0.6, 0.2], [0.4, 1.0]])
+    sources = torch.stack([a, b])[None, :, None]
+    assert L.intensity_loss(torch.maximum(a, b)[None, None], sources).item() == 0.0
+    fused = torch.full((1, 1, 2, 2), 0.5)
+    assert L.intensity_loss(fused, sources).item() == pytest.approx((0.1 + 0.3 + 0.1 + 0.5) / 4, abs=1e-6)
+
+
 def test_target_psnr_loss_is_minus_the_mean_psnr_per_image(rng):
     """Each image counts by its own PSNR (skimage's), so a nearly exact one still pulls; an exact one is capped at 140 dB."""
     from skimage.metrics import peak_signal_noise_ratio
@@ -207,6 +216,35 @@ def test_batches_are_deterministic_per_step_and_rank(tmp_path, data_root):
     prompts = [p for step in range(12) for p in make_batch(scenes, cfg, step).prompts]
     assert any(p for p in prompts)  # degradations come with prompts
     assert is_validation("x/a", 0.0) is False and is_validation("x/a", 0.25) == is_validation("x/a", 0.25)
+
+
+def test_camera_jitter_gives_each_vif_frame_its_own_response_and_a_stack_one(rng):
+    """VIF: two sensors, each its own gain and gamma, the infrared sometimes black-hot; a stack keeps
+    its exposures' order and its focus (one response for all its frames)."""
+    from fusecli.train.data import camera_jitter
+
+    frame = smooth_image(rng, 32, 32)
+    pairs = [camera_jitter([frame, frame], "vif", np.random.default_rng(seed)) for seed in range(40)]
+    assert all(f.dtype == np.float32 and 0 <= f.min() and f.max() <= 1 for pair in pairs for f in pair)
+    assert all(not np.allclose(ir, vis) for ir, vis in pairs)
+    inverted = [np.corrcoef(ir.ravel(), frame.ravel())[0, 1] < 0 for ir, _ in pairs]
+    assert 3 <= sum(inverted) <= 20  # one time in four
+    assert all(np.corrcoef(vis.ravel(), frame.ravel())[0, 1] > 0.5 for _, vis in pairs)  # the visible is never inverted
+    dark, bright = frame * 0.5, np.clip(frame * 1.5, 0, 1)
+    for seed in range(10):
+        out = camera_jitter([dark, bright, bright], "mef", np.random.default_rng(seed))
+        assert np.array_equal(out[1], out[2]) and (out[0] <= out[1] + 1e-7).all()
+    again = camera_jitter([frame, frame], "vif", np.random.default_rng(7))
+    assert all(np.array_equal(x, y) for x, y in zip(again, pairs[7]))
+
+
+def test_camera_jitter_reaches_the_batches_only_when_configured(tmp_path, data_root):
+    plain = load_config(_config(tmp_path, data_root, MOE))
+    jitter = load_config(_config(tmp_path, data_root, MOE), ["data.camera_jitter=1.0"])
+    scenes, _ = load_scenes(plain)
+    a, b = make_batch(scenes, plain, 3), make_batch(scenes, jitter, 3)
+    assert a.sources.shape == b.sources.shape and not torch.equal(a.sources, b.sources)
+    assert torch.equal(a.sources, make_batch(scenes, plain, 3).sources)
 
 
 def test_raw_infrared_counts_are_trained_on_as_fuse_stretches_them(tmp_path, data_root):
@@ -679,6 +717,7 @@ def test_lr_scale_gives_a_part_its_own_learning_rate(tmp_path, data_root):
     ("losses.pixel=inf", "losses.pixel must be a finite number"),
     ("losses.gradient=-1", "loss weights must be >= 0"),
     ("data.crop=4096", "data.crop 4096 is larger than data.max_side 64"),
+    ("data.camera_jitter=1.5", "data.camera_jitter must be in [0, 1]"),
 ])
 def test_impossible_settings_are_refused_before_training(tmp_path, data_root, override, message):
     path = _config(tmp_path, data_root, MOE)
