@@ -42,6 +42,7 @@ peer's with Qabf ≥ and Qcv ≤ the best peer's.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -218,9 +219,15 @@ def methods(task: Task) -> list[str]:
 # ------------------------------------------------------------------------------ scoring
 
 
+@functools.lru_cache(maxsize=16)
+def source_gray(path: Path) -> np.ndarray:
+    """A source's luminance on 0..255, read once for all the rows that are scored against it."""
+    return to_gray255(as_float(read_image(path)[0]))
+
+
 def per_source_ssim(fused: Path, sources: tuple[Path, ...]) -> list[float]:
     f = to_gray255(as_float(read_image(fused)[0]))
-    return [ssim_pair(to_gray255(as_float(read_image(s)[0])), f) for s in sources]
+    return [ssim_pair(source_gray(s), f) for s in sources]
 
 
 def score_folder(task: Task, items: list[ScoreItem], jobs: int) -> list[dict[str, float]]:
@@ -252,9 +259,8 @@ def better(metric: str, a: float, b: float) -> bool:
     return a < b if metric == "Qcv" else a > b
 
 
-def run_rows(task: Task, test_scenes: list[Scene], rows: list[str], bin_dir: Path | None, jobs: int, work: Path) -> dict:
+def run_rows(task: Task, test_scenes: list[Scene], rows: list[str], peer_runs: dict[str, Callable], jobs: int, work: Path) -> dict:
     """Fuse every scene with every row and score it; the single-frame rows share one scoring."""
-    peer_runs = peers(task, bin_dir)
     results: dict[str, dict] = {}
     singles = [r for r in rows if r in (*task.sources, "best single frame")]
     if singles:  # every frame of every scene scored once, then picked per row
@@ -376,11 +382,12 @@ def main() -> None:
     args = parser.parse_args()
     task = TASKS[args.task]
     test_scenes = scenes(task, args.split, args.every)
-    all_rows = [*task.sources, "average", *(["best single frame"]), *methods(task), *peers(task, args.peers_bin)]
+    peer_runs = peers(task, args.peers_bin)
+    all_rows = [*task.sources, "average", "best single frame", *methods(task), *peer_runs]
     rows = args.rows.split(",") if args.rows else all_rows
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        results = run_rows(task, test_scenes, rows, args.peers_bin, args.jobs, Path(tmp))
+        results = run_rows(task, test_scenes, rows, peer_runs, args.jobs, Path(tmp))
     report = {
         "task": task.name,
         "split": args.split,

@@ -225,13 +225,14 @@ def camera_jitter(frames: Sequence[np.ndarray], task: str, rng: np.random.Genera
     """``(H, W)`` frames in 0..1 as other cameras might give them: each VIF frame its own gain
     (0.5..1.6) and gamma (0.6..1.6), and the infrared black-hot (inverted) one time in four;
     MEF/MFF frames one response for the stack (its exposures and focus must stay as they are)."""
-    def response(frame: np.ndarray, gain: float, gamma: float) -> np.ndarray:
-        return np.clip(np.clip(frame, 0, 1) ** gamma * gain, 0, 1).astype(np.float32)
+    def response() -> Callable[[np.ndarray], np.ndarray]:
+        gain, gamma = rng.uniform(0.5, 1.6), np.exp(rng.uniform(np.log(0.6), np.log(1.6)))
+        return lambda frame: np.clip(np.clip(frame, 0, 1) ** gamma * gain, 0, 1).astype(np.float32)
 
     if task != "vif":
-        gain, gamma = rng.uniform(0.5, 1.6), np.exp(rng.uniform(np.log(0.6), np.log(1.6)))
-        return [response(f, gain, gamma) for f in frames]
-    out = [response(f, rng.uniform(0.5, 1.6), np.exp(rng.uniform(np.log(0.6), np.log(1.6)))) for f in frames]
+        camera = response()
+        return [camera(f) for f in frames]
+    out = [response()(f) for f in frames]
     if rng.random() < 0.25:
         out[0] = (1 - out[0]).astype(np.float32)
     return out
