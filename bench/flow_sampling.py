@@ -1,57 +1,88 @@
-"""How much `mmaif-flow`'s output depends on the sampler: seeds, SDE against ODE, and steps.
+"""Does `mmaif-flow`'s sampler change its output? Seeds, SDE against ODE, steps and gamma, on the
+degraded-input benchmark (``bench/degraded_protocol.py``: its frozen test scenes and seeds,
+scored against the clean sources and, on the truth sets, against the truth).
 
-Why: a flow model draws a sample; if samples differ a lot, one evaluation seed says little, and
-if few steps do as well as many, users can halve the time. Scored like the model-card tables
-(``bench/eval_weights.py``: the same held-out scenes, seeds and degradations, PSNR-ref against
-the teacher fusion of the clean frames), on the n = 2 setting with its prompt.
+Why: a flow model draws a sample. If the samples of different seeds do not differ, the sampler
+adds nothing but time; if few steps do as well as many, users can save it. Beside the runs:
+``mmaif-reg`` (the regression model the flow was fine-tuned from), and the seed diversity:
+the mean PSNR between the outputs of two seeds (higher = less diverse; ∞ = identical).
 
-    python bench/flow_sampling.py            # ~1 min on 2 CPU cores
-    python bench/flow_sampling.py --weights runs/x/checkpoints/best.safetensors --setting n=3
+    python bench/flow_sampling.py                      # n = 2 with its prompt, ~6 min on 2 cores
+    python bench/flow_sampling.py --setting gaussian_noise --sets vif,mff-truth
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_weights import degraded_case, setting_study  # noqa: E402
+from degraded_protocol import SETS, cases, degraded, key_metrics, network, settings  # noqa: E402
 
 from fusecli.metrics.score import score_arrays  # noqa: E402
-from fusecli.fusion.learned import fuse_network  # noqa: E402
-from fusecli.models.base import FuseOptions  # noqa: E402
 
-# (label, sampler, steps, seed)
-RUNS = [("SDE 8, seed 0", "sde", 8, 0), ("SDE 8, seed 1", "sde", 8, 1), ("SDE 8, seed 2", "sde", 8, 2), ("SDE 8, seed 3", "sde", 8, 3),
-        ("ODE 8", "ode", 8, 0), ("SDE 4", "sde", 4, 0), ("SDE 2", "sde", 2, 0), ("1 step", "ode", 1, 0)]
+# (label, model, sampling options)
+RUNS = [("mmaif-reg", "mmaif-reg", {}),
+        *[(f"SDE 8, seed {s}", "mmaif-flow", {"sampler": "sde", "steps": 8, "seed": s}) for s in range(4)],
+        ("ODE 8", "mmaif-flow", {"sampler": "ode", "steps": 8}),
+        ("SDE 4", "mmaif-flow", {"sampler": "sde", "steps": 4}),
+        ("SDE 2", "mmaif-flow", {"sampler": "sde", "steps": 2}),
+        ("1 step", "mmaif-flow", {"sampler": "ode", "steps": 1}),
+        ("SDE 8, γ 0.1", "mmaif-flow", {"sampler": "sde", "steps": 8, "gamma": 0.1}),
+        ("SDE 8, γ 2", "mmaif-flow", {"sampler": "sde", "steps": 8, "gamma": 2.0})]
+SEEDS = [label for label, _, _ in RUNS if "seed" in label]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1 / mse)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--setting", default="n=2", help="n=2, n=3 or one degradation, e.g. gaussian_noise")
-    args, scenes_of, model = setting_study(parser, "mmaif-flow.safetensors")
-    label, how = (args.setting, {"n": int(args.setting[2:])}) if args.setting.startswith("n=") else (f"n=1 {args.setting}", {"ops": [args.setting]})
-    print(f"PSNR-ref (dB), {label} +prompt, mean over {args.scenes} {args.split} scenes; spread = largest per-scene range over the 4 SDE seeds\n")
-    print("| task | " + " | ".join(run[0] for run in RUNS) + " | seed spread |\n|---|" + "---|" * (len(RUNS) + 1))
-    for task in ("vif", "mef", "mff"):
-        table = []
-        for index, scene in enumerate(scenes_of(task)):
-            frames, made, inputs, reference = degraded_case(scene, task, index, label, **how)
-            x = torch.from_numpy(np.stack(inputs).astype(np.float32))[None, :, None]
-            row = []
-            for _, sampler, steps, seed in RUNS:
-                options = FuseOptions(task=task, prompt=made.prompt, steps=steps, sampler=sampler, generator=torch.Generator().manual_seed(seed))
-                with torch.no_grad():
-                    fused = fuse_network(model, x, options).image[0, 0].numpy()
-                row.append(score_arrays(fused, frames, ("PSNR-ref",), reference=reference)["PSNR-ref"])
-            table.append(row)
-        t = np.array(table)
-        spread = (t[:, :4].max(1) - t[:, :4].min(1)).max()
-        print(f"| {task} | " + " | ".join(f"{v:.2f}" for v in t.mean(0)) + f" | {spread:.3f} |")
+    parser.add_argument("--setting", default="n=2", help="n=2, n=3 or one degradation family, e.g. gaussian_noise")
+    parser.add_argument("--sets", default="vif,mef,mff,mff-truth")
+    parser.add_argument("--scenes", type=int, default=6, help="scenes per set (spread over the set)")
+    parser.add_argument("--max-side", type=int, default=512)
+    args = parser.parse_args()
+    print(f"{args.setting} with its prompt; first key metric against the clean sources (truth sets: PSNR to the truth), "
+          f"mean over {args.scenes} frozen test scenes; seconds per image on this machine\n")
+    header = ["run"]
+    columns: dict[str, list[str]] = {label: [] for label, _, _ in RUNS}
+    diversity = []
+    for set_name in args.sets.split(","):
+        task = SETS[set_name]
+        metric = "PSNR-ref" if set_name.endswith("truth") else key_metrics(set_name)[0]
+        header += [f"{set_name} {metric}", f"{set_name} s"]
+        how = dict(settings(task))[args.setting]
+        found = cases(set_name, 1, args.max_side)
+        found = [found[i] for i in np.linspace(0, len(found) - 1, args.scenes).round().astype(int)]
+        scores = {label: [] for label, _, _ in RUNS}
+        seconds = {label: 0.0 for label, _, _ in RUNS}
+        pairs = []
+        for index, case in enumerate(found):
+            made = degraded(case, task, index, args.setting, how)
+            inputs = [np.asarray(f, np.float32) for f in made.degraded]
+            images = {}
+            for label, model, sampling in RUNS:
+                t0 = time.perf_counter()
+                images[label] = np.clip(network(inputs, task, made.prompt, model=model, **sampling), 0, 1)
+                seconds[label] += time.perf_counter() - t0
+                reference = {"reference": case.truth} if case.truth is not None else {}
+                scores[label].append(score_arrays(images[label], case.clean, (metric,), **reference)[metric])
+            pairs += [psnr(images[a], images[b]) for a, b in itertools.combinations(SEEDS, 2)]
+        for label in columns:
+            columns[label] += [f"{np.mean(scores[label]):.4f}", f"{seconds[label] / len(found):.2f}"]
+        diversity.append(f"{set_name}: {np.mean(pairs):.1f} dB (min {np.min(pairs):.1f})")
+    print("| " + " | ".join(header) + " |\n|---|" + "---|" * (len(header) - 1))
+    for label, cells in columns.items():
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print("\nPSNR between two seeds' outputs, mean over pairs and scenes:", "; ".join(diversity))
 
 
 if __name__ == "__main__":

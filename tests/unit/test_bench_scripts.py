@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import runpy
 
+import numpy as np
 import pytest
 
 from conftest import REPO
@@ -45,3 +46,58 @@ def test_the_quality_protocol_passes_no_copy_and_no_learned_tie(monkeypatch):
     rows["best single frame"] = {"mean": {"Qabf": 0.67, "Qcb": 0.825, "Qcv": 29.0}}
     rows["focus-fusion"] = {"mean": {"Qabf": 0.74, "Qcb": 0.82, "Qcv": 28.0}}
     assert protocol["passes"](mff, rows) == []
+
+
+def test_the_degraded_protocol_counts_only_clear_wins(monkeypatch):
+    """bench/degraded_protocol.py: the prompted model must beat every baseline (a tie with
+    restoration + fusion is no win), the ceiling is not a baseline, and a no-prompt output below
+    the plain default by more than 8-bit round-off is flagged."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    protocol = runpy.run_path(str(REPO / "bench" / "degraded_protocol.py"), run_name="bench_check")
+
+    def row(qabf, qcb, vif, ssim):
+        return {"Qabf": qabf, "Qcb": qcb, "VIF": vif, "min SSIM": ssim}
+
+    table = {"noise": {
+        "default": row(0.37, 0.44, 0.29, 0.14), "restore + default": row(0.45, 0.39, 0.45, 0.47),
+        "mmaif-reg": row(0.40, 0.40, 0.39, 0.37), "mmaif-reg +prompt": row(0.47, 0.43, 0.45, 0.49),
+        "network +prompt": row(0.41, 0.44, 0.35, 0.24), "clean (ceiling)": row(0.69, 0.48, 0.87, 0.50)}}
+    verdict = protocol["verdicts"]("vif", table)["noise"]
+    assert verdict["prompt wins"] == ["Qabf", "min SSIM"]  # Qcb below the default, VIF only tied
+    assert not verdict["most"]
+    assert verdict["no prompt worse than default on"] == ["Qcb"]
+    assert verdict["network alone above default on"] == ["Qabf", "VIF", "min SSIM"]
+    table["noise"]["mmaif-reg +prompt"]["VIF"] = 0.46
+    assert protocol["verdicts"]("vif", table)["noise"]["most"]
+
+
+def test_the_synthetic_bracket_straddles_its_photo(monkeypatch):
+    """The MEF truth set's shots: one darker and one brighter than the photo, clipped where a
+    camera clips, so no shot is the truth."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    protocol = runpy.run_path(str(REPO / "bench" / "degraded_protocol.py"), run_name="bench_check")
+    photo = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (8, 1))
+    dark, bright = protocol["synthetic_bracket"](photo)
+    assert dark.dtype == bright.dtype == np.float32
+    assert np.all(dark <= photo + 1e-6) and np.all(bright >= photo - 1e-6)
+    assert dark.mean() < photo.mean() - 0.05 and bright.mean() > photo.mean() + 0.05
+    assert bright[:, -20:].min() == 1.0 and dark[:, -1].max() < 0.7  # highlights clip only when brighter
+
+
+def test_the_held_out_paraphrases_are_wording_the_generator_never_writes(monkeypatch):
+    """bench/prompt_response.py's paraphrases test free-form language: each has words outside the
+    prompt generator's vocabulary, and each degradation family has one."""
+    from fusecli.degrade.pipeline import available_ops
+    from fusecli.degrade.prompts import CLAUSES, SENTENCES, prompt_vocabulary, tokenize
+
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    bench = runpy.run_path(str(REPO / "bench" / "prompt_response.py"), run_name="bench_check")
+    paraphrases = bench["PARAPHRASES"]
+    assert set(paraphrases) == set(available_ops("vif"))
+    written = {line for group in (SENTENCES, CLAUSES) for lines in group.values() for line in lines}
+    vocabulary = set(prompt_vocabulary())
+    for op, text in paraphrases.items():
+        assert text not in written
+        assert len(set(tokenize(text)) - vocabulary) >= 2, op
+        assert bench["WRONG"][op] != op
+    assert bench["two_requests"]("gaussian_noise").count(",") >= 1
