@@ -98,12 +98,13 @@ def synthetic_bracket(photo: np.ndarray, stops: tuple[float, ...] = (-1.5, 1.5))
     return [(np.clip(linear * np.float32(2.0**ev), 0, 1) ** (1 / 2.2)).astype(np.float32) for ev in stops]
 
 
-def cases(name: str, every: int, max_side: int) -> list[Case]:
-    """The clean scenes of set ``name`` (module docstring), each with its truth where it has one."""
+def cases(name: str, every: int, max_side: int, split: str = "test") -> list[Case]:
+    """The clean scenes of set ``name`` (module docstring), each with its truth where it has one;
+    ``split="val"``: the quality protocol's validation scenes instead, for choosing settings."""
     task = SETS[name]
     source = TASKS["mef" if name.endswith("truth") else task]
     found = []
-    for k, scene in enumerate(scenes(source, "test", every)):
+    for k, scene in enumerate(scenes(source, split, every)):
         frames = [f.astype(np.float32) for f in _load_luma(scene.paths, max_side, infrared=task == "vif")]
         if name == "mff-truth":
             photo = sharpest_frame(frames)
@@ -250,7 +251,7 @@ def report_markdown(report: dict) -> str:
     rows = list(next(iter(table.values())))
     checks = verdicts(set_name, table)
     seen = (report["task"], MODEL) in TRAINED_ON_TEST and not set_name.endswith("truth")
-    lines = [f"**{set_name}**{' †' if seen else ''} ({report['scenes']} scenes; cells: {' / '.join(keys)}; "
+    lines = [f"**{set_name}**{' †' if seen else ''} ({report['scenes']} {'validation' if report.get('split') == 'val' else 'test'} scenes; cells: {' / '.join(keys)}; "
              f"`{report['command']}`, {report['seconds'] / 60:.0f} min)", "",
              "| setting | " + " | ".join(rows) + " | +prompt beats all baselines on | no prompt below default on |",
              "|---|" + "---|" * (len(rows) + 2)]
@@ -275,6 +276,7 @@ def main() -> None:
     parser.add_argument("--set", choices=sorted(SETS), default="vif")
     parser.add_argument("--every", type=int, help="every N-th scene per clip or dataset (default: VIF 7, MEF, MFF and the truth sets 2)")
     parser.add_argument("--max-side", type=int, default=512)
+    parser.add_argument("--split", choices=("test", "val"), default="test", help="val: the validation scenes, for choices")
     parser.add_argument("--settings", help="comma-separated settings (default: every family, n=2, n=3)")
     parser.add_argument("--peers-bin", type=Path, default=os.environ.get("FUSECLI_PEERS_BIN"))
     parser.add_argument("--jobs", type=int, default=2)
@@ -286,7 +288,7 @@ def main() -> None:
         return
     task = SETS[args.set]
     every = args.every or (2 if args.set.endswith("truth") else {"vif": 7, "mef": 2, "mff": 2}[task])
-    found = cases(args.set, every, args.max_side)
+    found = cases(args.set, every, args.max_side, args.split)
     chosen = [s for s in settings(task) if not args.settings or s[0] in args.settings.split(",")]
     jobs = [(args.set, k, case, label, how, args.peers_bin) for label, how in chosen for k, case in enumerate(found)]
     started = time.time()
@@ -300,10 +302,10 @@ def main() -> None:
     row_order = list(next(iter(per_scene.values())))
     table = {label: {row: {m: float(np.mean([v[m] for v in per_scene[label][row]])) for m in per_scene[label][row][0]}
                      for row in row_order} for label in order}
-    report = {"set": args.set, "task": task, "scenes": len(found), "every": every, "max_side": args.max_side,
+    report = {"set": args.set, "split": args.split, "task": task, "scenes": len(found), "every": every, "max_side": args.max_side,
               "table": table, "verdicts": verdicts(args.set, table), "seconds": round(time.time() - started, 1),
               "command": " ".join(["python", "bench/degraded_protocol.py", *sys.argv[1:]])}
-    out = args.out or ROOT / "runs" / f"degraded_protocol_{args.set}.json"
+    out = args.out or ROOT / "runs" / f"degraded_protocol_{args.set}{'_val' if args.split == 'val' else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     print(report_markdown(report))

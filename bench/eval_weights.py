@@ -64,7 +64,7 @@ def learned(model, frames, task, prompt=None, steps=8):
 
 
 def setting_study(parser: argparse.ArgumentParser, weights: str):
-    """For the per-setting scripts (diagnose_setting, flow_sampling): parse ``parser`` with the
+    """For the per-setting script (diagnose_setting): parse ``parser`` with the
     shared ``--weights`` (default ``weights/WEIGHTS``), ``--scenes``, ``--max-side`` and
     ``--split`` options and return the arguments, a function ``task -> scenes`` and the loaded
     model. ``--split train`` takes real training-split scenes spread over the list (did the model
