@@ -87,10 +87,6 @@ class Case:
     truth: np.ndarray | None = None
 
 
-def default_method(task: str) -> str:
-    return default_model(task)
-
-
 def synthetic_bracket(photo: np.ndarray, stops: tuple[float, ...] = (-1.5, 1.5)) -> list[np.ndarray]:
     """Shots of one ``(H, W)`` photo in 0..1 at ``stops`` EV: its linear light (a 2.2 gamma)
     scaled by 2^EV and clipped, as a camera would record it."""
@@ -169,7 +165,7 @@ def outputs(case: Case, task: str, made, peer_run: tuple[str, Callable] | None, 
     """Every row's fused image of one degraded case."""
     inputs = [np.asarray(f, np.float32) for f in made.degraded]
     ops = [op.name for op in made.ops]
-    method = default_method(task)
+    method = default_model(task)
     plain = fuse_frames(method, inputs)
     out = {"default": plain, "restore + default": fuse_frames(method, restore_stack(inputs, ops, task))}
     if peer_run is not None:
@@ -182,7 +178,7 @@ def outputs(case: Case, task: str, made, peer_run: tuple[str, Callable] | None, 
 
 
 def score(fused: np.ndarray, case: Case, task: str) -> dict[str, float]:
-    fused = np.clip(np.round(np.clip(fused, 0, 1) * 255) / 255, 0, 1).astype(np.float32)  # as written to an 8-bit PNG
+    fused = (np.round(np.clip(fused, 0, 1) * 255) / 255).astype(np.float32)  # as written to an 8-bit PNG
     if fused.ndim == 3:  # a peer's colour output of gray frames
         fused = fused.mean(axis=-1)
     key = [m for m in KEY[task] if m != "min SSIM"]
