@@ -34,7 +34,7 @@ Targets (``verdicts``): per setting, ``mmaif-reg +prompt`` beats every baseline 
 ceiling) on most key metrics; ``mmaif-reg`` without a prompt is never below ``default`` on a key
 metric. Both count a difference only beyond ``TIE`` (round-off of an 8-bit image): a tie is no win.
 
-    python bench/degraded_protocol.py --set vif          # -> runs/degraded_protocol_vif.json
+    python bench/degraded_protocol.py --set vif          # -> runs/degraded_protocol_vif.json, 6-15 min a set on 2 cores
     python bench/degraded_protocol.py --set mff-truth --peers-bin /path/to/venv/bin
 """
 

@@ -7,7 +7,7 @@ adds nothing but time; if few steps do as well as many, users can save it. Besid
 ``mmaif-reg`` (the regression model the flow was fine-tuned from), and the seed diversity:
 the mean PSNR between the outputs of two seeds (higher = less diverse; ∞ = identical).
 
-    python bench/flow_sampling.py                      # n = 2 with its prompt, ~6 min on 2 cores
+    python bench/flow_sampling.py --scenes 4           # n = 2 with its prompt, ~10 min on 2 cores
     python bench/flow_sampling.py --setting gaussian_noise --sets vif,mff-truth
 """
 
