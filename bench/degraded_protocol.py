@@ -22,8 +22,8 @@ Rows:
 * the task's best peer installed here on the degraded inputs (MEF: OpenCV Mertens; MFF:
   OpenFocus StackMFF-V3, or enfuse's focus weights without ``--peers-bin``; VIF: none);
 * ``mmaif-reg``: no prompt; ``mmaif-reg +prompt``: its classical stage and the network;
-  ``network +prompt``: the network alone, its classical restorations off (its base is the plain
-  fusion of the degraded inputs; the prompt still conditions it);
+  ``network +prompt``: the network alone, its classical restorations off (its base is its
+  training-free fusion of the degraded inputs, nothing restored; the prompt still conditions it);
 * ``clean (ceiling)``: the default fusion of the clean inputs.
 
 Metrics against the clean sources (VIF: Qabf, Qcb, VIF, min SSIM; MEF: MEF-SSIM, Qabf, Qcb; MFF:
@@ -68,6 +68,7 @@ from fusecli.metrics.score import score_arrays, to_gray255  # noqa: E402
 from fusecli.models.base import FuseOptions  # noqa: E402
 from fusecli.models.weights import load_weights  # noqa: E402
 from fusecli.restore import restore_stack  # noqa: E402
+from fusecli.restore.stage import ClassicalStage  # noqa: E402
 from fusecli.train.data import _load_luma  # noqa: E402
 from fusecli.train.synthetic_focus import defocus_pair, sharpest_frame  # noqa: E402
 
@@ -156,6 +157,12 @@ def network(frames: list[np.ndarray], task: str, prompt: str | None, base: np.nd
         return fuse_network(shipped(model), x, options).image[0, 0].numpy()
 
 
+def model_base(frames: list[np.ndarray], task: str, model: str = MODEL) -> np.ndarray:
+    """The plain classical base of a shipped all-in-one model (its training-free fusion of
+    ``frames``, nothing restored): what ``network +prompt`` corrects."""
+    return fuse_frames(ClassicalStage.of(shipped(model)).method(task), frames)
+
+
 def degraded(case: Case, task: str, index: int, label: str, how: dict):
     """The degraded sample of one case and setting, with its seed fixed by both."""
     return sample(case.clean, task, np.random.default_rng([11, index, sum(map(ord, label))]), **how)
@@ -172,7 +179,7 @@ def outputs(case: Case, task: str, made, peer_run: tuple[str, Callable] | None, 
         out[peer_run[0]] = np.asarray(peer_run[1](inputs, work), np.float32)
     out[MODEL] = network(inputs, task, None)
     out[f"{MODEL} +prompt"] = network(inputs, task, made.prompt)
-    out["network +prompt"] = network(inputs, task, made.prompt, base=plain)
+    out["network +prompt"] = network(inputs, task, made.prompt, base=model_base(inputs, task))
     out["clean (ceiling)"] = fuse_frames(method, case.clean)
     return out
 

@@ -27,10 +27,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from degraded_protocol import SETS, cases, degraded, key_metrics, network, settings  # noqa: E402
+from degraded_protocol import SETS, cases, degraded, key_metrics, model_base, network, settings  # noqa: E402
 
-from fusecli.fusion.task import default_model  # noqa: E402
-from fusecli.methods import fuse_frames  # noqa: E402
 from fusecli.metrics.score import score_arrays  # noqa: E402
 from fusecli.restore.prompts import PROMPT_PATTERNS, degradations_in_prompt  # noqa: E402
 
@@ -84,7 +82,7 @@ def main() -> None:
             for index, case in enumerate(found):
                 made = degraded(case, task, index, op, how)
                 inputs = [np.asarray(f, np.float32) for f in made.degraded]
-                base = fuse_frames(default_model(task), inputs)
+                base = model_base(inputs, task)
                 prompts = {"no prompt": None, "generator": made.prompt, "paraphrase": PARAPHRASES[op],
                            "two requests": two_requests(op), "wrong request": PARAPHRASES[WRONG[op]]}
                 outs = {p: np.clip(network(inputs, task, text, base=base), 0, 1) for p, text in prompts.items()}

@@ -115,6 +115,7 @@ register(Entry("restorer", "component", (), "full-resolution JPEG / down-samplin
 register(Entry("exposure-fusion", "training-free", ("mef",), "Mertens exposure fusion, Laplacian pyramid", function="fusecli.methods.exposure:exposure_fusion", aliases=("mertens",)))
 register(Entry("focus-fusion", "training-free", ("mff",), "focus measure + consistency + pyramid blending", function="fusecli.methods.focus:focus_fusion", aliases=("focus-stack",)))
 register(Entry("pyramid-vif", "training-free", ("vif",), "Laplacian pyramid VIF, max-abs detail", function="fusecli.methods.vif:pyramid_vif"))
+register(Entry("energy-vif", "training-free", ("vif",), "Laplacian pyramid VIF, local-energy detail, brighter-leaning base", function="fusecli.methods.vif:energy_vif"))
 
 
 def entries(kind: str | None = None) -> list[Entry]:

@@ -142,13 +142,15 @@ def _dataset(settings, task, ir, vis, stacks, folder_a, folder_b, output, counts
         if unusable:
             raise click.UsageError(f"{', '.join(unusable)} cannot be used for --task {task}")
     if gt_method:
-        from fusecli.catalog import CATALOG
+        from fusecli.catalog import CATALOG, entries
         from fusecli.methods import get_method
 
         get_method(gt_method)  # a training-free method (a clear error otherwise)
-        gt_method = CATALOG.get_name(gt_method)
-        if (gt_method == "pyramid-vif") != (task == "vif"):
-            raise click.UsageError(f"--gt {gt_method} does not fit --task {task} (vif: pyramid-vif; mef: exposure-fusion; mff: focus-fusion)")
+        entry = CATALOG.get(gt_method)
+        gt_method = entry.name
+        if task not in entry.tasks:
+            fitting = ", ".join(e.name for e in entries("training-free") if task in e.tasks)
+            raise click.UsageError(f"--gt {gt_method} does not fit --task {task} (for {task}: {fitting})")
     from fusecli.batch import select_shard
 
     sources, warnings = collect_sources(task, ir=ir, vis=vis, stacks=stacks, a=folder_a, b=folder_b)

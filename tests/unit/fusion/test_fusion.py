@@ -232,12 +232,12 @@ def test_run_tiled_blends_to_the_untiled_result_for_a_pointwise_method(rng):
     assert np.abs(blended[0] - fn(colour, None)).max() < 1e-5 and np.abs(blended[1] - 2 * colour[0][..., 0]).max() < 1e-5
 
 
-@pytest.mark.parametrize("model", ["exposure-fusion", "focus-fusion", "pyramid-vif"])
+@pytest.mark.parametrize("model", ["exposure-fusion", "focus-fusion", "pyramid-vif", "energy-vif"])
 def test_tiles_leave_no_seams(rng, model):
     scene = smooth_image(rng, 400, 520, 3)
     frames = {"exposure-fusion": [np.clip(scene * g, 0, 1) for g in (0.4, 1.0, 2.0)],
               "focus-fusion": [scene, cv2.GaussianBlur(scene, (0, 0), 2)],
-              "pyramid-vif": [scene.mean(2) ** 2, scene]}[model]
+              "pyramid-vif": [scene.mean(2) ** 2, scene], "energy-vif": [scene.mean(2) ** 2, scene]}[model]
     whole = fuse(frames, model=model, tile=4096).image
     scale = TRAINING_FREE_TILE_SCALE  # training-free methods tile at this multiple of --tile
     tile, overlap = 26 * scale, 8 * scale
@@ -522,8 +522,9 @@ def test_raw_infrared_counts_are_stretched_like_a_camera_gain_control(scene, rng
 
 
 def test_each_task_defaults_to_the_method_that_wins_its_quality_protocol():
-    """VIF: the shipped learned models lose to pyramid-vif on a camera they never saw
-    (bench/quality_protocol.py), so the training-free method is the default, weights or not."""
+    """VIF: the shipped learned models lose to the training-free methods on a camera they never
+    saw (bench/quality_protocol.py), so a training-free method is the default, weights or not:
+    energy-vif, ahead of pyramid-vif on the validation scenes."""
     from fusecli.fusion import default_model
 
-    assert (default_model("vif"), default_model("mef"), default_model("mff")) == ("pyramid-vif", "exposure-fusion", "focus-fusion")
+    assert (default_model("vif"), default_model("mef"), default_model("mff")) == ("energy-vif", "exposure-fusion", "focus-fusion")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -22,7 +23,7 @@ from conftest import smooth_image, EXAMPLES
 
 
 def test_registry_names():
-    assert set(method_names()) == {"exposure-fusion", "focus-fusion", "pyramid-vif"}
+    assert set(method_names()) == {"exposure-fusion", "focus-fusion", "pyramid-vif", "energy-vif"}
 
 
 def test_pyramid_round_trip_and_constant_weights(rng):
@@ -216,6 +217,30 @@ def test_pyramid_vif_keeps_colour_and_edges():
     assert score_arrays(fused, [ir, vis], ["Qabf"])["Qabf"] > score_arrays(average, [ir, vis], ["Qabf"])["Qabf"]
     with pytest.raises(InputMismatchError):
         fuse_frames("pyramid-vif", [ir, vis, vis])
+
+
+def test_energy_vif_leans_to_the_brighter_frame_and_keeps_the_stronger_detail(rng):
+    """energy-vif's base leans toward the brighter frame where pyramid-vif averages (a warm
+    body at night stays bright, the lit visible background is not dimmed by a cold infrared);
+    its details follow the frame with more local energy (the visible texture over a flat
+    infrared); a frame fused with itself comes back."""
+    h, w = 160, 200
+    yy, xx = np.mgrid[:h, :w]
+    ir = np.where(xx < w // 2, 0.9, 0.1).astype(np.float32)  # warm left half, cold right half
+    vis = np.clip(0.5 + 0.1 * np.sin(xx / 1.5) * np.sin(yy / 1.5), 0, 1).astype(np.float32)
+    energy, pyramid = fuse_frames("energy-vif", [ir, vis]), fuse_frames("pyramid-vif", [ir, vis])
+    left, right = (slice(40, 120), slice(20, 70)), (slice(40, 120), slice(130, 180))
+    for half in (left, right):  # the brighter frame there: infrared on the left, visible on the right
+        assert energy[half].mean() > pyramid[half].mean() + 0.05
+    texture = lambda f: np.std(f[right] - cv2.GaussianBlur(f, (0, 0), 4)[right])  # noqa: E731
+    assert texture(energy) > 0.9 * texture(vis)
+    np.testing.assert_allclose(fuse_frames("energy-vif", [vis, vis]), vis, atol=2e-5)
+    colour = fuse_frames("energy-vif", [ir, np.dstack([vis, vis * 0.9, vis * 0.8])])
+    assert colour.shape == (h, w, 3) and colour[..., 0].mean() > colour[..., 2].mean()
+    with pytest.raises(InputMismatchError):
+        fuse_frames("energy-vif", [ir, vis, vis])
+    with pytest.raises(InputMismatchError):
+        fuse_frames("energy-vif", [ir, vis[:-1]])
 
 
 def test_methods_handle_16bit_precision_and_gray(rng):
