@@ -60,7 +60,7 @@ def _aspect_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
 @click.option("--level", type=click.Choice(["heavy", "mild"]), help="Force a level (default: heavy for one degradation, mild for 2-3).")
 @click.option("--aspects", callback=_aspect_list, help="Crop to aspect ratios drawn from e.g. 1:1,3:4,4:3,16:9,9:16.")
 @click.option("--size", type=click.IntRange(16), help="Resize crops so the long side has this many pixels.")
-@click.option("--gt", "gt_method", help="Also write a fused ground truth of the clean frames with this method (pyramid-vif, exposure-fusion, focus-fusion).")
+@click.option("--gt", "gt_method", help="Also write a fused ground truth of the clean frames with this training-free method of the task (VIF: energy-vif or pyramid-vif; MEF: exposure-fusion; MFF: focus-fusion).")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=Path), help="Write a labelled sheet of every degradation (heavy and mild) on IMAGE.")
 @click.option("--dry-run", is_flag=True, help="Dataset mode: list what would be made, write nothing.")
 @seed_option
