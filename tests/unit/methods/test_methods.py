@@ -265,4 +265,9 @@ def test_degrade_gt_writes_fused_ground_truth(tmp_path, rng):
     clean = [read_image(tmp_path / "d" / rel)[0] for rel in record["files"]["clean"]]
     assert np.abs(gt - fuse_frames("pyramid-vif", clean)).max() <= 1 / 255
     wrong = runner.invoke(cli, args[:-1] + [str(tmp_path / "e"), "--gt", "exposure-fusion"])
-    assert wrong.exit_code == 2 and "does not fit" in wrong.output
+    assert wrong.exit_code == 2 and "does not fit" in wrong.output and "energy-vif" in wrong.output
+    other = runner.invoke(cli, args[:-1] + [str(tmp_path / "f"), "--gt", "energy-vif"])  # any VIF method fits
+    assert other.exit_code == 0, other.output
+    record = json.loads((tmp_path / "f" / "meta" / "x.json").read_text())
+    gt, _ = read_image(tmp_path / "f" / record["files"]["gt"])
+    assert np.abs(gt - fuse_frames("energy-vif", clean)).max() <= 1 / 255
