@@ -58,13 +58,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality_protocol import ENFUSE_FOCUS, TASKS, TRAINED_ON_TEST, enfuse, mertens, openfocus, scenes  # noqa: E402
+from quality_protocol import ENFUSE_FOCUS, TASKS, TRAINED_ON_TEST, enfuse, mertens, min_source_ssim, openfocus, scenes  # noqa: E402
 from fusecli.degrade.pipeline import available_ops, sample  # noqa: E402
 from fusecli.fusion.learned import fuse_network  # noqa: E402
 from fusecli.fusion.task import default_model  # noqa: E402
 from fusecli.methods import fuse_frames  # noqa: E402
-from fusecli.metrics.functional import ssim_pair  # noqa: E402
-from fusecli.metrics.score import score_arrays, to_gray255  # noqa: E402
+from fusecli.metrics.score import score_arrays  # noqa: E402
 from fusecli.models.base import FuseOptions  # noqa: E402
 from fusecli.models.weights import load_weights  # noqa: E402
 from fusecli.restore import restore_stack  # noqa: E402
@@ -157,10 +156,15 @@ def network(frames: list[np.ndarray], task: str, prompt: str | None, base: np.nd
         return fuse_network(shipped(model), x, options).image[0, 0].numpy()
 
 
+def base_method(task: str, model: str = MODEL) -> str:
+    """The training-free method a shipped all-in-one model corrects (its classical base)."""
+    return ClassicalStage.of(shipped(model)).method(task)
+
+
 def model_base(frames: list[np.ndarray], task: str, model: str = MODEL) -> np.ndarray:
     """The plain classical base of a shipped all-in-one model (its training-free fusion of
     ``frames``, nothing restored): what ``network +prompt`` corrects."""
-    return fuse_frames(ClassicalStage.of(shipped(model)).method(task), frames)
+    return fuse_frames(base_method(task, model), frames)
 
 
 def degraded(case: Case, task: str, index: int, label: str, how: dict):
@@ -179,7 +183,8 @@ def outputs(case: Case, task: str, made, peer_run: tuple[str, Callable] | None, 
         out[peer_run[0]] = np.asarray(peer_run[1](inputs, work), np.float32)
     out[MODEL] = network(inputs, task, None)
     out[f"{MODEL} +prompt"] = network(inputs, task, made.prompt)
-    out["network +prompt"] = network(inputs, task, made.prompt, base=model_base(inputs, task))
+    base = plain if base_method(task) == method else model_base(inputs, task)
+    out["network +prompt"] = network(inputs, task, made.prompt, base=base)
     out["clean (ceiling)"] = fuse_frames(method, case.clean)
     return out
 
@@ -191,8 +196,7 @@ def score(fused: np.ndarray, case: Case, task: str) -> dict[str, float]:
     key = [m for m in KEY[task] if m != "min SSIM"]
     values = score_arrays(fused, case.clean, (*key, *NO_REFERENCE))
     if "min SSIM" in KEY[task]:
-        f = to_gray255(fused)  # as the quality protocol: 11x11 Gaussian, L = 255
-        values["min SSIM"] = min(ssim_pair(to_gray255(s), f) for s in case.clean)
+        values["min SSIM"] = min_source_ssim(fused, case.clean)
     if case.truth is not None:
         values.update(score_arrays(fused, [], TRUTH, reference=case.truth))
     return values

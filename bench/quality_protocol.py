@@ -230,6 +230,13 @@ def per_source_ssim(fused: Path, sources: tuple[Path, ...]) -> list[float]:
     return [ssim_pair(source_gray(s), f) for s in sources]
 
 
+def min_source_ssim(fused: np.ndarray, sources: list[np.ndarray]) -> float:
+    """The smallest SSIM of ``fused`` with a source, all arrays in 0..1, scored as
+    :func:`per_source_ssim` scores files (luminance on 0..255, 11x11 Gaussian)."""
+    f = to_gray255(fused)
+    return min(ssim_pair(to_gray255(s), f) for s in sources)
+
+
 def score_folder(task: Task, items: list[ScoreItem], jobs: int) -> list[dict[str, float]]:
     scored = score_items(items, ScoreOptions(metrics=task.metrics, task=task.name), jobs=jobs)
     rows = []

@@ -26,12 +26,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality_protocol import TASKS, scenes  # noqa: E402
+from quality_protocol import TASKS, min_source_ssim, scenes  # noqa: E402
 from fusecli.imaging import as_float, read_image  # noqa: E402
 from fusecli.imaging.color import luminance  # noqa: E402
 from fusecli.methods.pyramid import _levels, collapse, laplacian_pyramid  # noqa: E402
-from fusecli.metrics.functional import ssim_pair  # noqa: E402
-from fusecli.metrics.score import score_arrays, to_gray255  # noqa: E402
+from fusecli.methods.vif import energy_weight  # noqa: E402
+from fusecli.metrics.score import score_arrays  # noqa: E402
 
 METRICS = ("Qabf", "Qcb", "Qcv", "VIF")
 
@@ -43,11 +43,10 @@ def fuse_rule(ir: np.ndarray, vis: np.ndarray, window: int, power: float | None,
     a, b = laplacian_pyramid(ir, n), laplacian_pyramid(vis, n)
     fused = []
     for x, y in zip(a[:-1], b[:-1]):
-        ex, ey = cv2.blur(x * x, (window, window)), cv2.blur(y * y, (window, window))
         if power is None:
-            fused.append(np.where(ex >= ey, x, y))
+            fused.append(np.where(cv2.blur(x * x, (window, window)) >= cv2.blur(y * y, (window, window)), x, y))
         else:
-            w = ex**power / (ex**power + ey**power + 1e-20)
+            w = energy_weight(x, y, window, power)
             fused.append(w * x + (1 - w) * y)
     A, B = a[-1], b[-1]
     if base == "average":
@@ -84,8 +83,7 @@ def main() -> None:
         for k, rule in enumerate(grid):
             fused = np.round(fuse_rule(ir, vis, **rule) * 255) / 255
             values = score_arrays(fused.astype(np.float32), [ir, vis], METRICS)
-            f = to_gray255(fused.astype(np.float32))
-            values["min SSIM"] = min(ssim_pair(to_gray255(s), f) for s in (ir, vis))
+            values["min SSIM"] = min_source_ssim(fused.astype(np.float32), [ir, vis])
             for metric, value in values.items():
                 per_group[k][(scene.group, metric)].append(value)
     groups = sorted({s.group for s in found})
