@@ -173,14 +173,16 @@ def check(config: TrainConfig) -> TrainConfig:
         raise ConfigError(f"loss weights must be >= 0: {', '.join(f'losses.{n}' for n in negative)}")
     from fusecli.degrade.ops import DEGRADATIONS
     from fusecli.train.losses import LOSS_NAMES
+    from fusecli.train.metric_losses import METRIC_LOSS_NAMES
 
     unknown = sorted(set(config.degrade.allowed) - set(DEGRADATIONS.names()))
     if unknown:
         raise ConfigError(f"unknown degradation(s) {', '.join(unknown)} in degrade.allowed; choose from {', '.join(DEGRADATIONS.names())}")
 
-    unknown = sorted(set(config.losses) - set(LOSS_NAMES) - {"load_local", "load_global"})
+    names = (*LOSS_NAMES, "load_local", "load_global", *METRIC_LOSS_NAMES)
+    unknown = sorted(set(config.losses) - set(names))
     if unknown:
-        raise ConfigError(f"unknown loss(es) {', '.join(unknown)}; choose from {', '.join(LOSS_NAMES)}, load_local, load_global")
+        raise ConfigError(f"unknown loss(es) {', '.join(unknown)}; choose from {', '.join(names)}")
     return config
 
 

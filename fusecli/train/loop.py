@@ -39,7 +39,7 @@ from fusecli.train.objectives import OBJECTIVES, Objective, make_teacher
 
 log = logging.getLogger(__name__)
 
-VALIDATION_METRICS = {"vif": ("MI", "Qabf", "SSIM"), "mef": ("MEF-SSIM", "Qabf"), "mff": ("Qabf", "SSIM")}
+VALIDATION_METRICS = {"vif": ("MI", "Qabf", "Qcb", "Qcv", "SSIM"), "mef": ("MEF-SSIM", "Qabf"), "mff": ("Qabf", "SSIM")}
 LOWER_IS_BETTER = {"loss", "MAE"}
 
 

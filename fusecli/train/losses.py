@@ -77,15 +77,18 @@ def gradient_loss(fused: Tensor, sources: Tensor) -> Tensor:
 
 
 def _gaussian(size: int = 11, sigma: float = 1.5, like: Tensor | None = None) -> Tensor:
-    """The metrics' window (:func:`fusecli.metrics.functional.gaussian_window`) as a ``(1, 1, k, k)`` tensor."""
-    kernel = torch.from_numpy(gaussian_window(size, sigma))[None, None]
+    """The metrics' window (:func:`fusecli.metrics.functional.gaussian_window`, the outer product
+    of one 1-D Gaussian with itself) as its ``(k,)`` 1-D factor."""
+    window = gaussian_window(size, sigma)
+    kernel = torch.from_numpy(window.sum(1) / window.sum())
     return kernel.to(like) if like is not None else kernel
 
 
 def _filter(x: Tensor, kernel: Tensor) -> Tensor:
-    """'valid' filtering of ``(B, C, H, W)`` with one ``(1, 1, k, k)`` kernel per channel."""
-    c = x.shape[1]
-    return F.conv2d(x, kernel.expand(c, 1, *kernel.shape[-2:]), groups=c)
+    """'valid' filtering of ``(B, C, H, W)`` with the separable window whose 1-D factor is ``kernel``."""
+    c, k = x.shape[1], kernel.numel()
+    x = F.conv2d(x, kernel.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
+    return F.conv2d(x, kernel.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
 
 
 def ssim_map(x: Tensor, y: Tensor, data_range: float = 1.0) -> Tensor:
