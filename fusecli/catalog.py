@@ -105,9 +105,15 @@ MMAIF_REG = {
 # predicts the fused latent.
 MMAIF_FLOW = {**MMAIF_REG, "variant": "flow", "prediction": "target", "start_noise": 0.5}
 
+# Learned blend weights over energy-vif's Laplacian pyramid: small heads that correct the
+# rule's per-pixel, per-level weights, trained on the quality protocol's metrics (Qabf, Qcv,
+# Qcb, min per-source SSIM) against the sources; the output is always a blend of the sources.
+BLEND_VIF: dict[str, Any] = {}
+
 register(Entry("moefusion-vif", "learned", ("vif",), "MoE-Fusion: local (fg/bg) and global mixtures of experts", "moe-fusion", MOEFUSION_VIF))
 register(Entry("moefusion-vif-full", "learned", ("vif",), "MoE-Fusion at full resolution (8-channel encoders)", "moe-fusion", MOEFUSION_VIF_FULL))
 register(Entry("moefusion-mff", "learned", ("mff",), "MoE-Fusion predicting a soft focus map (synthetic-defocus training)", "moe-fusion", MOEFUSION_MFF))
+register(Entry("blend-vif", "learned", ("vif",), "learned per-pixel blend weights over energy-vif's pyramid (metric-trained)", "blend-vif", BLEND_VIF))
 register(Entry("mmaif-reg", "learned", TASKS, "all-in-one MoE-DiT, regression on the training-free fusion: degraded inputs, prompts", "mmaif", MMAIF_REG, prompt=True))
 register(Entry("mmaif-flow", "learned", TASKS, "all-in-one MoE-DiT, flow matching from the training-free fusion + SDE sampler", "mmaif", MMAIF_FLOW, prompt=True, flow=True))
 register(Entry("autoencoder", "component", (), "latent autoencoder used by the mmaif models", "autoencoder"))

@@ -34,6 +34,10 @@ tune() { local model=$1 run=$2; shift 2; python -m fusecli -q train "examples/tr
   export_best moefusion-vif-full
   python -m fusecli -q train examples/train/moefusion-mff.toml $T
   export_best moefusion-mff
+  # blend-vif: the config's run, then more weight on Qcb and min SSIM from its best checkpoint
+  python -m fusecli -q train examples/train/blend-vif.toml $T
+  tune blend-vif blend-vif-ft $T --set 'init.model="../../runs/blend-vif/checkpoints/best.safetensors"' \
+    --set losses.qcb=3.0 --set losses.min_ssim=3.0 --set steps=600 --set optim.warmup=20
 ) > runs/chain-a.log 2>&1 &
 (
   python -m fusecli -q train examples/train/autoencoder.toml $T

@@ -26,13 +26,14 @@ from fusecli.registry import Registry
 from fusecli import catalog
 from fusecli.catalog import CATALOG, Entry, weights_path
 from fusecli.models.autoencoder_arch import Autoencoder
+from fusecli.models.blend_vif_arch import BlendVIF
 from fusecli.models.base import config_from_dict, config_to_dict
 from fusecli.models.mmaif_arch import MMAIF
 from fusecli.models.moe_fusion_arch import MoEFusion
 from fusecli.models.restorer_arch import Restorer
 
 ARCHITECTURES: Registry[type[nn.Module]] = Registry("architecture")
-for _cls in (MoEFusion, MMAIF, Autoencoder, Restorer):
+for _cls in (MoEFusion, MMAIF, Autoencoder, Restorer, BlendVIF):
     ARCHITECTURES.register(_cls.arch, _cls)
 
 FORMAT = "fusecli-weights-1"

@@ -22,6 +22,7 @@ from fusecli.models.saliency import saliency_prior
 from fusecli.restore.stage import ClassicalStage, prepare
 from fusecli.restore.stage import evidence as stage_evidence
 from fusecli.train import losses as L
+from fusecli.train import metric_losses as ML
 from fusecli.train.data import Batch
 
 OBJECTIVES: dict[str, type["Objective"]] = {}
@@ -88,6 +89,24 @@ class MoEFusionObjective(Objective):
         terms["load_local"] = local
         terms["load_global"] = global_
         return terms
+
+
+@register("blend-vif")
+class BlendVIFObjective(Objective):
+    """Blend weights over a VIF pyramid, trained on the quality protocol's own metrics against
+    the clean sources (differentiable: :mod:`fusecli.train.metric_losses`); no teacher, so it
+    can move past the rule it starts from."""
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        sources = batch.sources
+        fused = self.model(sources[:, 0], sources[:, 1])
+        clean = batch.clean
+        return {
+            "qabf": ML.qabf_loss(fused, clean),
+            "qcv": ML.qcv_loss(fused, clean),
+            "qcb": ML.qcb_loss(fused, clean),
+            "min_ssim": ML.min_ssim_loss(fused, clean),
+        }
 
 
 @register("mmaif")

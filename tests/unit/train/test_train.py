@@ -371,6 +371,34 @@ def test_tiny_moe_fusion_run_through_the_cli_and_fuse_with_it(tmp_path, data_roo
     assert plot.exit_code == 0 and (run / "curves.png").stat().st_size > 1000
 
 
+BLEND = """
+name = "tiny-blend"
+arch = "blend-vif"
+model = { width = 4, depth = 2 }
+tasks = ["vif"]
+steps = 4
+log_every = 1
+losses = { qabf = 1.0, qcv = 1.0, qcb = 1.0, min_ssim = 1.0 }
+validation = { every = 4, items = 2 }
+"""
+
+
+def test_tiny_blend_vif_run_trains_on_the_metric_losses_and_fuses(tmp_path, data_root):
+    path = _config(tmp_path, data_root, BLEND)
+    result = CliRunner().invoke(cli, ["-q", "train", str(path)])
+    assert result.exit_code == 0, result.output
+    log = _log(tmp_path / "run")
+    steps = [r for r in log if "val" not in r]
+    assert len(steps) == 4 and all({"qabf", "qcv", "qcb", "min_ssim"} <= set(r) and np.isfinite(r["loss"]) for r in steps)
+    assert {"Qabf", "Qcb", "Qcv", "loss"} <= set(log[-1]["val"])
+    best = tmp_path / "run" / "checkpoints" / "best.safetensors"
+    out = tmp_path / "fused.png"
+    fused = CliRunner().invoke(cli, ["-q", "fuse", "--ir", str(data_root / "vif/ir/s0.png"), "--vis", str(data_root / "vif/vi/s0.jpg"),
+                                     "--model", str(best), "-o", str(out)])
+    assert fused.exit_code == 0, fused.output
+    assert read_image(out)[0].shape[:2] == read_image(data_root / "vif/vi/s0.jpg")[0].shape[:2]
+
+
 def test_plot_draws_negative_loss_terms_linearly_and_smooths_from_the_first_step(tmp_path):
     from fusecli.imaging import read_image
     from fusecli.train.plot import _smooth, plot_run
