@@ -9,7 +9,7 @@ and training-free methods alike) on one gray 640x480 pair per task, so a learned
 compared with the training-free method it competes with. A third times ``mmaif-reg`` with
 prompts that make it restore its classical base first (``fusecli.restore``), per task.
 
-Run: python bench/bench_models.py [--threads 2] [--repeat 3]
+Run: python bench/bench_models.py [--threads 2] [--repeat 3] [--only blend-vif,energy-vif]
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", help="comma-separated zoo names: time just these (the first two tables)")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     torch.set_num_threads(args.threads)
     frames = torch.rand(1, 2, 1, 480, 640, generator=torch.Generator().manual_seed(0))
     print(f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or platform.machine()}")
@@ -68,7 +70,7 @@ def main() -> None:
     print("|---|---|---|---|")
     for name in CATALOG:
         entry = CATALOG.get(name)
-        if entry.kind != "learned":
+        if entry.kind != "learned" or only is not None and name not in only:
             continue
         model = build_entry(name).eval()
         params = sum(p.numel() for p in model.parameters())
@@ -89,11 +91,13 @@ def main() -> None:
     pair = [np.asarray(f[0]) for f in frames[0].numpy()]
     for name in CATALOG:
         entry = CATALOG.get(name)
-        if not entry.tasks:
+        if not entry.tasks or only is not None and name not in only:
             continue
         task = entry.tasks[0]
         seconds = best_time(lambda: fuse(pair, task=task, model=name, steps=8), args.repeat)
         print(f"| {name} | {task} | {seconds:.3f} s |")
+    if only is not None:
+        return
     print()
     print("| mmaif-reg, prompt | task | restorations | fusecli.fusion.fuse, gray 640x480 pair |")
     print("|---|---|---|---|")
