@@ -61,6 +61,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_protocol import ENFUSE_FOCUS, TASKS, TRAINED_ON_TEST, enfuse, mertens, min_source_ssim, openfocus, scenes  # noqa: E402
 from fusecli.degrade.pipeline import available_ops, sample  # noqa: E402
 from fusecli.fusion.learned import fuse_network  # noqa: E402
+from fusecli.catalog import is_training_free  # noqa: E402
+from fusecli.fusion import fuse  # noqa: E402
 from fusecli.fusion.task import default_model  # noqa: E402
 from fusecli.methods import fuse_frames  # noqa: E402
 from fusecli.metrics.score import score_arrays  # noqa: E402
@@ -167,6 +169,14 @@ def model_base(frames: list[np.ndarray], task: str, model: str = MODEL) -> np.nd
     return fuse_frames(base_method(task, model), frames)
 
 
+def fuse_default(task: str, frames: list[np.ndarray]) -> np.ndarray:
+    """The task's default fusion of luminance ``frames`` (a network or a training-free method)."""
+    method = default_model(task)
+    if is_training_free(method):
+        return fuse_frames(method, frames)
+    return np.asarray(fuse(frames, task=task, model=method).image, np.float32)
+
+
 def degraded(case: Case, task: str, index: int, label: str, how: dict):
     """The degraded sample of one case and setting, with its seed fixed by both."""
     return sample(case.clean, task, np.random.default_rng([11, index, sum(map(ord, label))]), **how)
@@ -177,15 +187,15 @@ def outputs(case: Case, task: str, made, peer_run: tuple[str, Callable] | None, 
     inputs = [np.asarray(f, np.float32) for f in made.degraded]
     ops = [op.name for op in made.ops]
     method = default_model(task)
-    plain = fuse_frames(method, inputs)
-    out = {"default": plain, "restore + default": fuse_frames(method, restore_stack(inputs, ops, task))}
+    plain = fuse_default(task, inputs)
+    out = {"default": plain, "restore + default": fuse_default(task, restore_stack(inputs, ops, task))}
     if peer_run is not None:
         out[peer_run[0]] = np.asarray(peer_run[1](inputs, work), np.float32)
     out[MODEL] = network(inputs, task, None)
     out[f"{MODEL} +prompt"] = network(inputs, task, made.prompt)
     base = plain if base_method(task) == method else model_base(inputs, task)
     out["network +prompt"] = network(inputs, task, made.prompt, base=base)
-    out["clean (ceiling)"] = fuse_frames(method, case.clean)
+    out["clean (ceiling)"] = fuse_default(task, case.clean)
     return out
 
 

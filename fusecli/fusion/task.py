@@ -16,14 +16,15 @@ log = logging.getLogger(__name__)
 
 
 # Preferred model per task: the first whose weights are present wins, the training-free
-# method being the fallback. Chosen by the quality protocol (bench/quality_protocol.py,
-# docs/benchmarks.md). VIF: on pairs from a camera no model was trained on, the shipped learned
-# models stay close to the infrared frame and lose to the training-free methods on Qabf, Qcv
-# and VIF; energy-vif is ahead of pyramid-vif on Qabf, Qcv, VIF and min SSIM on the validation
-# scenes. MEF and MFF: the learned models add nothing of their own on clean inputs (they return
-# a base fused from the frames' luminance) at 40-70x the time.
+# method being the fallback. Chosen on the quality protocol's validation scenes
+# (bench/quality_protocol.py, docs/benchmarks.md). VIF: blend-vif, the learned blend weights
+# over energy-vif's pyramid, is the one VIF method ahead of pyramid-vif on Qabf, Qcb, Qcv and
+# VIF with at least its min per-source SSIM there; the MoE-Fusion models stay close to the
+# infrared frame on a camera they were not trained on. MEF and MFF: the learned models add
+# nothing of their own on clean inputs (they return a base fused from the frames' luminance)
+# at 40-70x the time.
 DEFAULTS: dict[str, tuple[str, ...]] = {
-    "vif": ("energy-vif",),
+    "vif": ("blend-vif", "energy-vif"),
     "mef": ("exposure-fusion",),
     "mff": ("focus-fusion",),
 }
