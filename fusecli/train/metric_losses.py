@@ -11,7 +11,7 @@ the same formulas on tensors, without the toolboxes' integer rounding, so their 
   cannot win by copying one source.
 
 Qcv's and Qcb's contrast-sensitivity filters are defined on the frequency grid of the whole
-image (cycles per image); on a training crop they use the grid of a ``size``-px image, the
+image (cycles per image); on a training crop they use the grid of an ``EVAL_SIZE``-px image, the
 size the protocol scores, so a crop is filtered as it would be inside the full frame.
 
 Shapes: ``fused`` ``(B, 1, H, W)``, ``sources`` ``(B, N, 1, H, W)``, both 0..1.
@@ -25,17 +25,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fusecli.train.losses import _check_sources, ssim_map
+from fusecli.train.losses import _SOBEL_X, _check_sources, ssim_map
 
 METRIC_LOSS_NAMES = ("qabf", "qcv", "qcb", "min_ssim")
 EVAL_SIZE = 512  # px: the image size whose frequency grid the CSF filters use on crops
 
-_SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
-
 
 def _sobel(x: Tensor) -> tuple[Tensor, Tensor]:
     """Horizontal and vertical Sobel responses of ``(B, 1, H, W)``, zero padding (as MATLAB ``conv2 'same'``)."""
-    kx = x.new_tensor(_SOBEL_X)[None, None]
+    kx = _SOBEL_X.to(x)[None, None]
     return F.conv2d(x, kx, padding=1), F.conv2d(x, kx.transpose(-1, -2), padding=1)
 
 
