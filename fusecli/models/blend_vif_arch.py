@@ -34,6 +34,10 @@ class BlendVIFConfig:
     window: int = 3  # px: local energy of a detail level = its mean square over this window
     power: float = 1.5  # the rule's detail logit = power * log(e_ir / e_vis)
     softness: float = 0.5  # the rule's base logit = (ir - vis) / softness
+    # Exchange-symmetric correction, h(ir, vis) - h(vis, ir): swapping the frames swaps their
+    # weights, so the heads decide from local evidence only and cannot learn which sensor
+    # carries the detail on the training camera (a habit that need not hold on another rig).
+    symmetric: bool = False
 
 
 def pyramid_depth(shape: tuple[int, int]) -> int:
@@ -119,6 +123,14 @@ class BlendVIF(FusionModel):
         self.detail_head = WeightHead(4, config.width, config.depth)
         self.base_head = WeightHead(3, config.width, config.depth)
 
+    def _correction(self, head: WeightHead, features: Tensor, swapped: Tensor) -> Tensor:
+        """The head's logit correction; with ``symmetric``, minus its value on the swapped
+        frames' features (one batched pass over both orders)."""
+        if not self.config.symmetric:
+            return head(features)
+        both = head(torch.cat([features, swapped], 0))
+        return both[: features.shape[0]] - both[features.shape[0] :]
+
     def weights(self, ir: Tensor, vis: Tensor) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
         """The pyramids of ``ir`` and ``vis`` ``(B, 1, H, W)`` and the infrared weight of each
         band (``(B, 1, h, w)`` in 0..1; the visible band gets one minus it)."""
@@ -129,11 +141,15 @@ class BlendVIF(FusionModel):
         for depth, (x, y) in enumerate(zip(a[:-1], b[:-1])):
             ratio = torch.log(local_energy(x, cfg.window) + 1e-12) - torch.log(local_energy(y, cfg.window) + 1e-12)
             ratio = ratio.clamp(-20.0, 20.0)
-            features = torch.cat([x * self.DETAIL_SCALE, y * self.DETAIL_SCALE, ratio / 10.0, torch.full_like(x, depth / 8.0)], 1)
-            weights.append(torch.sigmoid(cfg.power * ratio + self.detail_head(features)))
+            level = torch.full_like(x, depth / 8.0)
+            xs, ys = x * self.DETAIL_SCALE, y * self.DETAIL_SCALE
+            features = torch.cat([xs, ys, ratio / 10.0, level], 1)
+            swapped = torch.cat([ys, xs, -ratio / 10.0, level], 1)
+            weights.append(torch.sigmoid(cfg.power * ratio + self._correction(self.detail_head, features, swapped)))
         difference = a[-1] - b[-1]
         features = torch.cat([a[-1], b[-1], difference], 1)
-        weights.append(torch.sigmoid(difference / cfg.softness + self.base_head(features)))
+        swapped = torch.cat([b[-1], a[-1], -difference], 1)
+        weights.append(torch.sigmoid(difference / cfg.softness + self._correction(self.base_head, features, swapped)))
         return a, b, weights
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:

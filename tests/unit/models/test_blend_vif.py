@@ -67,3 +67,20 @@ def test_it_fuses_through_the_model_interface_and_refuses_a_stack(rng):
     assert fuse_padded(model, frames, FuseOptions(task="vif")).image.shape == (1, 1, 50, 61)
     with pytest.raises(ValueError, match="one infrared and one visible"):
         model.fuse(frames.repeat(1, 2, 1, 1, 1)[:, :3], FuseOptions(task="vif"))
+
+
+def test_a_symmetric_model_swaps_the_weights_when_the_frames_are_swapped(rng):
+    torch.manual_seed(1)
+    ir, vis = _tensor(_scene(rng, 66, 80, 2.0)), _tensor(_scene(rng, 66, 80, 4.0) * 0.7 + 0.1)
+    for symmetric in (True, False):
+        model = BlendVIF(BlendVIFConfig(width=8, symmetric=symmetric))
+        for head in (model.detail_head, model.base_head):
+            torch.nn.init.normal_(head.out.weight, std=1.0)
+            torch.nn.init.normal_(head.out.bias, std=1.0)  # a sensor prior, if the heads can hold one
+        with torch.no_grad():
+            forward, backward = model(ir, vis), model(vis, ir)
+            gap = float((forward - backward).abs().max())
+        if symmetric:
+            assert gap < 1e-5  # fusing (ir, vis) and (vis, ir) is one image
+        else:
+            assert gap > 1e-3  # the plain heads can prefer one sensor
