@@ -1,7 +1,6 @@
 """Benchmark: parameter counts and CPU forward time of every zoo network at 640x480.
 
-Target (issue "model zoo"): each model fuses a 640x480 pair in under 1 s on this 2-core CPU
-(the flow variant: per sampling step). Weights are the shipped ones when present, else the
+Target: each model fuses a 640x480 pair in under 1 s on this 2-core CPU. Weights are the shipped ones when present, else the
 untrained default config (speed does not depend on the values).
 
 A second table times the whole ``fusecli.fusion.fuse`` call (tiling, clipping; learned networks
@@ -66,8 +65,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     frames = torch.rand(1, 2, 1, 480, 640, generator=torch.Generator().manual_seed(0))
     print(f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or platform.machine()}")
-    print("| model | parameters | 640x480 pair | per sampling step |")
-    print("|---|---|---|---|")
+    print("| model | parameters | 640x480 pair |")
+    print("|---|---|---|")
     for name in CATALOG:
         entry = CATALOG.get(name)
         if entry.kind != "learned" or only is not None and name not in only:
@@ -75,16 +74,11 @@ def main() -> None:
         model = build_entry(name).eval()
         params = sum(p.numel() for p in model.parameters())
 
-        def run(steps: int) -> None:
+        def run() -> None:
             with torch.no_grad():
-                fuse_network(model, frames, FuseOptions(task=entry.tasks[0], steps=steps, sampler="ode"))
+                fuse_network(model, frames, FuseOptions(task=entry.tasks[0]))
 
-        if entry.flow:
-            one, five = best_time(lambda: run(1), args.repeat), best_time(lambda: run(5), args.repeat)
-            per_step = (five - one) / 4
-            print(f"| {name} | {params:,} | {one + 7 * per_step:.3f} s (8 steps) | {per_step:.3f} s |")
-        else:
-            print(f"| {name} | {params:,} | {best_time(lambda: run(1), args.repeat):.3f} s | - |")
+        print(f"| {name} | {params:,} | {best_time(run, args.repeat):.3f} s |")
     print()
     print("| zoo entry | task | fusecli.fusion.fuse, gray 640x480 pair |")
     print("|---|---|---|")

@@ -139,10 +139,12 @@ _MODELS: dict[str, torch.nn.Module] = {}
 
 
 def shipped(name: str = MODEL) -> torch.nn.Module:
-    """A shipped model, loaded once per process (one thread: the pool runs a process per core)."""
+    """A shipped model by name, or a weights file by path, loaded once per process (one thread:
+    the pool runs a process per core)."""
     if name not in _MODELS:
         torch.set_num_threads(1)
-        _MODELS[name] = load_weights(ROOT / "weights" / f"{name}.safetensors")
+        path = Path(name) if name.endswith(".safetensors") else ROOT / "weights" / f"{name}.safetensors"
+        _MODELS[name] = load_weights(path)
     return _MODELS[name]
 
 

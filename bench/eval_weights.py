@@ -50,9 +50,9 @@ CLEAN_METRICS = {
 DEGRADED_METRICS = ("Qabf", "SSIM", "PSNR-ref")
 TEACHER = {"vif": "pyramid-vif", "mef": "exposure-fusion", "mff": "focus-fusion"}
 MODELS = {
-    "vif": ("moefusion-vif", "moefusion-vif-full", "mmaif-reg", "mmaif-flow"),
-    "mef": ("mmaif-reg", "mmaif-flow"),
-    "mff": ("moefusion-mff", "mmaif-reg", "mmaif-flow"),
+    "vif": ("moefusion-vif", "moefusion-vif-full", "mmaif-reg"),
+    "mef": ("mmaif-reg",),
+    "mff": ("moefusion-mff", "mmaif-reg"),
 }
 
 
@@ -198,7 +198,7 @@ def main() -> None:
             for index, scene in enumerate(scenes):
                 frames, made, inputs, reference = degraded_case(scene, task, index, label, **how)
                 methods = classical_columns(task, inputs, [op.name for op in made.ops])
-                for name in ("mmaif-reg", "mmaif-flow"):
+                for name in ("mmaif-reg",):
                     if name in models:
                         methods[name] = learned(models[name], inputs, task)
                         methods[name + " +prompt"] = learned(models[name], inputs, task, made.prompt)

@@ -1,14 +1,16 @@
-"""Does `mmaif-flow`'s sampler change its output? Seeds, SDE against ODE, steps and gamma, on the
-degraded-input benchmark (``bench/degraded_protocol.py``: its frozen test scenes and seeds,
+"""Does a flow-matching checkpoint's sampler change its output? Seeds, SDE against ODE, steps and
+gamma, on the degraded-input benchmark (``bench/degraded_protocol.py``: its frozen test scenes and seeds,
 scored against the clean sources and, on the truth sets, against the truth).
 
 Why: a flow model draws a sample. If the samples of different seeds do not differ, the sampler
 adds nothing but time; if few steps do as well as many, users can save it. Beside the runs:
-``mmaif-reg`` (the regression model the flow was fine-tuned from), and the seed diversity:
-the mean PSNR between the outputs of two seeds (higher = less diverse; ∞ = identical).
+``mmaif-reg`` (the regression model ``examples/train/mmaif-flow.toml`` fine-tunes into a flow),
+and the seed diversity: the mean PSNR between the outputs of two seeds (higher = less diverse;
+∞ = identical).
 
-    python bench/flow_sampling.py --scenes 4           # n = 2 with its prompt, ~10 min on 2 cores
-    python bench/flow_sampling.py --setting gaussian_noise --sets vif,mff-truth
+    fusecli train examples/train/mmaif-flow.toml      # a flow checkpoint of the all-in-one model
+    python bench/flow_sampling.py --model runs/mmaif-flow/checkpoints/best.safetensors --scenes 4
+    python bench/flow_sampling.py --model FLOW.safetensors --setting gaussian_noise --sets vif,mff-truth
 """
 
 from __future__ import annotations
@@ -26,15 +28,16 @@ from degraded_protocol import SETS, cases, degraded, key_metrics, network, setti
 
 from fusecli.metrics.score import score_arrays  # noqa: E402
 
+FLOW = "flow"  # stands for the --model checkpoint in RUNS
 # (label, model, sampling options)
 RUNS = [("mmaif-reg", "mmaif-reg", {}),
-        *[(f"SDE 8, seed {s}", "mmaif-flow", {"sampler": "sde", "steps": 8, "seed": s}) for s in range(4)],
-        ("ODE 8", "mmaif-flow", {"sampler": "ode", "steps": 8}),
-        ("SDE 4", "mmaif-flow", {"sampler": "sde", "steps": 4}),
-        ("SDE 2", "mmaif-flow", {"sampler": "sde", "steps": 2}),
-        ("1 step", "mmaif-flow", {"sampler": "ode", "steps": 1}),
-        ("SDE 8, γ 0.1", "mmaif-flow", {"sampler": "sde", "steps": 8, "gamma": 0.1}),
-        ("SDE 8, γ 2", "mmaif-flow", {"sampler": "sde", "steps": 8, "gamma": 2.0})]
+        *[(f"SDE 8, seed {s}", FLOW, {"sampler": "sde", "steps": 8, "seed": s}) for s in range(4)],
+        ("ODE 8", FLOW, {"sampler": "ode", "steps": 8}),
+        ("SDE 4", FLOW, {"sampler": "sde", "steps": 4}),
+        ("SDE 2", FLOW, {"sampler": "sde", "steps": 2}),
+        ("1 step", FLOW, {"sampler": "ode", "steps": 1}),
+        ("SDE 8, γ 0.1", FLOW, {"sampler": "sde", "steps": 8, "gamma": 0.1}),
+        ("SDE 8, γ 2", FLOW, {"sampler": "sde", "steps": 8, "gamma": 2.0})]
 SEEDS = [label for label, _, _ in RUNS if "seed" in label]
 
 
@@ -45,6 +48,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a flow-matching checkpoint of the all-in-one model (.safetensors)")
     parser.add_argument("--setting", default="n=2", help="n=2, n=3 or one degradation family, e.g. gaussian_noise")
     parser.add_argument("--sets", default="vif,mef,mff,mff-truth")
     parser.add_argument("--scenes", type=int, default=6, help="scenes per set (spread over the set)")
@@ -71,7 +75,7 @@ def main() -> None:
             images = {}
             for label, model, sampling in RUNS:
                 t0 = time.perf_counter()
-                images[label] = np.clip(network(inputs, task, made.prompt, model=model, **sampling), 0, 1)
+                images[label] = np.clip(network(inputs, task, made.prompt, model=args.model if model == FLOW else model, **sampling), 0, 1)
                 seconds[label] += time.perf_counter() - t0
                 reference = {"reference": case.truth} if case.truth is not None else {}
                 scores[label].append(score_arrays(images[label], case.clean, (metric,), **reference)[metric])

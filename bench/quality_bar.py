@@ -23,7 +23,7 @@ from eval_weights import TEACHER as TRAINING_FREE  # noqa: E402  (the training-f
 from fusecli.metrics.table import METRICS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-ALL_IN_ONE = ("mmaif-reg", "mmaif-flow")
+ALL_IN_ONE = ("mmaif-reg",)
 
 
 def clean_wins(clean: dict, task: str, model: str) -> tuple[list[str], list[str]]:

@@ -42,7 +42,6 @@ class Entry:
     config: dict[str, Any] = field(default_factory=dict)  # learned / component: overrides of the arch's defaults
     function: str | None = None  # training-free: "module:attribute" of the fusion function
     prompt: bool = False  # reads a text request
-    flow: bool = False  # sampled by the flow-matching sampler (--steps, --sampler, --gamma)
     aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -101,10 +100,6 @@ MMAIF_REG = {
     "restorer": {"ops": ["jpeg", "downsample"]},
 }
 
-# The flow variant bridges from the same base: it starts at the base latent plus noise and
-# predicts the fused latent.
-MMAIF_FLOW = {**MMAIF_REG, "variant": "flow", "prediction": "target", "start_noise": 0.5}
-
 # Learned blend weights over energy-vif's Laplacian pyramid: small heads that correct the
 # rule's per-pixel, per-level weights, trained on the quality protocol's metrics (Qabf, Qcv,
 # Qcb, min per-source SSIM) against the sources; the output is always a blend of the sources.
@@ -115,7 +110,6 @@ register(Entry("moefusion-vif-full", "learned", ("vif",), "MoE-Fusion at full re
 register(Entry("moefusion-mff", "learned", ("mff",), "MoE-Fusion predicting a soft focus map (synthetic-defocus training)", "moe-fusion", MOEFUSION_MFF))
 register(Entry("blend-vif", "learned", ("vif",), "learned per-pixel blend weights over energy-vif's pyramid (metric-trained)", "blend-vif", BLEND_VIF))
 register(Entry("mmaif-reg", "learned", TASKS, "all-in-one MoE-DiT, regression on the training-free fusion: degraded inputs, prompts", "mmaif", MMAIF_REG, prompt=True))
-register(Entry("mmaif-flow", "learned", TASKS, "all-in-one MoE-DiT, flow matching from the training-free fusion + SDE sampler", "mmaif", MMAIF_FLOW, prompt=True, flow=True))
 register(Entry("autoencoder", "component", (), "latent autoencoder used by the mmaif models", "autoencoder"))
 register(Entry("restorer", "component", (), "full-resolution JPEG / down-sampling frame restorer of the mmaif models", "restorer", {"ops": ["jpeg", "downsample"]}))
 register(Entry("exposure-fusion", "training-free", ("mef",), "Mertens exposure fusion, Laplacian pyramid", function="fusecli.methods.exposure:exposure_fusion", aliases=("mertens",)))

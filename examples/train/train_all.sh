@@ -7,12 +7,12 @@
 #   1. mmaif-reg without a classical base (a longer CPU run; two GPU runs where CUDA is present);
 #   2. its classical base, then the base's detail gate, then the prompt-named restorations of the
 #      base's frames, then 256-px crops;
-#   3. mmaif-flow: that mmaif-reg as a flow from the same base;
-#   4. the learned restorer put, frozen, into both, for JPEG prompts;
-#   5. the per-image correction gate, in both;
-#   6. mmaif-reg's gate alone (everything else frozen), on whole frames, then again with low
-#      resolution restored by the restorer, and a short fine-tune of mmaif-flow with that;
-#   7. each model's gate alone, trained on per-image PSNR, so a base that is exactly right keeps it shut.
+#   3. the learned restorer put, frozen, into it, for JPEG prompts;
+#   4. the per-image correction gate;
+#   5. the gate alone (everything else frozen), on whole frames, then again with low resolution
+#      restored by the restorer;
+#   6. the gate alone, trained on per-image PSNR, so a base that is exactly right keeps it shut.
+# The flow-matching variant (examples/train/mmaif-flow.toml) is not among them: see its header.
 # Usage: bash examples/train/train_all.sh   (data folders: see README, "Training")
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -93,34 +93,23 @@ python -m fusecli -q train examples/train/mmaif-reg.toml "${NO_RESTORER[@]}" "${
   --set 'init={model="../../weights/mmaif-reg.safetensors"}' --set seed=1 --set data.crop=256 --set data.batch=4 \
   --set steps=1500 --set optim.lr=2e-4 --set optim.warmup=50 --set validation.every=500
 export_best mmaif-reg-crop256 mmaif-reg
-# mmaif-flow: that mmaif-reg as a flow from its classical base (start = base latent + 0.5 noise,
-# predicting the fused latent); its new state and time inputs start at zero, so the run begins
-# at mmaif-reg's output. The model table is the flow's own (mmaif-flow.toml adds later stages' parts)
-python -m fusecli -q train examples/train/mmaif-flow.toml --set threads=2 "${NO_RESTORER[@]}" \
-  --set 'model={variant="flow",prediction="target",start_noise=0.5}'
-export_best mmaif-flow
 
-# The restorer (trained in chain b) put, frozen, into both all-in-one models, which run it on
-# their base's frames for JPEG prompts; a short fine-tune each so the correction adapts.
+# The restorer (trained in chain b) put, frozen, into the all-in-one model, which runs it on its
+# base's frames for JPEG prompts; a short fine-tune so the correction adapts.
 LEARNED=(--set seed=6 --set data.crop=256 --set data.batch=4 --set steps=400 --set optim.lr=5e-5 --set optim.warmup=20
          --set validation.every=200 --set threads=2)
 # (this stage's model table: the correction gate and more restorations come later)
 WITH_RESTORER=(--set 'model={variant="regression",base={vif="pyramid-vif",mef="exposure-fusion",mff="focus-fusion"},detail=true,restore={vif=["gaussian_noise","jpeg","ir_stripes"],mef=["gaussian_noise","jpeg","haze"],mff=["gaussian_noise","jpeg","haze","low_contrast"]},learned_restore=["jpeg"],restorer={ops=["jpeg","downsample"]}}')
 tune mmaif-reg mmaif-reg-learned "${LEARNED[@]}" "${WITH_RESTORER[@]}" \
   --set 'init={model="../../weights/mmaif-reg.safetensors",restorer="../../weights/restorer.safetensors"}'
-tune mmaif-flow mmaif-flow-learned "${LEARNED[@]}" \
-  --set 'init={model="../../weights/mmaif-flow.safetensors",restorer="../../weights/restorer.safetensors"}' \
-  --set 'model={learned_restore=["jpeg"],restorer={ops=["jpeg","downsample"]}}'
 
 # The per-image correction gate, which weighs the network's change to its restored base, and
-# contrast restoration for VIF and MEF prompts too; a short fine-tune each.
+# contrast restoration for VIF and MEF prompts too; a short fine-tune.
 GATE_TUNE=(--set seed=12 --set data.crop=256 --set data.batch=4 --set steps=800 --set optim.lr=1e-4 --set optim.warmup=20
         --set validation.every=200 --set threads=2)
 # (this stage's model table: low-resolution restoration comes later)
 GATED=(--set 'model={variant="regression",base={vif="pyramid-vif",mef="exposure-fusion",mff="focus-fusion"},detail=true,correction_gate=true,restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast"]},learned_restore=["jpeg"],restorer={ops=["jpeg","downsample"]}}')
 tune mmaif-reg mmaif-reg-gate "${GATE_TUNE[@]}" "${GATED[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'
-tune mmaif-flow mmaif-flow-gate "${GATE_TUNE[@]}" --set 'init={model="../../weights/mmaif-flow.safetensors"}' \
-  --set 'model={correction_gate=true,restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast"]}}'
 
 # everything of mmaif-reg but its correction gate
 REG_FROZEN=('freeze=["autoencoder","restorer","text","source_proj","role","base_proj","detail_gate","merge","task","prompt_proj","blocks","norm_out","adaln_out","head"]')
@@ -142,12 +131,6 @@ tune mmaif-reg reg-gate-ds --set seed=17 --set threads=2 --set data.crop=256 --s
   --set degrade.full_range_fraction=1.0 --set losses.gradient=0 --set 'reset=["correction_gate"]' \
   --set model.correction_gate_bias=0.0 \
   --set "${REG_FROZEN[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'
-# mmaif-flow: a short fine-tune with the same low-resolution restoration (its own gate kept: no reset).
-tune mmaif-flow flow-ds-ft --set seed=6 --set data.crop=256 --set data.batch=4 --set steps=400 --set optim.lr=5e-5 \
-  --set optim.warmup=20 --set validation.every=200 --set threads=2 --set 'reset=[]' \
-  --set 'init={model="../../weights/mmaif-flow.safetensors"}' \
-  --set 'model.restore={vif=["gaussian_noise","jpeg","ir_stripes","low_contrast","downsample"],mef=["gaussian_noise","jpeg","haze","low_contrast"],mff=["gaussian_noise","jpeg","haze","low_contrast","downsample"]}' \
-  --set 'model.learned_restore=["jpeg","downsample"]'
 # mmaif-reg's gate alone once more, trained on minus the per-image PSNR to the teacher
 # (losses.target_psnr, in place of the L1), so that a base which is nearly exact still pulls it
 # shut (the gate is a hard sigmoid: it can shut exactly).
@@ -156,7 +139,3 @@ GATE_PSNR=(--set seed=17 --set threads=2 --set data.crop=256 --set data.batch=4 
         --set losses.gradient=0 --set losses.target_l1=0 --set losses.target_psnr=1 --set 'reset=["correction_gate"]'
         --set model.correction_gate_bias=0.0)
 tune mmaif-reg reg-gate-hard "${GATE_PSNR[@]}" --set "${REG_FROZEN[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'
-# mmaif-flow: the same stage for its gate, everything else frozen.
-tune mmaif-flow flow-gate-hard "${GATE_PSNR[@]}" \
-  --set 'freeze=["autoencoder","restorer","text","source_proj","role","base_proj","detail_gate","merge","task","prompt_proj","blocks","norm_out","adaln_out","head","state_proj","time"]' \
-  --set 'init={model="../../weights/mmaif-flow.safetensors"}'

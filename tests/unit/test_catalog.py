@@ -84,12 +84,12 @@ def test_wrong_arch_and_mismatched_config(saved, tmp_path):
 
 def test_missing_shipped_weights_name_the_file(monkeypatch, tmp_path):
     monkeypatch.setattr("fusecli.catalog.weights_dirs", lambda: [tmp_path])
-    with pytest.raises(WeightsError, match="mmaif-flow.safetensors"):
-        load_model("mmaif-flow")
+    with pytest.raises(WeightsError, match="mmaif-reg.safetensors"):
+        load_model("mmaif-reg")
     with pytest.raises(WeightsError, match="training-free"):
         load_model("exposure-fusion")
     with pytest.raises(UnknownNameError, match="did you mean"):
-        load_model("mmaif-flwo")
+        load_model("mmaif-rge")
 
 
 def test_models_cli_lists_and_shows(saved, monkeypatch, tmp_path):
@@ -102,7 +102,7 @@ def test_models_cli_lists_and_shows(saved, monkeypatch, tmp_path):
     rows = {r["name"]: r for r in json.loads(listing.output)}
     assert set(rows) == set(CATALOG.names())
     assert rows["moefusion-vif"]["weights"] and rows["moefusion-vif"]["size_bytes"] == path.stat().st_size
-    assert rows["mmaif-flow"]["weights"] is None and rows["mmaif-flow"]["parameters"] > 100_000
+    assert rows["mmaif-reg"]["weights"] is None and rows["mmaif-reg"]["parameters"] > 100_000
     table = runner.invoke(cli, ["models"])
     assert table.exit_code == 0 and "exposure-fusion" in table.output and "missing" in table.output
     # not a terminal: the table keeps its natural width (rich would squeeze it into 80 columns)

@@ -17,7 +17,8 @@ from fusecli.cli.main import cli
 from fusecli.fusion import fuse
 from fusecli.fusion.pipeline import TRAINING_FREE_TILE_SCALE
 from fusecli.imaging import as_float, read_image, write_image
-from fusecli.models.weights import build_entry, save_weights
+from fusecli.catalog import CATALOG
+from fusecli.models.weights import build, build_entry, save_weights
 from fusecli.fusion.tiling import run_tiled, tile_spans
 
 
@@ -59,7 +60,9 @@ def focus_pair(tmp_path, scene):
 def weights(tmp_path_factory):
     folder = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
-    models = {name: build_entry(name) for name in ("moefusion-vif", "mmaif-reg", "mmaif-flow")}
+    models = {name: build_entry(name) for name in ("moefusion-vif", "mmaif-reg")}
+    # the all-in-one model's flow variant (examples/train/mmaif-flow.toml), sampled by --steps/--seed
+    models["mmaif-flow"] = build("mmaif", {**CATALOG.get("mmaif-reg").config, "variant": "flow", "prediction": "target", "start_noise": 0.5})
     for part in (models["mmaif-flow"].state_proj, models["mmaif-flow"].head):  # zero at init: make the noise matter
         torch.nn.init.normal_(part.weight, std=0.05)
     return {name: save_weights(model, folder / f"{name}.safetensors") for name, model in models.items()}

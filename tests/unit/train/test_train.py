@@ -584,7 +584,8 @@ def test_every_example_config_loads_and_builds_its_model(path):
     cfg = load_config(path)
     model = build_model(cfg)  # also loads the shipped weights named in init
     assert model.arch == cfg.arch and (cfg.name not in CATALOG or cfg.arch == CATALOG.get(cfg.name).arch)
-    assert cfg.name in CATALOG or path.stem == "tiny"  # the configs of the shipped weights, and the tiny example
+    # the configs of the shipped weights, the tiny example, and the all-in-one model's flow variant (no weights ship)
+    assert cfg.name in CATALOG or path.stem in ("tiny", "mmaif-flow")
     def architecture(config) -> dict:  # the latent scale is a data statistic training calibrates, and a
         from fusecli.models.base import config_to_dict  # gate's initial logit only where training began
 
@@ -595,6 +596,9 @@ def test_every_example_config_loads_and_builds_its_model(path):
 
     if cfg.name in CATALOG:
         assert architecture(model.config) == architecture(build_entry(cfg.name).config)  # the example trains what the catalog ships
+    if path.stem == "mmaif-flow":  # mmaif-reg as a flow from the same base
+        flow = {**architecture(build_entry("mmaif-reg").config), "variant": "flow", "prediction": "target", "start_noise": 0.5}
+        assert architecture(model.config) == flow
 
 
 def test_packed_data_copy_loads_the_same_scenes(tmp_path, data_root):
@@ -624,8 +628,8 @@ def test_packed_data_copy_loads_the_same_scenes(tmp_path, data_root):
 
 
 def test_a_regression_model_on_a_base_fine_tunes_into_a_flow_from_that_base(tmp_path, data_root):
-    """How the shipped mmaif-flow was made (examples/train/mmaif-flow.toml): a regression file
-    with a classical base, turned into a flow predicting the target by model overrides."""
+    """What examples/train/mmaif-flow.toml does: a regression file with a classical base, turned
+    into a flow predicting the target by model overrides."""
     base = 'variant = "regression", base = { vif = "pyramid-vif", mef = "exposure-fusion", mff = "focus-fusion" }, detail = true'
     body = MMAIF.format(variant="regression", first="latent", ae=TINY_AE).replace('variant = "regression"', base)
     result = CliRunner().invoke(cli, ["-q", "train", str(_config(tmp_path, data_root, body)), "--set", "steps=2"])
