@@ -11,7 +11,9 @@
 #   4. the per-image correction gate;
 #   5. the gate alone (everything else frozen), on whole frames, then again with low resolution
 #      restored by the restorer;
-#   6. the gate alone, trained on per-image PSNR, so a base that is exactly right keeps it shut.
+#   6. the gate alone, trained on per-image PSNR, so a base that is exactly right keeps it shut;
+#   7. free-form wording: new words in its text encoder, taught to encode paraphrases as the
+#      generator's sentences (examples/train/mmaif-words.toml).
 # The flow-matching variant (examples/train/mmaif-flow.toml) is not among them: see its header.
 # Usage: bash examples/train/train_all.sh   (data folders: see README, "Training")
 set -euo pipefail
@@ -139,3 +141,6 @@ GATE_PSNR=(--set seed=17 --set threads=2 --set data.crop=256 --set data.batch=4 
         --set losses.gradient=0 --set losses.target_l1=0 --set losses.target_psnr=1 --set 'reset=["correction_gate"]'
         --set model.correction_gate_bias=0.0)
 tune mmaif-reg reg-gate-hard "${GATE_PSNR[@]}" --set "${REG_FROZEN[@]}" --set 'init={model="../../weights/mmaif-reg.safetensors"}'
+# Free-form wording: the paraphrases' words in mmaif-reg's text encoder, nothing else trained
+python -m fusecli -q train examples/train/mmaif-words.toml --set threads=2
+export_best mmaif-words mmaif-reg

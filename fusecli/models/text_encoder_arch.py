@@ -1,7 +1,8 @@
 """Compact prompt encoder trained with the fusion model (no pretrained language model here).
 
-Tokens are the words of :func:`fusecli.degrade.prompts.prompt_vocabulary`; any other word is
-hashed (CRC-32, stable across runs and machines) into ``buckets`` extra ids, so unseen words
+Tokens are the words of :func:`fusecli.degrade.prompts.prompt_vocabulary`, then any
+``extra_words`` taught later (:meth:`TextEncoder.add_words`: free-form wording); any other word
+is hashed (CRC-32, stable across runs and machines) into ``buckets`` extra ids, so unseen words
 still map somewhere consistent. Learned embeddings + positions -> a small transformer ->
 masked mean pooling -> ``(B, dim)``. A missing or empty prompt (or one dropped during training)
 becomes a learned null embedding, which is what keeps prompts optional (seed 000 section 5.2).
@@ -32,6 +33,7 @@ class TextEncoderConfig:
     buckets: int = 64
     max_tokens: int = 48
     vocabulary: tuple[str, ...] = field(default_factory=_default_vocabulary)
+    extra_words: tuple[str, ...] = ()  # ids after the vocabulary's, before the hashed buckets
 
 
 class PromptTokenizer:
@@ -63,7 +65,7 @@ class TextEncoder(nn.Module):
     def __init__(self, config: TextEncoderConfig) -> None:
         super().__init__()
         self.config = config
-        self.tokenizer = PromptTokenizer(config.vocabulary, config.buckets, config.max_tokens)
+        self.tokenizer = PromptTokenizer(tuple(config.vocabulary) + tuple(config.extra_words), config.buckets, config.max_tokens)
         self.embed = nn.Embedding(self.tokenizer.size, config.dim, padding_idx=PAD)
         self.position = nn.Parameter(torch.zeros(config.max_tokens, config.dim))
         layer = nn.TransformerEncoderLayer(config.dim, config.heads, 2 * config.dim, dropout=0.0, batch_first=True, norm_first=True)
@@ -71,6 +73,25 @@ class TextEncoder(nn.Module):
         self.null = nn.Parameter(torch.zeros(config.dim))
         nn.init.normal_(self.embed.weight, std=0.02)
         nn.init.normal_(self.position, std=0.02)
+
+    def add_words(self, words: list[str]) -> int:
+        """Give ``words`` (those not known yet) ids of their own, each starting at the embedding
+        of the hashed id it had, so every prompt encodes exactly as before; returns how many.
+        :attr:`new_rows` is then the ``(first, end)`` range of their ids, to train them alone."""
+        known = set(self.tokenizer.ids)
+        new = [w for w in dict.fromkeys(words) if w not in known]
+        self.new_rows = (len(known) + 1, len(known) + 1 + len(new))
+        if not new:
+            return 0
+        old = self.embed.weight.data
+        start = [old[self.tokenizer.encode(w)[0]] for w in new]  # the hashed rows they had
+        self.config.extra_words = tuple(self.config.extra_words) + tuple(new)
+        self.tokenizer = PromptTokenizer(tuple(self.config.vocabulary) + tuple(self.config.extra_words), self.config.buckets, self.config.max_tokens)
+        words_end = len(known) + 1
+        weight = torch.cat([old[:words_end], torch.stack(start), old[words_end:]])
+        self.embed = nn.Embedding(self.tokenizer.size, self.config.dim, padding_idx=PAD).to(old.device)
+        self.embed.weight.data.copy_(weight)
+        return len(new)
 
     def forward(self, prompts: list[str | None]) -> Tensor:
         """Prompts -> ``(B, dim)``; rows with no words (None, empty) get the null embedding."""

@@ -91,6 +91,7 @@ class ValidationConfig:
 class TrainConfig:
     name: str = "model"  # run / weights name, e.g. "moefusion-vif"
     arch: str = "moe-fusion"
+    objective: str = ""  # what a step computes (fusecli.train.objectives); empty: the arch's own
     model: dict[str, Any] = field(default_factory=dict)  # overrides of the architecture's config
     tasks: list[str] = field(default_factory=lambda: ["vif"])
     init: dict[str, str] = field(default_factory=dict)  # submodule (or "model": all of it) -> weights file
@@ -179,7 +180,14 @@ def check(config: TrainConfig) -> TrainConfig:
     if unknown:
         raise ConfigError(f"unknown degradation(s) {', '.join(unknown)} in degrade.allowed; choose from {', '.join(DEGRADATIONS.names())}")
 
-    names = (*LOSS_NAMES, "load_local", "load_global", *METRIC_LOSS_NAMES)
+    from fusecli.train.objectives import OBJECTIVES, OBJECTIVE_ARCH
+
+    objective = config.objective or config.arch
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {objective!r}; choose from {', '.join(sorted(OBJECTIVES))}")
+    if OBJECTIVE_ARCH.get(objective, objective) != config.arch:
+        raise ConfigError(f"objective {objective!r} trains arch {OBJECTIVE_ARCH[objective]!r}, not {config.arch!r}")
+    names = (*LOSS_NAMES, "load_local", "load_global", "prompt_words", *METRIC_LOSS_NAMES)
     unknown = sorted(set(config.losses) - set(names))
     if unknown:
         raise ConfigError(f"unknown loss(es) {', '.join(unknown)}; choose from {', '.join(names)}")

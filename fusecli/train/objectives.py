@@ -26,6 +26,8 @@ from fusecli.train import metric_losses as ML
 from fusecli.train.data import Batch
 
 OBJECTIVES: dict[str, type["Objective"]] = {}
+# objectives named otherwise than the arch they train (config ``objective``)
+OBJECTIVE_ARCH = {"prompt-words": "mmaif"}
 
 
 def register(arch: str) -> Callable[[type], type]:
@@ -174,6 +176,66 @@ class MMAIFObjective(Objective):
     def fuse(self, batch: Batch, options: FuseOptions) -> Tensor:
         options.prompt = batch.prompts[0]
         return fuse_padded(self.model, batch.sources, prepare(self.model, batch.sources, options)).image
+
+
+def prompt_pairs(task: str, rng: np.random.Generator, count: int, split: str) -> tuple[list[str], list[str]]:
+    """``count`` requests for random degradations of ``task`` (1 to 3 at once): the generator's
+    sentence (:func:`fusecli.degrade.prompts.make_prompt`) and a free-form paraphrase of the same
+    request from ``split``'s phrases (:mod:`fusecli.degrade.paraphrases`)."""
+    from fusecli.degrade.paraphrases import paraphrase
+    from fusecli.degrade.pipeline import AppliedOp, available_ops
+    from fusecli.degrade.prompts import make_prompt
+
+    ops, generated, paraphrased = available_ops(task), [], []
+    for _ in range(count):
+        families = list(rng.choice(ops, size=int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2])), replace=False))
+        applied = [AppliedOp(f, "heavy", {}, ["ir"] if f == "ir_stripes" else ["all"]) for f in families]
+        generated.append(make_prompt(applied, rng, task if rng.random() < 0.3 else None))
+        paraphrased.append(paraphrase(families, rng, split))
+    return generated, paraphrased
+
+
+@register("prompt-words")
+class PromptWordsObjective(MMAIFObjective):
+    """Teach an all-in-one model's text encoder free-form wording: the words of
+    :mod:`fusecli.degrade.paraphrases` get ids of their own (:meth:`TextEncoder.add_words`), and
+    only their embeddings train, so that a paraphrase encodes as the generator's sentence for the
+    same request does. Everything else is frozen, so any prompt without those words (every
+    generator prompt, or none) gives the model's output exactly as before.
+    Term ``prompt_words``: the squared error of the paraphrases' embeddings to the generator
+    sentences', relative to the latter's squared norm (32 pairs a step; images are not used).
+    Validation fuses with the model as usual."""
+
+    needs_teacher = False
+    PAIRS = 32
+
+    def __init__(self, model: nn.Module) -> None:
+        from fusecli.degrade.paraphrases import paraphrase_vocabulary
+
+        super().__init__(model)
+        text = model.text
+        text.add_words(paraphrase_vocabulary("train"))
+        first = len(text.config.vocabulary) + 1
+        self.rows = (first, first + len(text.config.extra_words))
+        for param in model.parameters():
+            param.requires_grad_(False)
+        weight = text.embed.weight
+        weight.requires_grad_(True)
+        keep = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
+        keep[self.rows[0] : self.rows[1]] = 1.0
+        weight.register_hook(lambda grad: grad * keep)
+
+    def prepare(self, batches: Callable[[int], Batch]) -> None:
+        """Nothing to calibrate: the model comes whole from ``init.model``."""
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,))))
+        split = "train" if self.model.training else "val"
+        generated, paraphrased = prompt_pairs(batch.task, rng, self.PAIRS, split)
+        with torch.no_grad():
+            target = self.model.text(generated)
+        error = (self.model.text(paraphrased) - target).pow(2).sum(1).mean()
+        return {"prompt_words": error / target.pow(2).sum(1).mean().clamp_min(1e-12)}
 
 
 @register("autoencoder")

@@ -101,3 +101,7 @@ def test_the_held_out_paraphrases_are_wording_the_generator_never_writes(monkeyp
         assert len(set(tokenize(text)) - vocabulary) >= 2, op
         assert bench["WRONG"][op] != op
     assert bench["two_requests"]("gaussian_noise").count(",") >= 1
+    from fusecli.degrade.paraphrases import COMPLAINTS, REQUESTS  # the wording the text encoder learns
+
+    phrases = [p for table in (COMPLAINTS, REQUESTS) for lines in table.values() for p in lines]
+    assert not [(text, p) for text in paraphrases.values() for p in phrases if p.lower() in text.lower()]

@@ -521,3 +521,25 @@ def test_dit_block_odd_grid_with_shift():
     y, values = block(x, torch.randn(2, 16), None)
     assert y.shape == x.shape and values.shape == x.shape
     assert torch.equal(y, x)  # adaLN-Zero: a fresh block is the identity
+
+
+def test_text_encoder_learns_new_words_without_changing_any_other_prompt(tmp_path):
+    """add_words gives new words ids of their own, starting at the hashed embedding they had: every
+    prompt encodes as before, the words survive a save and load, and they no longer share ids."""
+    from fusecli.models.text_encoder_arch import TextEncoder, TextEncoderConfig
+
+    torch.manual_seed(0)
+    encoder = TextEncoder(TextEncoderConfig(dim=16, layers=1, heads=2)).eval()
+    prompts = ["Remove the haze.", "it came out shadowy, brighten it up", "qwerty", None, ""]
+    with torch.no_grad():
+        before = encoder(prompts)
+        assert encoder.add_words(["shadowy", "brighten", "qwerty", "shadowy"]) == 2  # "brighten" is known already
+        assert torch.equal(encoder(prompts), before)
+        assert encoder.add_words(["shadowy"]) == 0
+    ids = encoder.tokenizer.ids
+    assert encoder.config.extra_words == ("shadowy", "qwerty") and ids["qwerty"] == ids["shadowy"] + 1
+    assert encoder.tokenizer.size == encoder.embed.num_embeddings
+    copy = TextEncoder(encoder.config).eval()
+    copy.load_state_dict(encoder.state_dict())
+    with torch.no_grad():
+        assert torch.equal(copy(prompts), before)

@@ -586,11 +586,13 @@ def test_every_example_config_loads_and_builds_its_model(path):
     assert model.arch == cfg.arch and (cfg.name not in CATALOG or cfg.arch == CATALOG.get(cfg.name).arch)
     # the configs of the shipped weights, the tiny example, and the all-in-one model's flow variant (no weights ship)
     assert cfg.name in CATALOG or path.stem in ("tiny", "mmaif-flow")
+    assert (cfg.objective == "prompt-words") == (path.stem == "mmaif-words")
     def architecture(config) -> dict:  # the latent scale is a data statistic training calibrates, and a
         from fusecli.models.base import config_to_dict  # gate's initial logit only where training began
 
         d = config_to_dict(config)
         d.get("autoencoder", {}).pop("latent_scale", None)
+        d.get("text", {}).pop("extra_words", None)  # words a prompt-words run taught the file
         d.pop("correction_gate_bias", None)
         return d
 
@@ -820,3 +822,47 @@ def test_the_tiny_example_trains_out_of_the_box(tmp_path):
     fused = runner.invoke(cli, ["fuse", "--ir", str(EXAMPLES / "vif" / "astronaut_ir.png"), "--vis", str(EXAMPLES / "vif" / "astronaut_vis.jpg"),
                                 "--model", str(run / "checkpoints" / "best.safetensors"), "-o", str(tmp_path / "fused.png")])
     assert fused.exit_code == 0 and (tmp_path / "fused.png").is_file(), fused.output
+
+
+def test_prompt_words_teach_new_words_only_and_leave_every_other_prompt_as_it_was(tmp_path, data_root):
+    """The prompt-words objective (examples/train/mmaif-words.toml): the paraphrases' words get
+    ids of their own and only their embeddings train; a generator prompt, an unknown word and
+    no prompt encode exactly as before, and the paraphrases move toward the generator's sentences."""
+    from fusecli.degrade.paraphrases import paraphrase_vocabulary
+    from fusecli.models.weights import load_weights
+    from fusecli.train.objectives import prompt_pairs
+
+    body = MMAIF.format(variant="regression", first="latent", ae=TINY_AE)
+    result = CliRunner().invoke(cli, ["-q", "train", str(_config(tmp_path, data_root, body)), "--set", "steps=1"])
+    assert result.exit_code == 0, result.output
+    start = tmp_path / "run/checkpoints/last.safetensors"
+    words = body.replace('name = "tiny-regression"', 'name = "tiny-words"\nobjective = "prompt-words"') + f'init = {{ model = "{start}" }}\n'
+    words = words.replace("losses = { latent = 1.0, target_l1 = 1.0, gradient = 1.0, load = 0.01 }", "losses = { prompt_words = 1.0 }")
+    words = words.replace('teacher = { vif = "pyramid-vif", mef = "exposure-fusion", mff = "focus-fusion" }\n', "")
+    words = words.replace('metric = "PSNR-ref"', 'metric = "loss"')
+    result = CliRunner().invoke(cli, ["-q", "train", str(_config(tmp_path, data_root, words)), "--out", str(tmp_path / "words"),
+                                      "--set", "steps=100", "--set", "optim.lr=0.05", "--set", "optim.weight_decay=0.0",
+                                      "--set", "validation.every=100"])
+    assert result.exit_code == 0, result.output
+    before, after = load_weights(start).eval(), load_weights(tmp_path / "words/checkpoints/last.safetensors").eval()
+    assert set(after.config.text.extra_words) == set(paraphrase_vocabulary("train")) - set(before.config.text.vocabulary)
+    b, a = before.state_dict(), after.state_dict()
+    assert all(torch.equal(b[k], a[k]) for k in b if k != "text.embed.weight")
+    rng = np.random.default_rng(0)
+    generated, paraphrased = prompt_pairs("vif", rng, 24, "train")
+    with torch.no_grad():
+        for prompts in (generated, [None, "", "qwerty zxcvb"]):
+            assert torch.equal(before.text(prompts), after.text(prompts))
+        target = before.text(generated)
+        error = [float((m.text(paraphrased) - target).pow(2).sum(1).mean() / target.pow(2).sum(1).mean()) for m in (before, after)]
+    assert error[1] < 0.85 * error[0], error
+    log = _log(tmp_path / "words")
+    assert all("prompt_words" in r for r in log if "val" not in r)
+
+
+def test_an_objective_must_exist_and_train_its_own_arch(tmp_path, data_root):
+    path = _config(tmp_path, data_root, MOE)
+    with pytest.raises(ConfigError, match="unknown objective"):
+        load_config(path, ['objective="words"'])
+    with pytest.raises(ConfigError, match="trains arch 'mmaif'"):
+        load_config(path, ['objective="prompt-words"'])
