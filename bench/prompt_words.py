@@ -11,8 +11,15 @@ on; some of their words are in no training phrase), and the hand-written paraphr
 - "nearest right": one-degradation requests whose embedding is nearest to the mean generator
   embedding of their own degradation (of the task's 10 or 11), in percent.
 
+With ``--network SPLIT``, the same question through the network alone (classical restorations
+off, as in ``bench/prompt_response.py``) on the example bracket ``examples/mef/coffee_*``, each
+family alone at heavy level: the mean absolute error (0..1) of the output to the clean
+bracket's exposure fusion, with no prompt, 4 generator sentences and 8 paraphrases of
+``SPLIT``'s phrases.
+
     python bench/prompt_words.py                           # the shipped mmaif-reg, ~20 s
     python bench/prompt_words.py --model A.safetensors --model B.safetensors
+    python bench/prompt_words.py --model A.safetensors --model B.safetensors --network val   # ~2 min
 """
 
 from __future__ import annotations
@@ -69,15 +76,54 @@ def evaluate(path: Path, requests: int) -> list[str]:
     return rows
 
 
+NETWORK_FAMILIES = ("low_exposure", "haze", "rain", "snow", "gaussian_blur", "motion_blur", "gaussian_noise")
+
+
+def network_rows(paths: list[Path], split: str) -> list[str]:
+    from fusecli.degrade.pipeline import sample
+    from fusecli.fusion.learned import fuse_network
+    from fusecli.imaging import read_image
+    from fusecli.methods import fuse_frames
+    from fusecli.models.base import FuseOptions
+
+    frames = [np.squeeze(read_image(ROOT / f"examples/mef/coffee_{k}.jpg", channels=1)[0]).astype(np.float32)[::2, ::2]
+              for k in ("under", "normal", "over")]
+    clean = fuse_frames("exposure-fusion", frames)
+    models = [load_weights(path).eval() for path in paths]
+    rows = []
+    for family in NETWORK_FAMILIES:
+        degraded = [np.asarray(f, np.float32) for f in sample(frames, "mef", 5, ops=[family], level="heavy").degraded]
+        base = torch.from_numpy(fuse_frames("exposure-fusion", degraded))[None, None]
+        x = torch.from_numpy(np.stack(degraded))[None, :, None]
+        rng = np.random.default_rng(1)
+        paraphrases = [paraphrase([family], rng, split) for _ in range(8)]
+        generated = [make_prompt([AppliedOp(family, "heavy", {}, ["all"])], rng) for _ in range(4)]
+        for path, model in zip(paths, models):
+            def error(prompt: str | None) -> float:
+                with torch.no_grad():
+                    fused = fuse_network(model, x, FuseOptions(task="mef", prompt=prompt, base=base)).image[0, 0].numpy()
+                return float(np.abs(fused - clean).mean())
+
+            rows.append(f"| {family} | {path.name} | {error(None):.3f} | {np.mean([error(p) for p in generated]):.3f} "
+                        f"| {np.mean([error(p) for p in paraphrases]):.3f} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", type=Path, help="weights file(s) (default: the shipped mmaif-reg)")
     parser.add_argument("--requests", type=int, default=300, help="held-out requests per task")
+    parser.add_argument("--network", choices=("val", "test"), help="the network-alone check on the example bracket, with this split's phrases")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    paths = args.model or [ROOT / "weights" / "mmaif-reg.safetensors"]
+    if args.network:
+        print(f"| degradation | model | no prompt | generator | paraphrase ({args.network} phrases) |\n|---|---|---|---|---|")
+        print("\n".join(network_rows(paths, args.network)))
+        return
     print("| model | task | relative error, held-out paraphrases | nearest right, held-out | nearest right, hand-written |")
     print("|---|---|---|---|---|")
-    for path in args.model or [ROOT / "weights" / "mmaif-reg.safetensors"]:
+    for path in paths:
         print("\n".join(evaluate(path, args.requests)))
 
 

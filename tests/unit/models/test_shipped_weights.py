@@ -291,3 +291,32 @@ def test_vif_colours_follow_a_brightening_or_dehazing_request(monkeypatch):
     monkeypatch.undo()
     tiled = fuse(pairs[0][0], task="vif", model="mmaif-reg", prompt=cases[0][2], tile=96, overlap=32).image
     assert chroma_error(tiled, asked[0]) < 1e-3  # one gain for the whole image, not one per tile
+
+
+def test_the_shipped_network_itself_brightens_for_a_held_out_paraphrase_of_a_low_exposure_request():
+    """mmaif-reg with its classical stage off (the plain fusion given as its base): a free-form
+    request worded with the paraphrases' held-out phrases brightens an under-exposed bracket
+    toward the clean fusion, as the generator's wording does, and a request for rain does not
+    brighten it; without those words its output is unchanged (docs/benchmarks.md)."""
+    from fusecli.degrade.paraphrases import paraphrase
+    from fusecli.degrade.pipeline import sample
+    from fusecli.fusion.learned import fuse_network
+    from fusecli.models.base import FuseOptions
+
+    model = load_model("mmaif-reg").eval()
+    frames = [np.squeeze(read_image(path, channels=1)[0]).astype(np.float32)[::2, ::2] for path in INPUTS["mef"]]
+    dark = [np.asarray(f, np.float32) for f in sample(frames, "mef", 3, ops=["low_exposure"], level="heavy").degraded]
+    base = torch.from_numpy(fuse_frames("exposure-fusion", dark))[None, None]
+    clean = fuse_frames("exposure-fusion", frames)
+    x = torch.from_numpy(np.stack(dark))[None, :, None]
+
+    def network(prompt: str | None) -> np.ndarray:
+        with torch.no_grad():
+            return fuse_network(model, x, FuseOptions(task="mef", prompt=prompt, base=base)).image[0, 0].numpy()
+
+    rng = np.random.default_rng(0)
+    plain, asked = network(None), network(paraphrase(["low_exposure"], rng, "test"))
+    wrong = network(paraphrase(["rain"], rng, "test"))
+    error = lambda y: float(np.abs(y - clean).mean())  # noqa: E731
+    assert asked.mean() > plain.mean() + 0.05 and error(asked) < 0.8 * error(plain)
+    assert wrong.mean() < plain.mean() + 0.02
