@@ -165,8 +165,14 @@ def describe(entry: Entry) -> dict[str, Any]:
     """What ``fusecli models`` shows for one entry."""
     path = weights_path(entry)
     params = None
-    if entry.arch is not None:
-        params = sum(p.numel() for p in build(entry.arch, entry.config).parameters())
+    if entry.arch is not None:  # as the file stores it (a run may add parts, e.g. learned words), else the catalog's
+        config = entry.config
+        if path:
+            try:
+                config = read_metadata(path)["config"]
+            except WeightsError:  # a broken file is reported by whatever loads it
+                pass
+        params = sum(p.numel() for p in build(entry.arch, config).parameters())
     return {
         "name": entry.name,
         "kind": entry.kind,

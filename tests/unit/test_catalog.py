@@ -113,3 +113,18 @@ def test_models_cli_lists_and_shows(saved, monkeypatch, tmp_path):
     assert "untrained default config" in untrained.output
     bad = runner.invoke(cli, ["models", "show", "nope"])
     assert bad.exit_code == 2 and "unknown model" in bad.output
+
+
+def test_models_lists_the_parameters_of_the_file_that_is_there(monkeypatch, tmp_path):
+    """A file whose config differs from the catalog's (a run may add parts) is counted as stored;
+    a broken one does not stop the listing."""
+    from fusecli.models.weights import describe
+
+    monkeypatch.setattr("fusecli.catalog.weights_dirs", lambda: [tmp_path])
+    entry = CATALOG.get("blend-vif")
+    catalog_count = describe(entry)["parameters"]
+    wider = build("blend-vif", {"width": 24})
+    save_weights(wider, tmp_path / "blend-vif.safetensors", {"steps": 1})
+    assert describe(entry)["parameters"] == sum(p.numel() for p in wider.parameters()) != catalog_count
+    (tmp_path / "blend-vif.safetensors").write_bytes(b"not weights")
+    assert describe(entry)["parameters"] == catalog_count
