@@ -172,6 +172,11 @@ def _fuse_learned(name: str, task: str, frames: list[np.ndarray], settings: "Fus
         notes.append(f"warning: model {name} takes no prompt; ignored")
     if not settings.prompt and model.takes_prompt:  # blind: it can over-correct a clean scene (docs/models.md)
         notes.append("no prompt: the model guesses what is degraded; naming it (--prompt) is more reliable")
+    text = getattr(model, "text", None)
+    unknown = text.tokenizer.unknown(settings.prompt) if settings.prompt and model.takes_prompt and text is not None else []
+    if unknown:  # read, but as shared ids that mean little: say so, rather than let the request fail quietly
+        notes.append(f"the model has not learned the words {', '.join(map(repr, unknown))} of the prompt; plain words "
+                     "for the degradation (dark, noise, rain, haze, blur...) are read more reliably")
     stats = None
     stage = ClassicalStage.of(model)
     restorations = stage.restorations(task, settings.prompt) if stage is not None else []

@@ -51,6 +51,10 @@ class PromptTokenizer:
             out.append(known if known is not None else len(self.ids) + 1 + zlib.crc32(word.encode()) % self.buckets)
         return out
 
+    def unknown(self, text: str | None) -> list[str]:
+        """The words of ``text`` with no id of their own (read through the shared hashed ids)."""
+        return list(dict.fromkeys(w for w in tokenize(text or "")[: self.max_tokens] if w not in self.ids))
+
     def batch(self, prompts: list[str | None], device: torch.device | None = None) -> Tensor:
         """``(B, L)`` ids, padded with 0; an empty or ``None`` prompt is all padding."""
         rows = [self.encode(p) if p else [] for p in prompts]

@@ -211,6 +211,9 @@ def test_prompt_notes_follow_the_loaded_model(weights, scene):
     assert any(note.startswith("no prompt:") for note in blind.notes)
     assert not any(note.startswith("no prompt:") for note in asked.notes + ignored.notes)
     assert any("takes no prompt; ignored" in note for note in ignored.notes)
+    odd = fuse(frames, task="mef", model=str(weights["mmaif-reg"]), prompt="remove the noise, it looks gloomy and smudgy")
+    assert any("has not learned the words 'gloomy', 'smudgy'" in note for note in odd.notes)
+    assert not any("has not learned" in note for note in asked.notes + blind.notes + ignored.notes)
 
 
 @pytest.mark.parametrize("length,tile,overlap,align", [(6000, 4096, 256, 1), (410, 100, 24, 1), (1000, 128, 48, 64), (130, 128, 16, 16)])
