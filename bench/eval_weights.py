@@ -198,10 +198,9 @@ def main() -> None:
             for index, scene in enumerate(scenes):
                 frames, made, inputs, reference = degraded_case(scene, task, index, label, **how)
                 methods = classical_columns(task, inputs, [op.name for op in made.ops])
-                for name in ("mmaif-reg",):
-                    if name in models:
-                        methods[name] = learned(models[name], inputs, task)
-                        methods[name + " +prompt"] = learned(models[name], inputs, task, made.prompt)
+                if "mmaif-reg" in models:
+                    methods["mmaif-reg"] = learned(models["mmaif-reg"], inputs, task)
+                    methods["mmaif-reg +prompt"] = learned(models["mmaif-reg"], inputs, task, made.prompt)
                 scores = {method: score_arrays(fused, frames, DEGRADED_METRICS, reference=reference) for method, fused in methods.items()}
                 baseline = max(scores[m]["PSNR-ref"] for m in list(scores)[:2])  # the better classical one
                 for method, row in scores.items():

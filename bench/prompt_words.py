@@ -34,9 +34,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from prompt_response import PARAPHRASES  # noqa: E402
 
-from fusecli.degrade.paraphrases import paraphrase  # noqa: E402
-from fusecli.degrade.pipeline import AppliedOp, available_ops  # noqa: E402
-from fusecli.degrade.prompts import make_prompt  # noqa: E402
+from fusecli.degrade.paraphrases import generator_prompt, paraphrase  # noqa: E402
+from fusecli.degrade.pipeline import available_ops  # noqa: E402
 from fusecli.models.weights import load_weights  # noqa: E402
 from fusecli.train.objectives import prompt_pairs  # noqa: E402
 
@@ -48,8 +47,7 @@ def centroids(text, task: str, rng: np.random.Generator, per: int = 64) -> tuple
     names = available_ops(task)
     rows = []
     for name in names:
-        op = AppliedOp(name, "heavy", {}, ["ir"] if name == "ir_stripes" else ["all"])
-        rows.append(text([make_prompt([op], rng) for _ in range(per)]).mean(0))
+        rows.append(text([generator_prompt([name], rng) for _ in range(per)]).mean(0))
     return names, torch.stack(rows)
 
 
@@ -97,7 +95,7 @@ def network_rows(paths: list[Path], split: str) -> list[str]:
         x = torch.from_numpy(np.stack(degraded))[None, :, None]
         rng = np.random.default_rng(1)
         paraphrases = [paraphrase([family], rng, split) for _ in range(8)]
-        generated = [make_prompt([AppliedOp(family, "heavy", {}, ["all"])], rng) for _ in range(4)]
+        generated = [generator_prompt([family], rng) for _ in range(4)]
         for path, model in zip(paths, models):
             def error(prompt: str | None) -> float:
                 with torch.no_grad():

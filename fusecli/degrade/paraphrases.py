@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from fusecli.degrade.prompts import tokenize
+from fusecli.degrade.prompts import make_prompt, tokenize
 
 # What is wrong, as a person would say it (a clause that reads after "the picture is" or alone).
 COMPLAINTS: dict[str, list[str]] = {
@@ -202,6 +202,14 @@ def paraphrase(families: Sequence[str], rng: np.random.Generator, split: str = "
         return _pick(rng, FRAMES_1).format(c=c, r=r, C=_cap(c), R=_cap(r))
     cs, rs = _join(complaints, rng), _join(requests, rng)
     return _pick(rng, FRAMES_N).format(cs=cs, rs=rs, CS=_cap(cs), RS=_cap(rs))
+
+
+def generator_prompt(families: Sequence[str], rng: np.random.Generator, task: str | None = None) -> str:
+    """The prompt generator's sentence for the same request (:func:`fusecli.degrade.prompts.make_prompt`),
+    for a paraphrase to be compared with: every frame degraded, infrared stripes on the infrared."""
+    from fusecli.degrade.pipeline import AppliedOp  # the pipeline imports the prompt generator
+
+    return make_prompt([AppliedOp(f, "heavy", {}, ["ir"] if f == "ir_stripes" else ["all"]) for f in families], rng, task)
 
 
 def paraphrase_vocabulary(split: str = "train") -> list[str]:

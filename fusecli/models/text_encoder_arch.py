@@ -80,11 +80,9 @@ class TextEncoder(nn.Module):
 
     def add_words(self, words: list[str]) -> int:
         """Give ``words`` (those not known yet) ids of their own, each starting at the embedding
-        of the hashed id it had, so every prompt encodes exactly as before; returns how many.
-        :attr:`new_rows` is then the ``(first, end)`` range of their ids, to train them alone."""
+        of the hashed id it had, so every prompt encodes exactly as before; returns how many."""
         known = set(self.tokenizer.ids)
         new = [w for w in dict.fromkeys(words) if w not in known]
-        self.new_rows = (len(known) + 1, len(known) + 1 + len(new))
         if not new:
             return 0
         old = self.embed.weight.data

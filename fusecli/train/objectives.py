@@ -182,15 +182,13 @@ def prompt_pairs(task: str, rng: np.random.Generator, count: int, split: str) ->
     """``count`` requests for random degradations of ``task`` (1 to 3 at once): the generator's
     sentence (:func:`fusecli.degrade.prompts.make_prompt`) and a free-form paraphrase of the same
     request from ``split``'s phrases (:mod:`fusecli.degrade.paraphrases`)."""
-    from fusecli.degrade.paraphrases import paraphrase
-    from fusecli.degrade.pipeline import AppliedOp, available_ops
-    from fusecli.degrade.prompts import make_prompt
+    from fusecli.degrade.paraphrases import generator_prompt, paraphrase
+    from fusecli.degrade.pipeline import available_ops
 
     ops, generated, paraphrased = available_ops(task), [], []
     for _ in range(count):
         families = list(rng.choice(ops, size=int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2])), replace=False))
-        applied = [AppliedOp(f, "heavy", {}, ["ir"] if f == "ir_stripes" else ["all"]) for f in families]
-        generated.append(make_prompt(applied, rng, task if rng.random() < 0.3 else None))
+        generated.append(generator_prompt(families, rng, task if rng.random() < 0.3 else None))
         paraphrased.append(paraphrase(families, rng, split))
     return generated, paraphrased
 
