@@ -36,6 +36,7 @@ metric. Both count a difference only beyond ``TIE`` (round-off of an 8-bit image
 
     python bench/degraded_protocol.py --set vif          # -> runs/degraded_protocol_vif.json, 6-15 min a set on 2 cores
     python bench/degraded_protocol.py --set mff-truth --peers-bin /path/to/venv/bin
+    python bench/degraded_protocol.py --set vif --split val --model runs/NAME/checkpoints/best.safetensors  # a candidate
 """
 
 from __future__ import annotations
@@ -184,8 +185,9 @@ def degraded(case: Case, task: str, index: int, label: str, how: dict):
     return sample(case.clean, task, np.random.default_rng([11, index, sum(map(ord, label))]), **how)
 
 
-def outputs(case: Case, task: str, made, peer_run: tuple[str, Callable] | None, work: Path) -> dict[str, np.ndarray]:
-    """Every row's fused image of one degraded case."""
+def outputs(case: Case, task: str, made, peer_run: tuple[str, Callable] | None, work: Path, model: str = MODEL) -> dict[str, np.ndarray]:
+    """Every row's fused image of one degraded case; ``model``: the all-in-one weights to judge
+    (a shipped name or a ``.safetensors`` path; its rows keep the shipped model's names)."""
     inputs = [np.asarray(f, np.float32) for f in made.degraded]
     ops = [op.name for op in made.ops]
     method = default_model(task)
@@ -193,10 +195,10 @@ def outputs(case: Case, task: str, made, peer_run: tuple[str, Callable] | None, 
     out = {"default": plain, "restore + default": fuse_default(task, restore_stack(inputs, ops, task))}
     if peer_run is not None:
         out[peer_run[0]] = np.asarray(peer_run[1](inputs, work), np.float32)
-    out[MODEL] = network(inputs, task, None)
-    out[f"{MODEL} +prompt"] = network(inputs, task, made.prompt)
-    base = plain if base_method(task) == method else model_base(inputs, task)
-    out["network +prompt"] = network(inputs, task, made.prompt, base=base)
+    out[MODEL] = network(inputs, task, None, model=model)
+    out[f"{MODEL} +prompt"] = network(inputs, task, made.prompt, model=model)
+    base = plain if base_method(task, model) == method else model_base(inputs, task, model)
+    out["network +prompt"] = network(inputs, task, made.prompt, base=base, model=model)
     out["clean (ceiling)"] = fuse_default(task, case.clean)
     return out
 
@@ -215,12 +217,12 @@ def score(fused: np.ndarray, case: Case, task: str) -> dict[str, float]:
 
 
 def run_case(job: tuple) -> tuple[str, int, dict[str, dict[str, float]]]:
-    set_name, index, case, label, how, peers_bin = job
+    set_name, index, case, label, how, peers_bin, model = job
     task = SETS[set_name]
     made = degraded(case, task, index, label, how)
     peer_run = peer(task, peers_bin)
     with tempfile.TemporaryDirectory() as tmp:
-        fused = outputs(case, task, made, peer_run, Path(tmp))
+        fused = outputs(case, task, made, peer_run, Path(tmp), model)
     return label, index, {row: score(image, case, task) for row, image in fused.items()}
 
 
@@ -299,6 +301,7 @@ def main() -> None:
     parser.add_argument("--settings", help="comma-separated settings (default: every family, n=2, n=3)")
     parser.add_argument("--peers-bin", type=Path, default=os.environ.get("FUSECLI_PEERS_BIN"))
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--model", default=MODEL, help="the all-in-one weights to judge: a shipped name or a .safetensors path (default: %(default)s)")
     parser.add_argument("--out", type=Path, help="default: runs/degraded_protocol_<set>.json")
     parser.add_argument("--report", type=Path, help="print the docs' tables of this result file and exit")
     args = parser.parse_args()
@@ -309,7 +312,8 @@ def main() -> None:
     every = args.every or (2 if args.set.endswith("truth") else {"vif": 7, "mef": 2, "mff": 2}[task])
     found = cases(args.set, every, args.max_side, args.split)
     chosen = [s for s in settings(task) if not args.settings or s[0] in args.settings.split(",")]
-    jobs = [(args.set, k, case, label, how, args.peers_bin) for label, how in chosen for k, case in enumerate(found)]
+    model = str(Path(args.model).resolve()) if args.model.endswith(".safetensors") else args.model
+    jobs = [(args.set, k, case, label, how, args.peers_bin, model) for label, how in chosen for k, case in enumerate(found)]
     started = time.time()
     per_scene: dict[str, dict[str, list[dict[str, float]]]] = defaultdict(lambda: defaultdict(list))
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
@@ -321,7 +325,7 @@ def main() -> None:
     row_order = list(next(iter(per_scene.values())))
     table = {label: {row: {m: float(np.mean([v[m] for v in per_scene[label][row]])) for m in per_scene[label][row][0]}
                      for row in row_order} for label in order}
-    report = {"set": args.set, "split": args.split, "task": task, "scenes": len(found), "every": every, "max_side": args.max_side,
+    report = {"set": args.set, "split": args.split, "task": task, "model": args.model, "scenes": len(found), "every": every, "max_side": args.max_side,
               "table": table, "verdicts": verdicts(args.set, table), "seconds": round(time.time() - started, 1),
               "command": " ".join(["python", "bench/degraded_protocol.py", *sys.argv[1:]])}
     out = args.out or ROOT / "runs" / f"degraded_protocol_{args.set}{'_val' if args.split == 'val' else ''}.json"

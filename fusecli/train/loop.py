@@ -296,7 +296,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, 
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(config)
-    objective = OBJECTIVES[config.objective or config.arch](model).to(device)
+    objective = OBJECTIVES[config.objective or config.arch](model, config.losses).to(device)
     teacher_spec = config.teacher
     if objective.needs_teacher and not teacher_spec:
         raise ConfigError(f"arch {config.arch} trains against a teacher fusion: set teacher.<task> for {', '.join(config.tasks)}")

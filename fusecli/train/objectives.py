@@ -43,9 +43,11 @@ class Objective(nn.Module):
     # validation scores fuse()'s output against the first clean frame (PSNR-ref), not as a fusion
     scores_first_frame = False
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, losses: dict[str, float] | None = None) -> None:
         super().__init__()
         self.model = model
+        # the loss terms the config weighs: costly terms are computed only when named here
+        self.weighted = frozenset(name for name, weight in (losses or {}).items() if weight)
 
     def fuse(self, batch: Batch, options: FuseOptions) -> Tensor:
         """Fused ``(B, 1, H, W)`` of ``batch.sources`` for validation."""
@@ -55,8 +57,14 @@ class Objective(nn.Module):
         """Called once before training with ``batches(i)`` giving fixed calibration batches."""
 
 
-def _source_terms(fused: Tensor, batch: Batch, foreground: Tensor | None = None) -> dict[str, Tensor]:
-    """Unsupervised terms against the clean sources (cheap ones computed always; unweighted ones are ignored)."""
+# the quality protocol's metrics as losses against the clean sources (fusecli.train.metric_losses)
+METRIC_TERMS = {"qabf": ML.qabf_loss, "qcv": ML.qcv_loss, "qcb": ML.qcb_loss, "min_ssim": ML.min_ssim_loss}
+
+
+def _source_terms(fused: Tensor, batch: Batch, foreground: Tensor | None = None, metrics: frozenset[str] = frozenset()) -> dict[str, Tensor]:
+    """Unsupervised terms against the clean sources: cheap ones always (unweighted ones are
+    ignored), and the protocol's metric losses named in ``metrics``. With them a model can aim
+    past its teacher: they score the fusion on what the sources hold, as the benchmarks do."""
     clean = batch.clean
     if foreground is None:
         foreground = saliency_prior(clean[:, 0]) if batch.task == "vif" else torch.zeros_like(fused)
@@ -70,6 +78,8 @@ def _source_terms(fused: Tensor, batch: Batch, foreground: Tensor | None = None)
         terms["target_psnr"] = L.target_psnr_loss(fused, batch.target)
         terms["target_ssim"] = L.target_ssim_loss(fused, batch.target)
         terms["target_gradient"] = L.target_gradient_loss(fused, batch.target)
+    for name in metrics & METRIC_TERMS.keys():
+        terms[name] = METRIC_TERMS[name](fused, clean)
     return terms
 
 
@@ -87,7 +97,7 @@ class MoEFusionObjective(Objective):
             fused = self.model(fused, sources[:, i], mask)
             local = local + self.model.local_fg.stats.loss + self.model.local_bg.stats.loss
             global_ = global_ + self.model.global_moe.stats.loss
-        terms.update(_source_terms(fused, batch, saliency_prior(batch.clean[:, 0]) if batch.task == "vif" else None))
+        terms.update(_source_terms(fused, batch, saliency_prior(batch.clean[:, 0]) if batch.task == "vif" else None, self.weighted))
         terms["load_local"] = local
         terms["load_global"] = global_
         return terms
@@ -169,7 +179,7 @@ class MMAIFObjective(Objective):
                 terms["velocity"] = L.latent_loss(output, z1 - z0)
                 estimate = zt + (1 - tt) * output
         fused = model.decode_fused(estimate, base_image, base)
-        terms.update(_source_terms(fused, batch))
+        terms.update(_source_terms(fused, batch, metrics=self.weighted))
         terms["load"] = moe_losses(model)
         return terms
 
@@ -207,10 +217,10 @@ class PromptWordsObjective(MMAIFObjective):
     needs_teacher = False
     PAIRS = 32
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, losses: dict[str, float] | None = None) -> None:
         from fusecli.degrade.paraphrases import paraphrase_vocabulary
 
-        super().__init__(model)
+        super().__init__(model, losses)
         text = model.text
         text.add_words(paraphrase_vocabulary("train"))
         first = len(text.config.vocabulary) + 1

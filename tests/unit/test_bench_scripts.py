@@ -6,6 +6,7 @@ import runpy
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import REPO
 
@@ -69,6 +70,28 @@ def test_the_degraded_protocol_counts_only_clear_wins(monkeypatch):
     assert verdict["network alone above default on"] == ["Qabf", "VIF", "min SSIM"]
     table["noise"]["mmaif-reg +prompt"]["VIF"] = 0.46
     assert protocol["verdicts"]("vif", table)["noise"]["most"]
+
+
+def test_the_degraded_protocol_judges_the_weights_file_it_is_given(monkeypatch, tmp_path):
+    """``--model PATH``: the all-in-one rows come from that file (its own classical base), so a
+    candidate is judged by the same protocol as the shipped model before it replaces it."""
+    from fusecli.catalog import MMAIF_REG
+    from fusecli.models.weights import build, save_weights
+
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    protocol = runpy.run_path(str(REPO / "bench" / "degraded_protocol.py"), run_name="bench_check")
+    torch.manual_seed(0)
+    path = save_weights(build("mmaif", {**MMAIF_REG, "base": {**MMAIF_REG["base"], "vif": "energy-vif"}}), tmp_path / "candidate.safetensors")
+    assert protocol["base_method"]("vif", str(path)) == "energy-vif" != protocol["base_method"]("vif")
+    rng = np.random.default_rng(0)
+    clean = [rng.random((40, 48), dtype=np.float32) for _ in range(2)]
+    case, task = protocol["Case"]("scene", clean), "vif"
+    made = protocol["degraded"](case, task, 0, "n=2", {"n": 2})
+    rows = protocol["outputs"](case, task, made, None, tmp_path, str(path))
+    inputs = [np.asarray(f, np.float32) for f in made.degraded]
+    expected = protocol["network"](inputs, task, None, model=str(path))
+    np.testing.assert_array_equal(rows["mmaif-reg"], expected)
+    assert not np.array_equal(rows["mmaif-reg"], protocol["network"](inputs, task, None))
 
 
 def test_the_synthetic_bracket_straddles_its_photo(monkeypatch):

@@ -333,6 +333,35 @@ def test_whole_frame_degradation_crops_clean_and_degraded_alike(tmp_path, data_r
     assert torch.isfinite(terms["latent"]) and seen == [batch.restore_stats]  # the objective hands them to the base
 
 
+def test_all_in_one_objective_scores_its_output_on_the_clean_sources_when_asked(tmp_path, data_root):
+    """The protocol's metric losses (Qabf, min SSIM...) join the all-in-one model's terms only
+    when the config weighs them, are computed on its output against the clean sources, and
+    reach the network's weights: a target the teacher does not cap."""
+    from fusecli.train import metric_losses as ML
+    from fusecli.train.loop import build_model
+    from fusecli.train.objectives import MMAIFObjective
+
+    path = _config(tmp_path, data_root, MMAIF.format(variant="regression", first="latent", ae=TINY_AE))
+    config = load_config(path, ['model.base={mef="exposure-fusion",mff="focus-fusion",vif="pyramid-vif"}', "losses.qabf=1.0", "losses.min_ssim=0.5"])
+    scenes, _ = load_scenes(config)
+    model = build_model(config)
+    batch = make_batch(scenes, config, 0, teacher=lambda task, frames: frames[0])
+    plain = MMAIFObjective(model)(batch)
+    assert not {"qabf", "qcb", "qcv", "min_ssim"} & set(plain)  # not computed unless weighed
+    seen = []
+    original = model.decode_fused
+    with mock.patch.object(model, "decode_fused", lambda *a, **k: seen.append(original(*a, **k)) or seen[-1]):
+        terms = MMAIFObjective(model, config.losses)(batch)
+    assert {"qabf", "min_ssim"} <= set(terms) and not {"qcb", "qcv"} & set(terms)
+    fused = seen[-1].detach()
+    assert torch.allclose(terms["qabf"], ML.qabf_loss(fused, batch.clean))
+    assert torch.allclose(terms["min_ssim"], ML.min_ssim_loss(fused, batch.clean))
+    assert not torch.allclose(terms["qabf"], ML.qabf_loss(fused, batch.sources))  # the clean frames, not the degraded inputs
+    model.zero_grad()
+    terms["qabf"].backward()
+    assert model.head.weight.grad is not None and float(model.head.weight.grad.abs().sum()) > 0
+
+
 def test_validation_items_do_not_follow_the_training_seed(tmp_path, data_root):
     """A fine-tune with another training seed is validated on the very same degraded items."""
     path = _config(tmp_path, data_root, MMAIF.format(variant="regression", first="latent", ae=TINY_AE))
@@ -584,8 +613,8 @@ def test_every_example_config_loads_and_builds_its_model(path):
     cfg = load_config(path)
     model = build_model(cfg)  # also loads the shipped weights named in init
     assert model.arch == cfg.arch and (cfg.name not in CATALOG or cfg.arch == CATALOG.get(cfg.name).arch)
-    # the configs of the shipped weights, the tiny example, and the all-in-one model's flow variant (no weights ship)
-    assert cfg.name in CATALOG or path.stem in ("tiny", "mmaif-flow")
+    # the configs of the shipped weights, the tiny example, and two variants of the all-in-one model whose weights do not ship
+    assert cfg.name in CATALOG or path.stem in ("tiny", "mmaif-flow", "mmaif-sources")
     assert (cfg.objective == "prompt-words") == (path.stem == "mmaif-words")
     def architecture(config) -> dict:  # the latent scale is a data statistic training calibrates, and a
         from fusecli.models.base import config_to_dict  # gate's initial logit only where training began
@@ -601,6 +630,10 @@ def test_every_example_config_loads_and_builds_its_model(path):
     if path.stem == "mmaif-flow":  # mmaif-reg as a flow from the same base
         flow = {**architecture(build_entry("mmaif-reg").config), "variant": "flow", "prediction": "target", "start_noise": 0.5}
         assert architecture(model.config) == flow
+    if path.stem == "mmaif-sources":  # mmaif-reg on another VIF base, trained against the clean sources too
+        shipped = architecture(build_entry("mmaif-reg").config)
+        assert architecture(model.config) == {**shipped, "base": {**shipped["base"], "vif": "energy-vif"}}
+        assert {"qabf", "min_ssim"} <= set(cfg.losses) and cfg.validation.metric == "Qabf"
 
 
 def test_packed_data_copy_loads_the_same_scenes(tmp_path, data_root):
