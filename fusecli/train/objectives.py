@@ -112,13 +112,7 @@ class BlendVIFObjective(Objective):
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         sources = batch.sources
         fused = self.model(sources[:, 0], sources[:, 1])
-        clean = batch.clean
-        return {
-            "qabf": ML.qabf_loss(fused, clean),
-            "qcv": ML.qcv_loss(fused, clean),
-            "qcb": ML.qcb_loss(fused, clean),
-            "min_ssim": ML.min_ssim_loss(fused, clean),
-        }
+        return {name: loss(fused, batch.clean) for name, loss in METRIC_TERMS.items()}
 
 
 @register("mmaif")
