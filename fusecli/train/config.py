@@ -99,6 +99,7 @@ class TrainConfig:
     reset: list[str] = field(default_factory=list)  # with init.model: submodules that start fresh, e.g. ["head"]
     teacher: dict[str, str] = field(default_factory=dict)  # task -> training-free method or weights file
     losses: dict[str, float] = field(default_factory=dict)
+    task_losses: dict[str, dict[str, float]] = field(default_factory=dict)  # task -> weights replacing those of `losses` for its batches
     steps: int = 1000
     seed: int = 0
     device: str = "auto"
@@ -116,6 +117,11 @@ class TrainConfig:
         """``value`` resolved against the config file's folder."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def loss_weights(self, task: str) -> dict[str, float]:
+        """The loss weights for a batch of ``task``: ``losses`` with ``task_losses[task]`` over them
+        (a source term can be right for one task and wrong for another)."""
+        return {**self.losses, **self.task_losses.get(task, {})}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -169,9 +175,13 @@ def check(config: TrainConfig) -> TrainConfig:
     _check_numbers(config, "")
     if not config.optim.lr > 0:
         raise ConfigError(f"optim.lr must be a positive number, got {config.optim.lr}")
-    negative = sorted(name for name, weight in config.losses.items() if weight < 0)
+    stray = sorted(set(config.task_losses) - set(config.tasks))
+    if stray:
+        raise ConfigError(f"task_losses names task(s) {', '.join(stray)} that the config does not train (tasks = {config.tasks})")
+    tables = {"losses": config.losses, **{f"task_losses.{task}": weights for task, weights in config.task_losses.items()}}
+    negative = sorted(f"{table}.{name}" for table, weights in tables.items() for name, weight in weights.items() if weight < 0)
     if negative:
-        raise ConfigError(f"loss weights must be >= 0: {', '.join(f'losses.{n}' for n in negative)}")
+        raise ConfigError(f"loss weights must be >= 0: {', '.join(negative)}")
     from fusecli.degrade.ops import DEGRADATIONS
     from fusecli.train.losses import LOSS_NAMES
     from fusecli.train.metric_losses import METRIC_LOSS_NAMES
@@ -188,7 +198,7 @@ def check(config: TrainConfig) -> TrainConfig:
     if OBJECTIVE_ARCH.get(objective, objective) != config.arch:
         raise ConfigError(f"objective {objective!r} trains arch {OBJECTIVE_ARCH[objective]!r}, not {config.arch!r}")
     names = (*LOSS_NAMES, "load_local", "load_global", "prompt_words", *METRIC_LOSS_NAMES)
-    unknown = sorted(set(config.losses) - set(names))
+    unknown = sorted(f"{table}.{name}" for table, weights in tables.items() for name in weights if name not in names)
     if unknown:
         raise ConfigError(f"unknown loss(es) {', '.join(unknown)}; choose from {', '.join(names)}")
     return config

@@ -248,7 +248,7 @@ def validate(objective: Objective, items: list[tuple[str, Batch]], config: Train
             for _, item in items:
                 item = item.to(device)
                 generator.manual_seed(config.seed)
-                loss, _ = weighted_sum(objective(item), config.losses)
+                loss, _ = weighted_sum(objective(item), config.loss_weights(item.task))
                 sums.setdefault("loss", []).append(float(loss))
                 options = FuseOptions(task=item.task, steps=config.validation.steps, generator=generator)
                 fused = objective.fuse(item, options)[0, 0].float().cpu().numpy()
@@ -296,7 +296,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, 
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = build_model(config)
-    objective = OBJECTIVES[config.objective or config.arch](model, config.losses).to(device)
+    objective = OBJECTIVES[config.objective or config.arch](model, config.losses, config.task_losses).to(device)
     teacher_spec = config.teacher
     if objective.needs_teacher and not teacher_spec:
         raise ConfigError(f"arch {config.arch} trains against a teacher fusion: set teacher.<task> for {', '.join(config.tasks)}")
@@ -364,7 +364,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: Callable[[int, 
         with autocast:
             terms = wrapped(batch)
         try:
-            loss, logged = weighted_sum({k: v.float() for k, v in terms.items()}, config.losses)
+            loss, logged = weighted_sum({k: v.float() for k, v in terms.items()}, config.loss_weights(batch.task))
         except FloatingPointError as exc:  # a term is NaN or infinite
             raise _diverged(step + 1, str(exc), lr, config) from None
         loss_value = float(loss.detach())

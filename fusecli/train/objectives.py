@@ -43,11 +43,17 @@ class Objective(nn.Module):
     # validation scores fuse()'s output against the first clean frame (PSNR-ref), not as a fusion
     scores_first_frame = False
 
-    def __init__(self, model: nn.Module, losses: dict[str, float] | None = None) -> None:
+    def __init__(self, model: nn.Module, losses: dict[str, float] | None = None,
+                 task_losses: dict[str, dict[str, float]] | None = None) -> None:
         super().__init__()
         self.model = model
-        # the loss terms the config weighs: costly terms are computed only when named here
-        self.weighted = frozenset(name for name, weight in (losses or {}).items() if weight)
+        # the loss terms the config weighs, per task: costly terms are computed only where weighed
+        self._losses, self._task_losses = dict(losses or {}), dict(task_losses or {})
+
+    def weighted(self, task: str) -> frozenset[str]:
+        """The loss terms with a nonzero weight for a batch of ``task``."""
+        weights = {**self._losses, **self._task_losses.get(task, {})}
+        return frozenset(name for name, weight in weights.items() if weight)
 
     def fuse(self, batch: Batch, options: FuseOptions) -> Tensor:
         """Fused ``(B, 1, H, W)`` of ``batch.sources`` for validation."""
@@ -97,7 +103,7 @@ class MoEFusionObjective(Objective):
             fused = self.model(fused, sources[:, i], mask)
             local = local + self.model.local_fg.stats.loss + self.model.local_bg.stats.loss
             global_ = global_ + self.model.global_moe.stats.loss
-        terms.update(_source_terms(fused, batch, saliency_prior(batch.clean[:, 0]) if batch.task == "vif" else None, self.weighted))
+        terms.update(_source_terms(fused, batch, saliency_prior(batch.clean[:, 0]) if batch.task == "vif" else None, self.weighted(batch.task)))
         terms["load_local"] = local
         terms["load_global"] = global_
         return terms
@@ -173,7 +179,7 @@ class MMAIFObjective(Objective):
                 terms["velocity"] = L.latent_loss(output, z1 - z0)
                 estimate = zt + (1 - tt) * output
         fused = model.decode_fused(estimate, base_image, base)
-        terms.update(_source_terms(fused, batch, metrics=self.weighted))
+        terms.update(_source_terms(fused, batch, metrics=self.weighted(batch.task)))
         terms["load"] = moe_losses(model)
         return terms
 
@@ -211,10 +217,11 @@ class PromptWordsObjective(MMAIFObjective):
     needs_teacher = False
     PAIRS = 32
 
-    def __init__(self, model: nn.Module, losses: dict[str, float] | None = None) -> None:
+    def __init__(self, model: nn.Module, losses: dict[str, float] | None = None,
+                 task_losses: dict[str, dict[str, float]] | None = None) -> None:
         from fusecli.degrade.paraphrases import paraphrase_vocabulary
 
-        super().__init__(model, losses)
+        super().__init__(model, losses, task_losses)
         text = model.text
         text.add_words(paraphrase_vocabulary("train"))
         first = len(text.config.vocabulary) + 1

@@ -128,3 +128,24 @@ def test_the_held_out_paraphrases_are_wording_the_generator_never_writes(monkeyp
 
     phrases = [p for table in (COMPLAINTS, REQUESTS) for lines in table.values() for p in lines]
     assert not [(text, p) for text in paraphrases.values() for p in phrases if p.lower() in text.lower()]
+
+
+def test_on_a_defocus_pair_qabf_points_at_the_truth_and_min_ssim_at_the_average(monkeypatch):
+    """bench/source_targets.py scores a truth against the trivial fusions with the training's
+    source-metric losses: for two complementary defocused shots of a textured image, 1 - Qabf
+    is lower for the sharp truth than for their average, and 1 - min SSIM the other way round
+    (so a source-term fine-tune can leave it out of its MFF batches: `task_losses`)."""
+    import cv2
+
+    from fusecli.train.synthetic_focus import defocus_pair
+
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    script = runpy.run_path(str(REPO / "bench" / "source_targets.py"), run_name="bench_check")
+    rng = np.random.default_rng(0)
+    photo = cv2.GaussianBlur(rng.random((96, 128)).astype(np.float32), (0, 0), 1.5)
+    photo = (photo - photo.min()) / (photo.max() - photo.min())
+    near, far, _ = defocus_pair(photo, np.random.default_rng([7, 1]))
+    scored = script["score"]([near, far], photo)
+    assert set(scored) == {"truth", "average", "source 1", "source 2"}
+    assert scored["truth"]["qabf"] < min(scored[other]["qabf"] for other in ("average", "source 1", "source 2"))
+    assert scored["average"]["min_ssim"] < scored["truth"]["min_ssim"]  # measured: 0.225 against 0.356
