@@ -133,8 +133,8 @@ def test_the_held_out_paraphrases_are_wording_the_generator_never_writes(monkeyp
 def test_on_a_defocus_pair_qabf_points_at_the_truth_and_min_ssim_at_the_average(monkeypatch):
     """bench/source_targets.py scores a truth against the trivial fusions with the training's
     source-metric losses: for two complementary defocused shots of a textured image, 1 - Qabf
-    is lower for the sharp truth than for their average, and 1 - min SSIM the other way round
-    (so a source-term fine-tune can leave it out of its MFF batches: `task_losses`)."""
+    is lower for the sharp truth than for their average, and 1 - min SSIM the other way round:
+    a source term can point at the truth on one task and away from it on another."""
     import cv2
 
     from fusecli.train.synthetic_focus import defocus_pair
