@@ -119,9 +119,10 @@ class TrainConfig:
         return p if p.is_absolute() else Path(self.base_dir) / p
 
     def loss_weights(self, task: str) -> dict[str, float]:
-        """The loss weights for a batch of ``task``: ``losses`` with ``task_losses[task]`` over them
-        (a source term can be right for one task and wrong for another)."""
-        return {**self.losses, **self.task_losses.get(task, {})}
+        """The loss weights for a batch of ``task`` (:func:`fusecli.train.losses.task_weights`)."""
+        from fusecli.train.losses import task_weights
+
+        return task_weights(self.losses, self.task_losses, task)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

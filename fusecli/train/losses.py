@@ -183,6 +183,12 @@ def reconstruction_loss(decoded: Tensor, image: Tensor) -> Tensor:
 LOSS_NAMES = ("pixel", "intensity", "gradient", "ssim", "mef_ssim", "target_l1", "target_psnr", "target_ssim", "target_gradient", "latent", "velocity", "reconstruction", "load")
 
 
+def task_weights(losses: dict[str, float], task_losses: dict[str, dict[str, float]], task: str) -> dict[str, float]:
+    """The loss weights for a batch of ``task``: ``losses`` with ``task_losses[task]`` over them
+    (a source term can be right for one task and wrong for another)."""
+    return {**losses, **task_losses.get(task, {})}
+
+
 def weighted_sum(terms: dict[str, Tensor], weights: dict[str, float]) -> tuple[Tensor, dict[str, float]]:
     """``sum_k weights[k] * terms[k]`` over the terms with a weight, and each term as a float for the log."""
     total = None

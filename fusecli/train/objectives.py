@@ -52,8 +52,7 @@ class Objective(nn.Module):
 
     def weighted(self, task: str) -> frozenset[str]:
         """The loss terms with a nonzero weight for a batch of ``task``."""
-        weights = {**self._losses, **self._task_losses.get(task, {})}
-        return frozenset(name for name, weight in weights.items() if weight)
+        return frozenset(name for name, weight in L.task_weights(self._losses, self._task_losses, task).items() if weight)
 
     def fuse(self, batch: Batch, options: FuseOptions) -> Tensor:
         """Fused ``(B, 1, H, W)`` of ``batch.sources`` for validation."""
